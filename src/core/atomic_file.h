@@ -1,0 +1,58 @@
+// Crash-safe output: everything is written under a temporary name in the destination directory and
+// renamed into place on commit(). Destroying an uncommitted writer removes the temporary, so a failed
+// run never leaves a half-written file behind.
+#pragma once
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace lp {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path final_path);  // throws lp::Error if not writable
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t size);
+  void write(std::string_view text) { write(text.data(), text.size()); }
+  void pad_to(uint64_t alignment);  // zero-pad the stream to a multiple of alignment
+  uint64_t offset() const { return offset_; }
+  void commit();  // flush, fsync, rename into place
+
+  const std::filesystem::path& path() const { return final_; }
+
+ private:
+  std::filesystem::path final_;
+  std::filesystem::path temp_;
+  std::FILE* file_ = nullptr;
+  uint64_t offset_ = 0;
+  bool committed_ = false;
+};
+
+// Convenience: write a whole text file atomically.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+// A directory that is built under a temporary sibling name and renamed into place on commit(),
+// or merged file by file into an existing destination. Removed on destruction unless committed.
+class StagingDir {
+ public:
+  explicit StagingDir(std::filesystem::path final_dir);
+  ~StagingDir();
+  StagingDir(const StagingDir&) = delete;
+  StagingDir& operator=(const StagingDir&) = delete;
+
+  const std::filesystem::path& path() const { return temp_; }  // write here
+  const std::filesystem::path& final_path() const { return final_; }
+  // Moves every entry of the staging dir into final_dir (created if absent), replacing same-named entries.
+  void commit();
+
+ private:
+  std::filesystem::path final_;
+  std::filesystem::path temp_;
+  bool committed_ = false;
+};
+
+}  // namespace lp
