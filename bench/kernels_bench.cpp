@@ -1,0 +1,109 @@
+// Matmul kernel throughput on Qwen3-0.6B shapes (hidden 1024, FFN 3072, vocab 151936) and the
+// machine's streaming read bandwidth, so decode speed can be stated as a share of the memory limit.
+//   bench_kernels --benchmark_filter='Matvec|MemRead'
+// GB/s counters are 10^9 bytes of weights (or buffer) read per second.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/ggml_type.h"
+#include "kernels/matmul.h"
+#include "quant/quantize.h"
+
+namespace {
+
+using lp::GgmlType;
+
+// Random (but valid) weights, built once per shape and reused across benchmark registrations.
+const std::vector<uint8_t>& weights(GgmlType type, int64_t rows, int64_t cols) {
+  static std::vector<std::pair<std::tuple<GgmlType, int64_t, int64_t>, std::vector<uint8_t>>> cache;
+  for (auto& [key, w] : cache) {
+    if (key == std::make_tuple(type, rows, cols)) return w;
+  }
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> f(static_cast<size_t>(cols) * 256);
+  for (auto& v : f) v = dist(rng);
+  const size_t rb = lp::ggml_row_bytes(type, cols);
+  std::vector<uint8_t> w(rb * rows);
+  // Quantize 256 distinct rows and tile them: same bytes/row as a real model, fast to build.
+  std::vector<uint8_t> block(rb * 256);
+  lp::quant::quantize(type, f.data(), block.data(), 256, cols);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(w.data() + r * rb, block.data() + (r % 256) * rb, rb);
+  cache.emplace_back(std::make_tuple(type, rows, cols), std::move(w));
+  return cache.back().second;
+}
+
+void BM_Matmul(benchmark::State& state, GgmlType type) {
+  const int64_t rows = state.range(0), cols = state.range(1), n_tokens = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  const auto& w = weights(type, rows, cols);
+  std::vector<float> x(static_cast<size_t>(cols * n_tokens), 0.5f), y(static_cast<size_t>(rows * n_tokens));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+  for (auto _ : state) {
+    lp::kernels::matmul(type, w.data(), rows, cols, x.data(), n_tokens, y.data(), threads);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.size()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * rows * cols * n_tokens * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(lp::kernels::active_target());
+}
+
+void matvec_shapes(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{3072, 1024}, {1024, 3072}, {151936, 1024}}) {
+      b->Args({rows, cols, 1, threads});
+    }
+  }
+  b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
+}
+
+void prefill_shapes(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) b->Args({3072, 1024, 64, threads});
+  b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
+}
+
+BENCHMARK_CAPTURE(BM_Matmul, Matvec_Q4_K, GgmlType::Q4_K)->Apply(matvec_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Matvec_Q8_0, GgmlType::Q8_0)->Apply(matvec_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Matvec_Q6_K, GgmlType::Q6_K)->Args({151936, 1024, 1, 1})->Args({151936, 1024, 1, 2})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, Matvec_F16, GgmlType::F16)->Args({3072, 1024, 1, 1})->Args({3072, 1024, 1, 2})->UseRealTime();
+// Cache-resident weights (256 rows, ~150-280 KB): the kernels' compute ceiling, no DRAM traffic.
+BENCHMARK_CAPTURE(BM_Matmul, CacheResident_Q4_K, GgmlType::Q4_K)->Args({256, 1024, 1, 1})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, CacheResident_Q8_0, GgmlType::Q8_0)->Args({256, 1024, 1, 1})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, CacheResident_Q6_K, GgmlType::Q6_K)->Args({256, 1024, 1, 1})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q4_K, GgmlType::Q4_K)->Apply(prefill_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q8_0, GgmlType::Q8_0)->Apply(prefill_shapes);
+
+// Streaming read of a 1 GiB buffer (vectorised sum of 64-bit words, rows split across threads):
+// the bandwidth ceiling a memory-bound decode can reach on this machine.
+void BM_MemReadBandwidth(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  constexpr size_t kBytes = size_t{1} << 30;
+  static std::vector<uint64_t> buf;
+  if (buf.empty()) {
+    buf.resize(kBytes / sizeof(uint64_t));
+#pragma omp parallel for num_threads(2)
+    for (size_t i = 0; i < buf.size(); ++i) buf[i] = i;  // touch every page
+  }
+  const int64_t n = static_cast<int64_t>(buf.size());
+  for (auto _ : state) {
+    uint64_t total = 0;
+#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
+    for (int64_t blk = 0; blk < n / 1024; ++blk) {
+      const uint64_t* p = buf.data() + blk * 1024;
+      uint64_t s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int i = 0; i < 1024; ++i) s += p[i];
+      total += s;
+    }
+    benchmark::DoNotOptimize(total);
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(kBytes), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_MemReadBandwidth)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,140 @@
+// Llama-Pajamas embedder API: load a GGUF (or a pipeline output folder) and run it on the CPU.
+//
+//   auto rt = lp::Runtime::open("model.gguf", {.threads = 8, .ctx = 4096});
+//   lp::InferenceConfig cfg;  cfg.max_tokens = 64;  cfg.sampling.temperature = 0;
+//   rt.generate("Once upon a time", cfg, [](std::string_view piece) { std::cout << piece; return true; });
+//
+// Errors are thrown as lp::Error (a std::runtime_error) with a one-line message. A Runtime owns one
+// sequence (KV cache): calls are not thread-safe; open one Runtime per concurrent conversation.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lp {
+
+enum class Backend { Auto, Cpu };
+
+struct RuntimeOptions {
+  Backend backend = Backend::Auto;  // Auto == Cpu today
+  int threads = 0;                  // 0: physical cores
+  int ctx = 4096;                   // context length in tokens (0: the model's training context)
+  std::string cache_type = "f16";   // KV cache: "f16", "q8_0", "f32"
+  int batch = 512;                  // prompt tokens per forward pass
+};
+
+struct SamplingOptions {
+  float temperature = 0.8f;  // <= 0: greedy
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+};
+
+struct InferenceConfig {
+  int max_tokens = 256;
+  SamplingOptions sampling;
+  std::vector<std::string> stop;  // generation ends before the first occurrence of any of these
+  std::optional<uint64_t> seed;   // unset: random
+  bool add_bos = true;            // prepend BOS when the model's vocabulary asks for it
+  bool ignore_eos = false;
+};
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+struct GenerationResult {
+  std::string text;
+  std::vector<int32_t> tokens;      // generated ids
+  int prompt_tokens = 0;
+  int cached_prompt_tokens = 0;     // prompt prefix reused from the previous call's KV cache
+  double prefill_seconds = 0, decode_seconds = 0;
+  std::string stop_reason;          // "eos", "stop", "length", "callback", "context"
+  double prefill_tokens_per_second() const;
+  double decode_tokens_per_second() const;
+};
+
+struct BenchmarkResult {
+  double load_seconds = 0;
+  int prompt_tokens = 0, gen_tokens = 0;
+  double prefill_tokens_per_second = 0, decode_tokens_per_second = 0;
+  uint64_t peak_rss_bytes = 0, model_bytes = 0;
+  int threads = 0;
+};
+
+struct ModelInfo {
+  std::string path, architecture, name;
+  int n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ctx_train = 0;
+  int ctx = 0, threads = 0;
+  int bos_token = -1;    // -1: none
+  bool add_bos = false;  // the vocabulary asks for BOS at the start of a sequence
+  uint64_t file_bytes = 0;
+  std::string cache_type;
+  double load_seconds = 0;
+};
+
+// Called with each piece of decoded text (never half a UTF-8 character); return false to stop.
+using PieceCallback = std::function<bool(std::string_view piece)>;
+
+class Runtime {
+ public:
+  // `model`: a .gguf file, or a folder with manifest.json (the GGUF listed in its formats) or one .gguf.
+  static Runtime open(const std::string& model, const RuntimeOptions& options = {});
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
+  ~Runtime();
+
+  GenerationResult generate(std::string_view prompt, const InferenceConfig& config, const PieceCallback& on_piece = {});
+  GenerationResult generate_tokens(std::span<const int32_t> prompt, const InferenceConfig& config, const PieceCallback& on_piece = {});
+
+  // Renders the model's chat template (tokenizer.chat_template) and generates the assistant reply.
+  GenerationResult chat(const std::vector<ChatMessage>& messages, const InferenceConfig& config, const PieceCallback& on_piece = {});
+  std::string apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
+
+  // Iterator form: `auto s = rt.stream(prompt, cfg); while (auto piece = s.next()) use(*piece);`
+  class Stream {
+   public:
+    std::optional<std::string> next();  // nullopt when finished
+    const GenerationResult& result() const;
+    Stream(Stream&&) noexcept;
+    ~Stream();
+
+   private:
+    friend class Runtime;
+    struct State;
+    explicit Stream(std::unique_ptr<State> s);
+    std::unique_ptr<State> s_;
+  };
+  Stream stream(std::string_view prompt, const InferenceConfig& config);
+
+  // Logits (n_tokens x n_vocab, row-major) of every position, evaluated from an empty context.
+  std::vector<float> evaluate(std::span<const int32_t> tokens);
+
+  // llama-bench style: pp<prompt_tokens> prefill and tg<gen_tokens> decode from an empty context.
+  BenchmarkResult benchmark(int prompt_tokens = 512, int gen_tokens = 128, int repetitions = 1);
+
+  std::vector<int32_t> tokenize(std::string_view text, bool add_special = true, bool parse_special = true) const;
+  std::string detokenize(std::span<const int32_t> tokens) const;
+  bool is_end_of_generation(int32_t token) const;
+  void reset();  // forget the cached conversation
+  ModelInfo info() const;
+
+  struct Impl;  // engine internals (src/engine/runtime_impl.h)
+  Impl& impl() { return *impl_; }
+
+ private:
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lp

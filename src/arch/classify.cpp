@@ -1,0 +1,119 @@
+// Checkpoint tensors -> roles, by matching them against the family's layout (layout.cpp). The layout is the
+// single source of names and shapes, so classification, validation and parameter counts cannot disagree.
+#include <fmt/ranges.h>
+
+#include <map>
+#include <set>
+
+#include "arch/arch.h"
+#include "arch/layout.h"
+#include "core/error.h"
+
+namespace lp::arch {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool ends_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(s.size() - p.size()) == p; }
+
+std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+}  // namespace
+
+bool is_ignored_tensor(const HParams& hp, std::string_view name) {
+  // Rotary caches some older checkpoints serialise; llama.cpp's converter skips them too.
+  if (ends_with(name, "rotary_emb.inv_freq")) return true;
+  // FP8 block scales belong to their weight (formats::Checkpoint::read_f32 applies them).
+  if (hp.native_quant == NativeQuant::Fp8 && (ends_with(name, "_scale_inv") || ends_with(name, ".weight_scale")))
+    return true;
+  if (hp.family == Family::Gemma3 && !hp.tensor_prefix.empty())
+    return starts_with(name, "vision_tower.") || starts_with(name, "multi_modal_projector.") ||
+           starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.");
+  return false;
+}
+
+std::vector<TensorInfo> expected_tensors(const HParams& hp) {
+  detail::LayoutOptions opt;
+  opt.mxfp4_experts = hp.family == Family::GptOss && hp.native_quant == NativeQuant::Mxfp4;
+  opt.lm_head = !hp.tied_embeddings;
+  std::vector<TensorInfo> out;
+  for (auto& t : detail::checkpoint_layout(hp, opt)) out.push_back({t.hf_name, t.dtype, t.hf_shape});
+  return out;
+}
+
+std::vector<TensorDesc> classify(const HParams& hp_in, const std::vector<TensorInfo>& tensors) {
+  HParams hp = hp_in;
+  if (!hp.tensor_prefix.empty())  // which of the two multimodal gemma3 namings this checkpoint uses
+    for (const auto& t : tensors)
+      if (starts_with(t.name, detail::kNewMultimodalPrefix)) hp.tensor_prefix = detail::kNewMultimodalPrefix;
+  std::map<std::string_view, const TensorInfo*> present;
+  bool has_blocks = false;
+  for (const auto& t : tensors) {
+    if (is_ignored_tensor(hp, t.name)) continue;
+    present[t.name] = &t;
+    if (ends_with(t.name, "_blocks")) has_blocks = true;
+  }
+  if (hp.family == Family::GptOss && has_blocks && (hp.n_embd % 32 != 0 || hp.n_ff_expert % 32 != 0))
+    fail("MXFP4 experts need hidden_size ({}) and intermediate_size ({}) to be multiples of 32", hp.n_embd, hp.n_ff_expert);
+
+  detail::LayoutOptions opt;
+  opt.mxfp4_experts = has_blocks;
+  opt.lm_head = true;
+  std::vector<TensorDesc> layout = detail::checkpoint_layout(hp, opt);
+  std::set<std::string_view> known;
+  for (const auto& d : layout) known.insert(d.hf_name);
+
+  // Unknown names first: the most useful error when the config and the weights disagree.
+  for (const auto& [name, info] : present)
+    if (!known.count(name))
+      fail("tensor '{}' is not part of a {} model with this config (model_type '{}', {} layers{})", name,
+           family_name(hp.family), hp.model_type, hp.n_layer,
+           hp.n_expert ? fmt::format(", {} experts", hp.n_expert) : std::string());
+
+  std::vector<TensorDesc> out;
+  out.reserve(present.size());
+  for (auto& d : layout) {
+    auto it = present.find(d.hf_name);
+    if (it == present.end()) {
+      if (d.role == Role::Output && hp.tied_embeddings) continue;  // tied: lm_head is optional
+      fail("missing tensor '{}' ({} of {}{})", d.hf_name, role_name(d.role),
+           d.layer >= 0 ? fmt::format("layer {}", d.layer) : std::string("the model"),
+           d.expert >= 0 ? fmt::format(", expert {}", d.expert) : std::string());
+    }
+    const TensorInfo& t = *it->second;
+    if (t.shape != d.hf_shape)
+      fail("tensor '{}' has shape {} but the config implies {}", t.name, shape_text(t.shape), shape_text(d.hf_shape));
+    if ((d.part == Part::MxBlocks || d.part == Part::MxScales) && !t.dtype.empty() && t.dtype != "U8")
+      fail("tensor '{}' holds MXFP4 {} and must be U8, not {}", t.name, part_name(d.part), t.dtype);
+    d.dtype = t.dtype;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+int64_t tensor_param_count(const TensorDesc& t) {
+  int64_t n = 1;
+  for (int64_t d : t.hf_shape) n *= d;
+  switch (t.part) {
+    case Part::MxBlocks: return n * 2;  // two 4-bit elements per byte
+    case Part::MxScales: return 0;      // quantization metadata, not parameters
+    default: return n;
+  }
+}
+
+ParamCounts count_params(const HParams& hp, const std::vector<TensorDesc>& tensors) {
+  ParamCounts c;
+  for (const auto& t : tensors) {
+    if (t.role == Role::Output && hp.tied_embeddings) continue;  // the same matrix as token_embd: count once
+    int64_t n = tensor_param_count(t);
+    c.total += n;
+    if (t.role == Role::TokenEmbd) c.embedding += n;
+    if (role_is_routed_expert(t.role)) c.routed_expert += n;
+  }
+  c.active = c.total;
+  if (hp.n_expert > 0) c.active = c.total - c.routed_expert + c.routed_expert * hp.n_expert_used / hp.n_expert;
+  c.active_excl_embedding = c.active - c.embedding;
+  return c;
+}
+
+}  // namespace lp::arch

@@ -1,0 +1,194 @@
+// GGUF architecture metadata, both directions. The keys and their presence follow convert_hf_to_gguf.py
+// (TextModel.set_gguf_parameters plus each family's additions) and what llama.cpp's load_hparams reads.
+#include <cmath>
+
+#include "arch/arch.h"
+#include "arch/family_table.h"
+#include "core/error.h"
+
+namespace lp::arch {
+
+namespace {
+
+uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+
+}  // namespace
+
+std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_name) {
+  std::vector<GgufKv> kv;
+  const std::string a = hp.gguf_arch;
+  auto put = [&](const std::string& key, GgufMetaValue v) { kv.push_back({key, std::move(v)}); };
+  auto k = [&](const char* suffix) { return a + "." + suffix; };
+
+  put("general.architecture", a);
+  put("general.name", model_name);
+  put(k("block_count"), u32(hp.n_layer));
+  put(k("context_length"), u32(hp.n_ctx_train));
+  put(k("embedding_length"), u32(hp.n_embd));
+  put(k("feed_forward_length"), u32(hp.n_ff));
+  put(k("attention.head_count"), u32(hp.n_head));
+  put(k("attention.head_count_kv"), u32(hp.n_head_kv));
+  if (hp.rope.type == "linear") {
+    put(k("rope.scaling.type"), std::string("linear"));
+    put(k("rope.scaling.factor"), static_cast<float>(hp.rope.factor));
+  } else if (hp.rope.type == "yarn") {
+    put(k("rope.scaling.type"), std::string("yarn"));
+    put(k("rope.scaling.factor"), static_cast<float>(hp.rope.factor));
+    put(k("rope.scaling.original_context_length"), u32(hp.rope.original_max_position));
+    if (hp.rope_scaling.contains("beta_fast")) put(k("rope.scaling.yarn_beta_fast"), static_cast<float>(hp.rope.beta_fast));
+    if (hp.rope_scaling.contains("beta_slow")) put(k("rope.scaling.yarn_beta_slow"), static_cast<float>(hp.rope.beta_slow));
+  }
+  // llama3 rope scaling is carried by the rope_freqs tensor instead (see gguf_tensors).
+  put(k("rope.freq_base"), static_cast<float>(hp.rope_theta));
+  if (hp.family == Family::Gemma3) put(k("rope.freq_base_swa"), static_cast<float>(hp.rope_theta_local));
+  put(k("attention.layer_norm_rms_epsilon"), static_cast<float>(hp.rms_eps));
+  if (hp.n_expert > 0) {
+    put(k("expert_count"), u32(hp.n_expert));
+    put(k("expert_used_count"), u32(hp.n_expert_used));
+  }
+  put(k("attention.key_length"), u32(hp.head_dim));
+  put(k("attention.value_length"), u32(hp.head_dim));
+
+  switch (hp.family) {
+    case Family::Llama: case Family::Mistral: case Family::Mixtral:
+      put(k("vocab_size"), u32(hp.n_vocab));
+      put(k("rope.dimension_count"), u32(hp.head_dim));
+      break;
+    case Family::Qwen3Moe:
+      put(k("expert_feed_forward_length"), u32(hp.n_ff_expert));
+      break;
+    case Family::GptOss:
+      put(k("attention.sliding_window"), u32(hp.sliding_window));
+      put(k("expert_feed_forward_length"), u32(hp.n_ff_expert));
+      break;
+    case Family::Gemma3:
+      if (hp.final_logit_softcapping > 0) put(k("final_logit_softcapping"), hp.final_logit_softcapping);
+      if (hp.sliding_window > 0) {
+        put(k("attention.sliding_window"), u32(hp.sliding_window));
+        // llama.cpp assumes a period of 6 when the key is absent (and the converter never writes it).
+        if (hp.sliding_window_pattern != 6) put(k("attention.sliding_window_pattern"), u32(hp.sliding_window_pattern));
+      }
+      break;
+    default:
+      break;
+  }
+  return kv;
+}
+
+namespace {
+
+struct GgufReader {
+  const GgufMetaLookup& get;
+  std::string arch;
+
+  std::optional<int64_t> integer(const std::string& key) const {
+    auto v = get(key);
+    if (!v) return std::nullopt;
+    if (auto* p = std::get_if<uint32_t>(&*v)) return *p;
+    if (auto* p = std::get_if<int32_t>(&*v)) return *p;
+    fail("GGUF key '{}' must be an integer", key);
+  }
+  int64_t required(const char* suffix) const {
+    auto v = integer(arch + "." + suffix);
+    if (!v) fail("GGUF: missing required key '{}.{}'", arch, suffix);
+    return *v;
+  }
+  int64_t integer(const char* suffix, int64_t fallback) const { return integer(arch + "." + suffix).value_or(fallback); }
+  double number(const char* suffix, double fallback) const {
+    auto v = get(arch + "." + suffix);
+    if (!v) return fallback;
+    if (auto* p = std::get_if<float>(&*v)) return *p;
+    if (auto* p = std::get_if<uint32_t>(&*v)) return *p;
+    if (auto* p = std::get_if<int32_t>(&*v)) return *p;
+    fail("GGUF key '{}.{}' must be a number", arch, suffix);
+  }
+  std::string string(const std::string& key, const std::string& fallback = "") const {
+    auto v = get(key);
+    if (!v) return fallback;
+    if (auto* p = std::get_if<std::string>(&*v)) return *p;
+    fail("GGUF key '{}' must be a string", key);
+  }
+};
+
+}  // namespace
+
+HParams hparams_from_gguf(const GgufMetaLookup& get) {
+  GgufReader in{get, ""};
+  in.arch = in.string("general.architecture");
+  HParams hp;
+  if (in.arch == "llama") hp.family = in.integer("expert_count", 0) > 0 ? Family::Mixtral : Family::Llama;
+  else if (in.arch == "qwen2") hp.family = Family::Qwen2;
+  else if (in.arch == "qwen3") hp.family = Family::Qwen3;
+  else if (in.arch == "qwen3moe") hp.family = Family::Qwen3Moe;
+  else if (in.arch == "gemma3") hp.family = Family::Gemma3;
+  else if (in.arch == "gpt-oss") hp.family = Family::GptOss;
+  else
+    fail("GGUF: unsupported general.architecture '{}' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, gpt-oss)",
+         in.arch.empty() ? "(absent)" : in.arch);
+  const auto& info = detail::family_info(hp.family);
+  hp.gguf_arch = in.arch;
+  hp.mlx_model_type = std::string(info.mlx_model_type);
+  hp.model_type = std::string(info.model_types.front());
+  hp.config_model_type = hp.model_type;
+
+  hp.n_layer = static_cast<int>(in.required("block_count"));
+  hp.n_ctx_train = in.required("context_length");
+  hp.n_embd = static_cast<int>(in.required("embedding_length"));
+  hp.n_ff = static_cast<int>(in.integer("feed_forward_length", 0));
+  hp.n_head = static_cast<int>(in.required("attention.head_count"));
+  hp.n_head_kv = static_cast<int>(in.integer("attention.head_count_kv", hp.n_head));
+  if (hp.n_layer <= 0 || hp.n_embd <= 0 || hp.n_head <= 0 || hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0)
+    fail("GGUF: inconsistent block_count/embedding_length/head counts for '{}'", in.arch);
+  hp.head_dim = static_cast<int>(in.integer("attention.key_length", hp.n_embd / hp.n_head));
+  hp.n_vocab = static_cast<int>(in.integer("vocab_size", 0));  // else: rows of token_embd
+  hp.rms_eps = in.number("attention.layer_norm_rms_epsilon", 1e-6);
+  hp.rope_theta = in.number("rope.freq_base", 10000.0);
+  hp.rope.type = in.string(in.arch + ".rope.scaling.type");
+  if (hp.rope.type == "none") hp.rope.type.clear();
+  hp.rope.factor = in.number("rope.scaling.factor", 1.0);
+  hp.rope.original_max_position = in.integer("rope.scaling.original_context_length", hp.n_ctx_train);
+  hp.rope.beta_fast = in.number("rope.scaling.yarn_beta_fast", 32.0);  // llama.cpp's defaults
+  hp.rope.beta_slow = in.number("rope.scaling.yarn_beta_slow", 1.0);
+  hp.rope.truncate = false;
+
+  const bool gemma = hp.family == Family::Gemma3, gptoss = hp.family == Family::GptOss;
+  hp.n_expert = static_cast<int>(in.integer("expert_count", 0));
+  hp.n_expert_used = static_cast<int>(in.integer("expert_used_count", 0));
+  hp.n_ff_expert = hp.n_expert > 0 ? static_cast<int>(in.integer("expert_feed_forward_length", hp.n_ff)) : 0;
+  hp.norm_topk_prob = hp.n_expert > 0;
+  hp.router_bias = hp.expert_bias = gptoss;
+  if (gptoss) {
+    hp.swiglu_limit = 7.0;  // hard-coded in llama.cpp and transformers
+    hp.swiglu_alpha = 1.702;
+  }
+  hp.qk_norm = gemma || hp.family == Family::Qwen3 || hp.family == Family::Qwen3Moe;
+  hp.attn_qkv_bias = hp.family == Family::Qwen2 || gptoss;
+  hp.attn_o_bias = gptoss;
+  hp.attn_sinks = gptoss;
+  hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));  // llama.cpp's choice for gemma3 too
+  hp.final_logit_softcapping = static_cast<float>(in.number("final_logit_softcapping", 0));
+  hp.ffn_act = gemma ? FfnAct::GeluTanhGlu : gptoss ? FfnAct::GptOssSwiglu : FfnAct::SiluGlu;
+  hp.hidden_act = gemma ? "gelu_pytorch_tanh" : "silu";
+  hp.embed_scale = gemma;
+  hp.norm_plus_one = false;  // GGUF gemma3 norms already hold w + 1
+
+  hp.sliding_window = static_cast<int>(in.integer("attention.sliding_window", 0));
+  int period = 0;
+  if (gemma && hp.sliding_window > 0) period = static_cast<int>(in.integer("attention.sliding_window_pattern", 6));
+  if (gptoss) period = static_cast<int>(in.integer("attention.sliding_window_pattern", 2));
+  hp.sliding_window_pattern = gemma ? period : 0;
+  if (gemma) hp.rope_theta_local = in.number("rope.freq_base_swa", 10000.0);
+  if (gptoss) hp.rope_theta_local = in.number("rope.freq_base_swa", hp.rope_theta);
+  hp.layers.resize(hp.n_layer);
+  for (int i = 0; i < hp.n_layer; ++i) {
+    LayerKind& l = hp.layers[i];
+    l.sliding = period > 0 && hp.sliding_window > 0 && (i % period) < period - 1;  // llama.cpp set_swa_pattern
+    l.window = l.sliding ? hp.sliding_window : 0;
+    l.rope_theta = l.sliding && hp.rope_theta_local > 0 ? hp.rope_theta_local : hp.rope_theta;
+    l.rope_scaled = !(gemma && l.sliding);
+    l.moe = hp.n_expert > 0;
+  }
+  return hp;
+}
+
+}  // namespace lp::arch

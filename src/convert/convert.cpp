@@ -1,0 +1,359 @@
+#include "convert/convert.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "convert/row_source.h"
+#include "convert/source_model.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/fp16.h"
+#include "core/progress.h"
+#include "core/units.h"
+#include "quant/mlx_affine.h"
+#include "quant/quantize.h"
+#include "text/tokenizer/tokenizer.h"
+#include "writers/gguf_writer.h"
+#include "writers/safetensors_writer.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace lp::convert {
+namespace {
+
+formats::GgufValue to_gguf_value(const arch::GgufMetaValue& v) {
+  return std::visit([](const auto& x) { return formats::GgufValue(x); }, v);
+}
+
+formats::GgufValue to_gguf_value(const text::GgufMetaValue& v) {
+  return std::visit([](const auto& x) { return formats::GgufValue(x); }, v);
+}
+
+std::string iso_time_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Bytes per float element for unquantized MLX tensors and scales/biases.
+formats::StDtype mlx_float_dtype(const arch::HParams& hp) {
+  if (hp.torch_dtype == "float32") return formats::StDtype::F32;
+  if (hp.torch_dtype == "float16") return formats::StDtype::F16;
+  return formats::StDtype::BF16;
+}
+
+void encode_floats(formats::StDtype dtype, const float* src, size_t n, std::vector<uint8_t>& out) {
+  if (dtype == formats::StDtype::F32) {
+    out.resize(n * 4);
+    std::memcpy(out.data(), src, n * 4);
+    return;
+  }
+  out.resize(n * 2);
+  auto* dst = reinterpret_cast<uint16_t*>(out.data());
+  if (dtype == formats::StDtype::F16)
+    for (size_t i = 0; i < n; ++i) dst[i] = f32_to_f16(src[i]);
+  else
+    for (size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
+int64_t chunk_rows(int64_t ncols, uint64_t chunk_bytes) {
+  return std::max<int64_t>(1, static_cast<int64_t>(chunk_bytes / (sizeof(float) * static_cast<uint64_t>(std::max<int64_t>(1, ncols)))));
+}
+
+struct GgufJob {
+  plan::GgufPlan plan;
+  std::string rel_path;
+  std::unique_ptr<writers::GgufWriter> writer;
+};
+
+struct MlxJob {
+  plan::MlxPlan plan;
+  std::string rel_dir;
+  std::unique_ptr<writers::SafetensorsWriter> writer;
+};
+
+std::string module_of(const std::string& name) {
+  return name.ends_with(".weight") ? name.substr(0, name.size() - 7) : name;
+}
+
+void copy_if_exists(const fs::path& from, const fs::path& to) {
+  if (fs::exists(from)) fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+}
+
+}  // namespace
+
+ConvertResult convert(const ConvertOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ConvertResult result;
+  if (!opt.gguf && !opt.mlx) fail("--formats: nothing to write (use gguf, mlx or gguf,mlx)");
+  SourceModel src = open_source_model(opt.model);
+  const int threads = opt.threads > 0 ? opt.threads : omp_get_num_procs();
+
+  // Fail before any output exists if the destination cannot be written.
+  StagingDir staging(opt.output);
+
+  // ---- tokenizer (GGUF needs the vocabulary; MLX copies the files)
+  std::optional<text::Tokenizer> tokenizer;
+  const fs::path tok_json = fs::path(src.ckpt.dir()) / "tokenizer.json";
+  if (fs::exists(tok_json)) {
+    tokenizer = text::Tokenizer::from_hf(tok_json, fs::path(src.ckpt.dir()) / "tokenizer_config.json");
+  } else if (opt.gguf) {
+    fail("{}: missing; a GGUF needs the vocabulary (llama.cpp cannot load a model without one)", tok_json.string());
+  }
+
+  // ---- plans
+  std::vector<GgufJob> gguf_jobs;
+  for (plan::Preset p : opt.precision.gguf) {
+    plan::GgufPlanOptions po;
+    po.preset = p;
+    po.architecture_aware = opt.architecture_aware;
+    po.overrides = opt.tensor_types;
+    po.output_type = opt.output_type;
+    po.token_embd_type = opt.token_embedding_type;
+    GgufJob job;
+    job.plan = plan::plan_gguf(src.hp, src.gguf, po);
+    job.rel_path = "gguf/" + src.name + "-" + plan::preset_file_suffix(p) + ".gguf";
+    gguf_jobs.push_back(std::move(job));
+  }
+  std::vector<MlxJob> mlx_jobs;
+  const formats::StDtype mlx_dtype = mlx_float_dtype(src.hp);
+  for (plan::MlxPrecision mp : opt.precision.mlx) {
+    if (opt.mlx_mixed) mp.mixed = *opt.mlx_mixed;
+    plan::MlxPlanOptions mo;
+    mo.precision = mp;
+    mo.embedding_bits = opt.embedding_bits;
+    mo.architecture_aware = opt.architecture_aware;
+    mo.overrides = opt.mlx_overrides;
+    mo.float_bytes = mlx_dtype == formats::StDtype::F32 ? 4 : 2;
+    MlxJob job;
+    job.plan = plan::plan_mlx(src.hp, src.mlx, mo);
+    job.rel_dir = "mlx/" + mp.name();
+    mlx_jobs.push_back(std::move(job));
+  }
+
+  // ---- GGUF
+  if (!gguf_jobs.empty()) {
+    fs::create_directories(staging.path() / "gguf");
+    text::GgufTokenizerMeta tok_meta = text::gguf_tokenizer_metadata(*tokenizer);
+    for (auto& w : tok_meta.warnings) result.warnings.push_back("tokenizer: " + w);
+    const int64_t tok_vocab = static_cast<int64_t>(tokenizer->vocab_size());
+    for (auto& job : gguf_jobs) {
+      job.writer = std::make_unique<writers::GgufWriter>(staging.path() / job.rel_path);
+      for (const auto& kv : arch::gguf_metadata(src.hp, src.name)) job.writer->set(kv.key, to_gguf_value(kv.value));
+      job.writer->set("general.file_type", formats::GgufValue(plan::preset_llama_ftype(job.plan.preset)));
+      job.writer->set("general.quantization_version", formats::GgufValue(uint32_t{2}));
+      for (const auto& e : tok_meta.entries) job.writer->set(e.key, to_gguf_value(e.value));
+      for (auto& t : job.plan.tensors) {
+        if (t.recipe.trim_to_tokenizer_vocab && t.recipe.ne.size() == 2 && t.recipe.ne[1] > tok_vocab)
+          t.recipe.ne[1] = tok_vocab;
+        job.writer->add_tensor(t.recipe.gguf_name, t.type, t.recipe.ne);
+      }
+      job.writer->begin();
+    }
+    const auto& tensors = gguf_jobs.front().plan.tensors;
+    Progress bar("gguf", tensors.size(), opt.progress);
+    std::vector<float> rows;
+    std::vector<uint8_t> qbuf;
+    for (size_t ti = 0; ti < tensors.size(); ++ti) {
+      const auto& recipe = tensors[ti].recipe;
+      RowSource rs(src.ckpt, src.hp, gguf_jobs.front().plan.tensors[ti].recipe);
+      const int64_t ncols = rs.ncols();
+      const int64_t nrows = recipe.ne.size() >= 2 ? [&] {
+        int64_t r = 1;
+        for (size_t d = 1; d < recipe.ne.size(); ++d) r *= recipe.ne[d];
+        return r;
+      }() : 1;
+      const int64_t step = chunk_rows(ncols, opt.chunk_bytes);
+      for (int64_t r0 = 0; r0 < nrows; r0 += step) {
+        const int64_t n = std::min(step, nrows - r0);
+        bool have_floats = false;
+        for (auto& job : gguf_jobs) {
+          const GgmlType type = job.plan.tensors[ti].type;
+          if (type == GgmlType::MXFP4 && rs.has_native_mxfp4()) {
+            qbuf.resize(static_cast<size_t>(n * ncols / 32 * 17));
+            rs.read_mxfp4(r0, n, qbuf.data());
+            job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
+            continue;
+          }
+          if (!have_floats) {
+            rows.resize(static_cast<size_t>(n * ncols));
+            rs.read(r0, n, rows.data());
+            have_floats = true;
+          }
+          qbuf.resize(static_cast<size_t>(n) * ggml_row_bytes(type, static_cast<uint64_t>(ncols)));
+          quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, nullptr, threads);
+          job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
+        }
+      }
+      bar.advance(1, recipe.gguf_name);
+    }
+    bar.finish();
+    json files = json::array();
+    for (auto& job : gguf_jobs) {
+      job.writer->finish();
+      Artifact a{"gguf", plan::preset_name(job.plan.preset), job.rel_path,
+                 static_cast<uint64_t>(fs::file_size(staging.path() / job.rel_path)), job.plan.bpw(), job.plan.total_params};
+      files.push_back({{"file", fs::path(job.rel_path).filename().string()},
+                       {"precision", a.precision},
+                       {"size_bytes", a.size_bytes},
+                       {"bpw", a.bpw}});
+      result.artifacts.push_back(a);
+    }
+    json meta = {{"format", "gguf"},
+                 {"method", opt.architecture_aware ? "llama.cpp-compatible quants, llama.cpp mix + architecture rules"
+                                                   : "llama.cpp-compatible quants, llama.cpp mix"},
+                 {"architecture", src.hp.gguf_arch},
+                 {"compatible_backends", {"llama-pajamas-run", "llama.cpp", "ollama", "lm-studio"}},
+                 {"files", files}};
+    write_file_atomic(staging.path() / "gguf" / "metadata.json", meta.dump(2) + "\n");
+  }
+
+  // ---- MLX
+  for (auto& job : mlx_jobs) {
+    const fs::path dir = staging.path() / job.rel_dir;
+    fs::create_directories(dir);
+    job.writer = std::make_unique<writers::SafetensorsWriter>(dir / "model.safetensors",
+                                                              std::map<std::string, std::string>{{"format", "mlx"}});
+    for (const auto& t : job.plan.tensors) {
+      if (t.quantized) {
+        std::vector<int64_t> wshape = t.recipe.shape, sshape = t.recipe.shape;
+        wshape.back() = quant::mlx_packed_cols(wshape.back(), t.bits);
+        sshape.back() = sshape.back() / t.group_size;
+        const std::string m = module_of(t.recipe.mlx_name);
+        job.writer->add(m + ".weight", formats::StDtype::U32, wshape);
+        job.writer->add(m + ".scales", mlx_dtype, sshape);
+        job.writer->add(m + ".biases", mlx_dtype, sshape);
+      } else {
+        job.writer->add(t.recipe.mlx_name, mlx_dtype, t.recipe.shape);
+      }
+    }
+    job.writer->begin();
+  }
+  if (!mlx_jobs.empty()) {
+    const auto& tensors = mlx_jobs.front().plan.tensors;
+    Progress bar("mlx", tensors.size(), opt.progress);
+    std::vector<float> rows;
+    std::vector<uint8_t> bytes;
+    for (size_t ti = 0; ti < tensors.size(); ++ti) {
+      RowSource rs(src.ckpt, src.hp, tensors[ti].recipe);
+      const int64_t ncols = rs.ncols(), nrows = rs.nrows();
+      const int64_t step = chunk_rows(ncols, opt.chunk_bytes);
+      // scales/biases follow the packed weight in the file, so they are kept until the weight is written
+      std::vector<std::vector<float>> scales(mlx_jobs.size()), biases(mlx_jobs.size());
+      for (int64_t r0 = 0; r0 < nrows; r0 += step) {
+        const int64_t n = std::min(step, nrows - r0);
+        rows.resize(static_cast<size_t>(n * ncols));
+        rs.read(r0, n, rows.data());
+        for (size_t j = 0; j < mlx_jobs.size(); ++j) {
+          const auto& t = mlx_jobs[j].plan.tensors[ti];
+          if (t.quantized) {
+            std::vector<uint32_t> packed;
+            std::vector<float> s, b;
+            quant::MlxQuantOptions qo;
+            qo.param_dtype = mlx_dtype == formats::StDtype::F32 ? quant::MlxParamDtype::kF32
+                             : mlx_dtype == formats::StDtype::F16 ? quant::MlxParamDtype::kF16
+                                                                  : quant::MlxParamDtype::kBF16;
+            quant::mlx_quantize(rows.data(), n, ncols, t.bits, t.group_size, packed, s, b, qo);
+            mlx_jobs[j].writer->write_tensor_data(module_of(t.recipe.mlx_name) + ".weight", packed.data(),
+                                                  packed.size() * sizeof(uint32_t));
+            scales[j].insert(scales[j].end(), s.begin(), s.end());
+            biases[j].insert(biases[j].end(), b.begin(), b.end());
+          } else {
+            encode_floats(mlx_dtype, rows.data(), rows.size(), bytes);
+            mlx_jobs[j].writer->write_tensor_data(t.recipe.mlx_name, bytes.data(), bytes.size());
+          }
+        }
+      }
+      for (size_t j = 0; j < mlx_jobs.size(); ++j) {
+        const auto& t = mlx_jobs[j].plan.tensors[ti];
+        if (!t.quantized) continue;
+        const std::string m = module_of(t.recipe.mlx_name);
+        encode_floats(mlx_dtype, scales[j].data(), scales[j].size(), bytes);
+        mlx_jobs[j].writer->write_tensor_data(m + ".scales", bytes.data(), bytes.size());
+        encode_floats(mlx_dtype, biases[j].data(), biases[j].size(), bytes);
+        mlx_jobs[j].writer->write_tensor_data(m + ".biases", bytes.data(), bytes.size());
+      }
+      bar.advance(1, tensors[ti].recipe.mlx_name);
+    }
+    bar.finish();
+    for (auto& job : mlx_jobs) {
+      job.writer->finish();
+      const fs::path dir = staging.path() / job.rel_dir;
+      json cfg = arch::mlx_config(src.hp, src.ckpt.config());
+      cfg["quantization"] = job.plan.quantization_config();
+      cfg["quantization_config"] = cfg["quantization"];
+      write_file_atomic(dir / "config.json", cfg.dump(2) + "\n");
+      for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+                            "chat_template.jinja", "chat_template.json", "tokenizer.model"})
+        copy_if_exists(fs::path(src.ckpt.dir()) / f, dir / f);
+      uint64_t size = 0;
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.is_regular_file()) size += e.file_size();
+      Artifact a{"mlx", job.plan.precision.name(), job.rel_dir, size, job.plan.bpw(), job.plan.total_params};
+      json meta = {{"format", "mlx"},
+                   {"method", "affine group quantization (mlx.core.quantize layout)"},
+                   {"precision", a.precision},
+                   {"bits", job.plan.precision.bits},
+                   {"group_size", job.plan.precision.group_size},
+                   {"mixed", job.plan.precision.mixed},
+                   {"mlx_model_type", src.hp.mlx_model_type},
+                   {"compatible_backends", {"mlx-lm", "llama-pajamas-run"}},
+                   {"size_bytes", a.size_bytes},
+                   {"bpw", a.bpw}};
+      write_file_atomic(dir / "metadata.json", meta.dump(2) + "\n");
+      result.artifacts.push_back(a);
+    }
+  }
+
+  // ---- manifest
+  json formats_json = json::array();
+  for (const auto& a : result.artifacts)
+    formats_json.push_back({{"format", a.format},
+                            {"precision", a.precision},
+                            {"path", a.path},
+                            {"size_bytes", a.size_bytes},
+                            {"bpw", a.bpw},
+                            {"metadata", a.format == "gguf" ? "gguf/metadata.json" : a.path + "/metadata.json"}});
+  json plans = json::array();
+  for (const auto& job : gguf_jobs) {
+    std::map<std::string, uint64_t> by_type;
+    std::map<std::string, int> rules;
+    for (const auto& t : job.plan.tensors) {
+      by_type[ggml_type_name(t.type)] += t.bytes;
+      if (t.rule.starts_with("arch:") || t.rule == "user") ++rules[t.rule];
+    }
+    plans.push_back({{"format", "gguf"}, {"precision", plan::preset_name(job.plan.preset)}, {"total_bytes", job.plan.total_bytes},
+                     {"bpw", job.plan.bpw()}, {"bytes_by_type", by_type}, {"architecture_rules_applied", rules}});
+  }
+  for (const auto& job : mlx_jobs) {
+    std::map<std::string, uint64_t> by_bits;
+    for (const auto& t : job.plan.tensors) by_bits[t.quantized ? std::to_string(t.bits) + "bit" : "float"] += t.bytes;
+    plans.push_back({{"format", "mlx"}, {"precision", job.plan.precision.name()}, {"total_bytes", job.plan.total_bytes},
+                     {"bpw", job.plan.bpw()}, {"bytes_by_bits", by_bits}});
+  }
+  arch::ModelReport report = arch::detect(src.ckpt);
+  result.manifest = {{"manifest_version", 1},
+                     {"tool", {{"name", "llama-pajamas"}, {"version", LP_VERSION}}},
+                     {"created", iso_time_now()},
+                     {"model", {{"id", src.name}, {"source", fs::weakly_canonical(src.ckpt.dir()).string()}}},
+                     {"architecture", arch::to_json(report)},
+                     {"architecture_aware", opt.architecture_aware},
+                     {"formats", formats_json},
+                     {"plan", plans},
+                     {"warnings", result.warnings}};
+  write_file_atomic(staging.path() / "manifest.json", result.manifest.dump(2) + "\n");
+  staging.commit();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace lp::convert

@@ -1,0 +1,52 @@
+// `llama-pajamas-quant convert`: one pass over the checkpoint writes every requested artifact.
+// Each source tensor is read once (in row chunks) and quantized for every GGUF preset and MLX precision
+// asked for; outputs are assembled in a staging directory and moved into place only on success.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "plan/gguf_plan.h"
+#include "plan/mlx_plan.h"
+#include "plan/preset.h"
+
+namespace lp::convert {
+
+struct ConvertOptions {
+  std::string model;                    // HF checkpoint folder
+  std::filesystem::path output;         // DIR
+  bool gguf = true;
+  bool mlx = false;
+  plan::PrecisionRequest precision;
+  bool architecture_aware = true;
+  std::vector<plan::TypeOverride> tensor_types;   // --tensor-type (GGUF)
+  std::optional<GgmlType> output_type, token_embedding_type;
+  std::vector<plan::BitsOverride> mlx_overrides;
+  int embedding_bits = 6;
+  std::optional<bool> mlx_mixed;        // --mixed-precision / --no-mixed-precision; default: per precision name
+  int threads = 0;                      // 0 = all cores
+  bool progress = true;
+  uint64_t chunk_bytes = 64ull << 20;   // float rows per read: bounds peak memory
+};
+
+struct Artifact {
+  std::string format;     // "gguf" | "mlx"
+  std::string precision;  // "Q4_K_M", "4bit-mixed"
+  std::string path;       // relative to DIR
+  uint64_t size_bytes = 0;
+  double bpw = 0;
+  uint64_t params = 0;
+};
+
+struct ConvertResult {
+  std::vector<Artifact> artifacts;
+  nlohmann::json manifest;
+  std::vector<std::string> warnings;
+  double seconds = 0;
+};
+
+ConvertResult convert(const ConvertOptions& options);
+
+}  // namespace lp::convert

@@ -1,0 +1,240 @@
+#include "convert/row_source.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "quant/blocks.h"
+#include "quant/mxfp4.h"
+
+namespace lp::convert {
+namespace {
+
+using arch::Transform;
+
+int64_t element_size(formats::StDtype d) {
+  using formats::StDtype;
+  switch (d) {
+    case StDtype::F64: return 8;
+    case StDtype::F32: return 4;
+    case StDtype::F16: case StDtype::BF16: return 2;
+    case StDtype::F8_E4M3: case StDtype::F8_E5M2: return 1;
+    default: return 0;
+  }
+}
+
+std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(), v.rend()}; }
+
+}  // namespace
+
+std::vector<float> llama3_rope_factors(const arch::HParams& hp) {
+  // llama.cpp's LlamaModel.generate_extra_tensors: per rotary frequency, a divisor that stretches low
+  // frequencies by `factor` and blends the middle band.
+  const auto& r = hp.rope;
+  const double base = hp.rope_theta;
+  const int dim = hp.head_dim;
+  const double factor = r.factor, low = r.low_freq_factor ? r.low_freq_factor : 1.0,
+               high = r.high_freq_factor ? r.high_freq_factor : 4.0;
+  const double old_ctx = r.original_max_position ? static_cast<double>(r.original_max_position) : 8192.0;
+  const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
+  std::vector<float> out;
+  for (int i = 0; i < dim; i += 2) {
+    const double freq = 1.0 / std::pow(base, static_cast<double>(i) / dim);
+    const double wavelen = 2 * M_PI / freq;
+    double f;
+    if (wavelen < high_wavelen) f = 1;
+    else if (wavelen > low_wavelen) f = factor;
+    else {
+      const double smooth = (old_ctx / wavelen - low) / (high - low);
+      f = 1 / ((1 - smooth) / factor + smooth);
+    }
+    out.push_back(static_cast<float>(f));
+  }
+  return out;
+}
+
+RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, const arch::GgufTensorRecipe& recipe)
+    : ckpt_(ckpt), name_(recipe.gguf_name) {
+  const bool mx = recipe.transform == Transform::Mxfp4Repack || recipe.transform == Transform::SplitGateUpEvenMxfp4 ||
+                  recipe.transform == Transform::SplitGateUpOddMxfp4;
+  Transform t = recipe.transform;
+  if (t == Transform::Mxfp4Repack) t = Transform::None;
+  if (t == Transform::SplitGateUpEvenMxfp4) t = Transform::SplitGateUpEven;
+  if (t == Transform::SplitGateUpOddMxfp4) t = Transform::SplitGateUpOdd;
+  if (recipe.transform == Transform::GenerateRopeFreqs) {
+    rope_freqs_ = llama3_rope_factors(hp);
+    transform_ = recipe.transform;
+    ncols_ = static_cast<int64_t>(rope_freqs_.size());
+    nrows_ = 1;
+    return;
+  }
+  add_one_ = recipe.transform == Transform::AddOne;
+  if (recipe.role == arch::Role::AttnQ) head_dim_ = hp.n_head;
+  if (recipe.role == arch::Role::AttnK) head_dim_ = hp.n_head_kv;
+  init(recipe.sources, t, recipe.transpose_source, mx, reversed(recipe.ne), recipe.role);
+}
+
+RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, const arch::MlxTensorRecipe& recipe)
+    : ckpt_(ckpt), name_(recipe.mlx_name) {
+  (void)hp;
+  init(recipe.sources, recipe.transform, recipe.transpose_source, recipe.source_mxfp4, recipe.shape, recipe.role);
+}
+
+void RowSource::init(const std::vector<std::string>& sources, Transform transform, bool transpose, bool mxfp4,
+                     const std::vector<int64_t>& shape, arch::Role role) {
+  (void)role;
+  transform_ = transform == Transform::AddOne ? Transform::None : transform;
+  if (transform == Transform::AddOne) add_one_ = true;
+  transpose_ = transpose;
+  mxfp4_ = mxfp4;
+  if (shape.empty()) fail("{}: empty shape", name_);
+  ncols_ = shape.back();
+  nrows_ = 1;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) nrows_ *= shape[i];
+  if (sources.empty()) fail("{}: no source tensor", name_);
+  size_t n_data = mxfp4 ? 1 : sources.size();
+  for (size_t i = 0; i < n_data; ++i) sources_.push_back(&ckpt_.tensor(sources[i]));
+  if (mxfp4) {
+    if (sources.size() < 2) fail("{}: MXFP4 source needs blocks and scales", name_);
+    scales_ = &ckpt_.tensor(sources[1]);
+    if (sources_[0]->dtype != formats::StDtype::U8 || scales_->dtype != formats::StDtype::U8)
+      fail("{}: MXFP4 blocks/scales must be U8 ({} / {})", name_, sources_[0]->name, scales_->name);
+  } else {
+    for (const auto* s : sources_)
+      if (element_size(s->dtype) == 0)
+        fail("{}: tensor '{}' has dtype {} which is not a float type we can convert", s->file, s->name,
+             formats::st_dtype_name(s->dtype));
+  }
+
+  switch (transform_) {
+    case Transform::StackExperts:
+      rows_per_slice_ = nrows_ / static_cast<int64_t>(sources_.size());
+      for (const auto* s : sources_)
+        if (static_cast<int64_t>(s->n_elements()) != rows_per_slice_ * ncols_)
+          fail("{}: expert tensor '{}' has {} values, expected {}x{}", s->file, s->name, s->n_elements(), rows_per_slice_, ncols_);
+      break;
+    case Transform::PermuteQK:
+      if (head_dim_ <= 0 || nrows_ % head_dim_ != 0) fail("{}: cannot permute {} rows into {} heads", name_, nrows_, head_dim_);
+      head_dim_ = nrows_ / head_dim_;  // rows per head
+      break;
+    default:
+      break;
+  }
+  // Bound check of the whole mapping: the last row must exist in its source.
+  if (nrows_ > 0) {
+    locate(0);
+    locate(nrows_ - 1);
+  }
+}
+
+RowSource::SourceRow RowSource::locate(int64_t r) const {
+  const formats::StTensor* t = sources_[0];
+  SourceRow s{t, r, -1};
+  switch (transform_) {
+    case Transform::StackExperts:
+      s.tensor = sources_[static_cast<size_t>(r / rows_per_slice_)];
+      s.row = r % rows_per_slice_;
+      break;
+    case Transform::PermuteQK: {
+      // HF rotate-half layout -> llama.cpp's interleaved pairs: out row j of a head reads HF row
+      // (j % 2) * hd/2 + j / 2 (LlamaModel.permute in convert_hf_to_gguf).
+      const int64_t hd = head_dim_, h = r / hd, j = r % hd;
+      s.row = h * hd + (j % 2) * (hd / 2) + j / 2;
+      break;
+    }
+    case Transform::SplitGateUpEven:
+    case Transform::SplitGateUpOdd: {
+      const int parity = transform_ == Transform::SplitGateUpOdd ? 1 : 0;
+      if (t->shape.size() == 2 && !mxfp4_) {  // bias [E, 2F]: de-interleave inside the row
+        s.parity = parity;
+        s.row = r;
+      } else {
+        s.row = 2 * r + parity;  // rows of [E, 2F, D] (or of the transposed dense [E, D, 2F])
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  // Validate against the source's size.
+  const uint64_t n = t->n_elements();
+  uint64_t row_len;
+  if (mxfp4_) row_len = static_cast<uint64_t>(ncols_) / 2;  // bytes of blocks per row
+  else if (s.parity >= 0) row_len = 2 * static_cast<uint64_t>(ncols_);
+  else row_len = static_cast<uint64_t>(ncols_);
+  const uint64_t total = mxfp4_ ? t->nbytes : n;
+  if (static_cast<uint64_t>(s.row + 1) * row_len > total)
+    fail("{}: tensor '{}' is too small for {} (row {} of {} values)", t->file, t->name, name_, s.row, row_len);
+  return s;
+}
+
+void RowSource::read_source_row(const SourceRow& s, float* out) const {
+  const formats::StTensor* t = s.tensor;
+  if (mxfp4_) {
+    const uint64_t blocks_per_row = static_cast<uint64_t>(ncols_) / 32;
+    quant::mxfp4_checkpoint_dequantize(t->data + static_cast<uint64_t>(s.row) * blocks_per_row * 16,
+                                       scales_->data + static_cast<uint64_t>(s.row) * blocks_per_row, ncols_, out);
+    return;
+  }
+  const int64_t es = element_size(t->dtype);
+  if (transpose_) {
+    // Source matrices [.., A, B]; "row" j of matrix e is column j: A values strided by B.
+    const int64_t B = t->shape.back(), A = t->shape[t->shape.size() - 2];
+    const int64_t e = s.row / B, j = s.row % B;
+    if (A != ncols_) fail("{}: transposed source '{}' has {} rows, expected {}", name_, t->name, A, ncols_);
+    const uint8_t* base = t->data + static_cast<uint64_t>(e * A * B + j) * static_cast<uint64_t>(es);
+    for (int64_t k = 0; k < A; ++k)
+      formats::convert_to_f32(t->dtype, base + static_cast<uint64_t>(k * B * es), 1, out + k);
+    return;
+  }
+  if (s.parity >= 0) {
+    std::vector<float> tmp(static_cast<size_t>(2 * ncols_));
+    formats::convert_to_f32(t->dtype, t->data + static_cast<uint64_t>(s.row * 2 * ncols_ * es), static_cast<uint64_t>(2 * ncols_), tmp.data());
+    for (int64_t k = 0; k < ncols_; ++k) out[k] = tmp[static_cast<size_t>(2 * k + s.parity)];
+    return;
+  }
+  formats::convert_to_f32(t->dtype, t->data + static_cast<uint64_t>(s.row * ncols_ * es), static_cast<uint64_t>(ncols_), out);
+  if (t->dtype == formats::StDtype::F8_E4M3 || t->dtype == formats::StDtype::F8_E5M2) {
+    if (const formats::StTensor* sc = ckpt_.scale_for(*t)) {
+      // Block scales [ceil(R/br), ceil(C/bc)] over the last two dims (DeepSeek/Qwen FP8: 128x128).
+      std::vector<float> scale(sc->n_elements());
+      formats::convert_to_f32(sc->dtype, sc->data, sc->n_elements(), scale.data());
+      const int64_t R = t->shape.size() >= 2 ? t->shape[t->shape.size() - 2] : 1, C = t->shape.back();
+      const int64_t SR = sc->shape.size() >= 2 ? sc->shape[sc->shape.size() - 2] : 1, SC = sc->shape.back();
+      const int64_t br = (R + SR - 1) / SR, bc = (C + SC - 1) / SC;
+      const int64_t rr = s.row % R;
+      for (int64_t k = 0; k < ncols_; ++k) out[k] *= scale[static_cast<size_t>((rr / br) * SC + k / bc)];
+    }
+  }
+}
+
+void RowSource::read(int64_t r0, int64_t n, float* out) const {
+  if (r0 < 0 || n < 0 || r0 + n > nrows_) fail("{}: rows {}..{} out of range ({} rows)", name_, r0, r0 + n, nrows_);
+  if (transform_ == Transform::GenerateRopeFreqs) {
+    std::memcpy(out, rope_freqs_.data(), rope_freqs_.size() * sizeof(float));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = out + i * ncols_;
+    read_source_row(locate(r0 + i), row);
+    for (int64_t k = 0; k < ncols_; ++k) {
+      if (!std::isfinite(row[k]))
+        fail("{}: tensor '{}' has a non-finite value (NaN/Inf) at row {}, column {}", sources_[0]->file,
+             locate(r0 + i).tensor->name, locate(r0 + i).row, k);
+      if (add_one_) row[k] += 1.0f;
+    }
+  }
+}
+
+void RowSource::read_mxfp4(int64_t r0, int64_t n, uint8_t* out) const {
+  if (!mxfp4_) fail("{}: not an MXFP4 source", name_);
+  const uint64_t blocks_per_row = static_cast<uint64_t>(ncols_) / 32;
+  for (int64_t i = 0; i < n; ++i) {
+    SourceRow s = locate(r0 + i);
+    quant::mxfp4_from_checkpoint(s.tensor->data + static_cast<uint64_t>(s.row) * blocks_per_row * 16,
+                                 scales_->data + static_cast<uint64_t>(s.row) * blocks_per_row, ncols_,
+                                 reinterpret_cast<quant::block_mxfp4*>(out + static_cast<uint64_t>(i) * blocks_per_row * 17));
+  }
+}
+
+}  // namespace lp::convert

@@ -1,0 +1,56 @@
+// Minimal read-only GGUF parser private to the engine: metadata values and tensor descriptors pointing
+// into the memory map (zero copy). The engine only needs lookups by key and by tensor name.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/ggml_type.h"
+#include "core/mapped_file.h"
+
+namespace lp::engine {
+
+struct GgufTensor {
+  std::string name;
+  GgmlType type;
+  int64_t ne[4] = {1, 1, 1, 1};  // ggml order: ne[0] is the row length
+  int n_dims = 0;
+  const uint8_t* data = nullptr;
+  uint64_t nbytes = 0;
+};
+
+// Scalars widen to int64/uint64/double; arrays keep their element kind.
+using GgufValue = std::variant<int64_t, uint64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>,
+                               std::vector<std::string>>;
+
+class GgufView {
+ public:
+  explicit GgufView(const std::string& path);  // throws lp::Error naming the path and the bad field
+
+  const std::string& path() const { return file_.path(); }
+  uint64_t file_bytes() const { return file_.size(); }
+
+  bool has(const std::string& key) const { return kv_.count(key) != 0; }
+  const GgufValue* find(const std::string& key) const;
+  std::optional<int64_t> get_int(const std::string& key) const;
+  std::optional<double> get_float(const std::string& key) const;
+  std::optional<bool> get_bool(const std::string& key) const;
+  std::optional<std::string> get_string(const std::string& key) const;
+  const std::vector<std::string>* get_strings(const std::string& key) const;
+  const std::vector<int64_t>* get_ints(const std::string& key) const;
+  const std::vector<double>* get_floats(const std::string& key) const;
+
+  const std::vector<GgufTensor>& tensors() const { return tensors_; }
+  const GgufTensor* tensor(const std::string& name) const;
+
+ private:
+  MappedFile file_;
+  std::map<std::string, GgufValue> kv_;
+  std::vector<GgufTensor> tensors_;
+  std::map<std::string, size_t> index_;
+};
+
+}  // namespace lp::engine

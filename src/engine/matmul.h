@@ -1,0 +1,25 @@
+// The engine's one matrix-vector(s) entry point: y[t][r] = dot(W row r, x[t]) for n_tokens inputs.
+// Activations are converted once per call into the weight type's dot partner (ggml's vec_dot_type:
+// F16 for F16, Q8_0 for the 32-blocks, Q8_K for the K-quants) so results track llama.cpp's CPU path.
+// When lp::kernels::matmul lands, only matmul() in matmul.cpp changes.
+#pragma once
+#include <cstdint>
+
+#include "core/ggml_type.h"
+#include "engine/model.h"
+
+namespace lp::engine {
+
+// x: n_tokens rows of W.cols() floats; y: n_tokens rows of W.rows() floats.
+void matmul(const Weight& W, const float* x, int n_tokens, float* y, int threads);
+
+// Same, restricted to weight rows [row_begin, row_end) (y rows are still W.rows() wide).
+void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const float* x, int n_tokens, float* y, int threads);
+
+// Dequantizes one row of W into dst (W.cols() floats): embeddings and tests.
+void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
+
+// Types with a dot product and a dequantizer here.
+bool matmul_supports(GgmlType type);
+
+}  // namespace lp::engine

@@ -1,0 +1,97 @@
+// What the forward pass needs to know about a model: hyper-parameters, a per-layer description
+// (attention kind, window, rope base, FFN variant) and weights bound by GGUF name into the mmap.
+// Dense llama/mistral/qwen2/qwen3 run today; the per-layer fields are where gemma3 (local/global,
+// separate rope bases, extra norms, GeGLU) and MoE families (expert tensors, sinks) slot in.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ggml_type.h"
+#include "engine/gguf_view.h"
+
+namespace lp::engine {
+
+// A weight matrix (or vector) inside the mapped file. rows = ne[1], cols = ne[0] (the dot length).
+struct Weight {
+  const GgufTensor* t = nullptr;
+  explicit operator bool() const { return t != nullptr; }
+  GgmlType type() const { return t->type; }
+  int64_t cols() const { return t->ne[0]; }
+  int64_t rows() const { return t->ne[1] * t->ne[2] * t->ne[3]; }
+  const uint8_t* row(int64_t r) const { return t->data + static_cast<uint64_t>(r) * ggml_row_bytes(t->type, t->ne[0]); }
+};
+
+enum class RopeStyle { Normal, Neox };  // Normal rotates pairs (2i, 2i+1); NEOX rotates (i, i + d/2)
+enum class AttentionKind { Full, Sliding };
+enum class FfnKind { SwiGLU, GeGLU };
+
+struct RopeParams {
+  RopeStyle style = RopeStyle::Normal;
+  int n_dims = 0;            // rotated dimensions (head_dim unless rope.dimension_count says less)
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;   // 1/factor for linear and yarn scaling
+  float ext_factor = 0.0f;   // yarn: > 0 enables ramp mixing
+  float attn_factor = 1.0f;
+  float beta_fast = 32.0f, beta_slow = 1.0f;
+  int n_ctx_orig = 0;
+  const float* freq_factors = nullptr;  // rope_freqs.weight (llama3 scaling), n_dims/2 entries
+};
+
+struct LayerDesc {
+  AttentionKind attention = AttentionKind::Full;
+  int window = 0;  // sliding window in tokens (Sliding only)
+  RopeParams rope;
+  FfnKind ffn = FfnKind::SwiGLU;
+
+  Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm;
+  Weight post_attn_norm;  // gemma3: norm on the attention output before the residual add
+  Weight ffn_norm, gate, up, down;
+  Weight post_ffn_norm;   // gemma3
+};
+
+struct HParams {
+  std::string arch;  // general.architecture
+  int n_vocab = 0, n_embd = 0, n_layer = 0, n_ff = 0;
+  int n_head = 0, n_head_kv = 0, head_dim = 0;
+  int n_ctx_train = 0;
+  float rms_eps = 1e-5f;
+  float embd_scale = 1.0f;           // gemma: sqrt(n_embd)
+  float attn_scale = 0.0f;           // 0 = 1/sqrt(head_dim)
+  float final_logit_softcap = 0.0f;  // gemma2-style, 0 = off
+  bool norm_adds_one = false;        // gemma (1 + w) stored already-shifted by llama.cpp's converter; kept for HF loads
+};
+
+struct TokenIds {
+  int bos = -1, eos = -1, eot = -1, eom = -1, pad = -1;
+  bool add_bos = false;
+};
+
+class Model {
+ public:
+  // Opens a GGUF and binds every weight; throws lp::Error naming the architecture/tensor it can't run.
+  static std::unique_ptr<Model> load(const std::string& gguf_path);
+
+  const GgufView& gguf() const { return *gguf_; }
+  const HParams& hp() const { return hp_; }
+  const TokenIds& tokens() const { return ids_; }
+  const std::vector<LayerDesc>& layers() const { return layers_; }
+  const Weight& token_embd() const { return token_embd_; }
+  const Weight& output_norm() const { return output_norm_; }
+  const Weight& output() const { return output_; }  // == token_embd when tied
+  bool is_end_token(int id) const { return id >= 0 && (id == ids_.eos || id == ids_.eot || id == ids_.eom); }
+  uint64_t weight_bytes() const;
+
+ private:
+  std::unique_ptr<GgufView> gguf_;
+  HParams hp_;
+  TokenIds ids_;
+  std::vector<LayerDesc> layers_;
+  Weight token_embd_, output_norm_, output_;
+};
+
+// Types the engine's matmul/embedding paths can read (clear error otherwise).
+bool engine_supports_type(GgmlType type);
+
+}  // namespace lp::engine

@@ -1,0 +1,374 @@
+// lp::Runtime: the embedder API over Model + Context + Sampler + the text module's tokenizer and
+// chat templates. Consecutive generate()/chat() calls reuse the KV cache for the shared prompt prefix.
+#include "llama_pajamas/runtime.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "core/error.h"
+#include "engine/context.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "engine/stop_strings.h"
+#include "text/jinja/chat_template.h"
+#include "text/tokenizer/tokenizer.h"
+
+namespace lp {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void collect_gguf_paths(const nlohmann::json& j, std::vector<std::string>& out) {
+  if (j.is_string()) {
+    const std::string s = j.get<std::string>();
+    if (s.size() > 5 && s.compare(s.size() - 5, 5, ".gguf") == 0) out.push_back(s);
+  } else if (j.is_object() || j.is_array()) {
+    for (const auto& v : j) collect_gguf_paths(v, out);
+  }
+}
+
+// A .gguf path, or a pipeline output folder: the GGUF named in manifest.json, else the folder's only .gguf.
+std::string resolve_model_path(const std::string& model) {
+  if (!fs::exists(model)) fail("{}: no such file or directory", model);
+  if (!fs::is_directory(model)) return model;
+  const fs::path dir(model);
+  if (fs::exists(dir / "manifest.json")) {
+    std::ifstream in(dir / "manifest.json");
+    nlohmann::json m;
+    try {
+      m = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      fail("{}: invalid JSON: {}", (dir / "manifest.json").string(), e.what());
+    }
+    std::vector<std::string> found;
+    collect_gguf_paths(m.contains("formats") ? m["formats"] : m, found);
+    for (const auto& f : found) {
+      const fs::path p = fs::path(f).is_absolute() ? fs::path(f) : dir / f;
+      if (fs::exists(p)) return p.string();
+    }
+  }
+  std::vector<fs::path> ggufs;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".gguf") ggufs.push_back(e.path());
+  if (ggufs.size() == 1) return ggufs[0].string();
+  if (ggufs.empty()) fail("{}: no .gguf model found (HF checkpoint folders are not runnable yet)", model);
+  fail("{}: several .gguf files and no manifest.json naming one; pass the file", model);
+}
+
+}  // namespace
+
+struct Runtime::Impl {
+  std::string path;
+  RuntimeOptions options;
+  std::unique_ptr<engine::Model> model;
+  std::unique_ptr<engine::Context> ctx;
+  std::optional<text::Tokenizer> tokenizer;
+  std::string tokenizer_error;
+  std::vector<int32_t> cached;  // tokens whose K/V are in ctx, in order
+  std::set<int32_t> eog;
+  double load_seconds = 0;
+
+  const text::Tokenizer& tok() const {
+    if (!tokenizer) fail("{}: tokenizer unavailable: {}", path, tokenizer_error);
+    return *tokenizer;
+  }
+};
+
+double GenerationResult::prefill_tokens_per_second() const {
+  const int n = prompt_tokens - cached_prompt_tokens;
+  return prefill_seconds > 0 ? n / prefill_seconds : 0;
+}
+double GenerationResult::decode_tokens_per_second() const {
+  return decode_seconds > 0 && tokens.size() > 1 ? (tokens.size() - 1) / decode_seconds : 0;
+}
+
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+Runtime::~Runtime() = default;
+
+Runtime Runtime::open(const std::string& model, const RuntimeOptions& options) {
+  const auto t0 = Clock::now();
+  auto impl = std::make_unique<Impl>();
+  impl->path = resolve_model_path(model);
+  impl->options = options;
+  impl->model = engine::Model::load(impl->path);
+  engine::ContextOptions co;
+  co.n_ctx = options.ctx > 0 ? options.ctx : impl->model->hp().n_ctx_train;
+  co.n_batch = options.batch;
+  co.threads = options.threads;
+  co.cache_type = engine::cache_type_from_name(options.cache_type);
+  impl->ctx = std::make_unique<engine::Context>(*impl->model, co);
+  try {
+    impl->tokenizer.emplace(text::Tokenizer::load(impl->path));
+  } catch (const std::exception& e) {
+    impl->tokenizer_error = e.what();
+  }
+  const auto& ids = impl->model->tokens();
+  for (int id : {ids.eos, ids.eot, ids.eom})
+    if (id >= 0) impl->eog.insert(id);
+  if (impl->tokenizer) {
+    // Like llama.cpp: chat-turn terminators count as end of generation even when metadata omits them.
+    for (const char* t : {"<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>", "<|return|>", "<|endoftext|>"})
+      if (auto id = impl->tokenizer->find_token(t)) impl->eog.insert(*id);
+  }
+  impl->load_seconds = seconds_since(t0);
+  return Runtime(std::move(impl));
+}
+
+// ---- the generation loop, shared by generate() and Stream ----
+
+struct Runtime::Stream::State {
+  Impl* rt = nullptr;
+  InferenceConfig config;
+  engine::Sampler sampler{engine::SamplerParams{}};
+  std::optional<text::StreamingDecoder> decoder;
+  engine::StopStringFilter stops;
+  std::vector<int32_t> history;  // prompt + generated, for penalties
+  GenerationResult result;
+  bool done = false;
+  Clock::time_point decode_start;
+
+  void start(std::span<const int32_t> prompt_in) {
+    auto& ctx = *rt->ctx;
+    std::vector<int32_t> prompt(prompt_in.begin(), prompt_in.end());
+    if (prompt.empty()) fail("the prompt is empty");
+    if (static_cast<int>(prompt.size()) >= ctx.n_ctx())
+      fail("the prompt has {} tokens but the context holds {} (use --ctx)", prompt.size(), ctx.n_ctx());
+    // Reuse the cached prefix; always re-evaluate at least the last prompt token to get its logits.
+    size_t common = 0;
+    while (common < rt->cached.size() && common < prompt.size() && rt->cached[common] == prompt[common]) ++common;
+    if (common == prompt.size()) --common;
+    ctx.truncate(static_cast<int>(common));
+    rt->cached.resize(common);
+    const auto t0 = Clock::now();
+    ctx.eval(std::span<const int32_t>(prompt.data() + common, prompt.size() - common));
+    rt->cached = prompt;
+    result.prefill_seconds = seconds_since(t0);
+    result.prompt_tokens = static_cast<int>(prompt.size());
+    result.cached_prompt_tokens = static_cast<int>(common);
+    history = prompt;
+    engine::SamplerParams sp;
+    const auto& s = config.sampling;
+    sp.temperature = s.temperature;
+    sp.top_k = s.top_k;
+    sp.top_p = s.top_p;
+    sp.min_p = s.min_p;
+    sp.repeat_penalty = s.repeat_penalty;
+    sp.repeat_last_n = s.repeat_last_n;
+    sp.presence_penalty = s.presence_penalty;
+    sp.frequency_penalty = s.frequency_penalty;
+    sp.seed = config.seed ? *config.seed : std::random_device{}();
+    sampler = engine::Sampler(sp);
+    if (rt->tokenizer) decoder.emplace(*rt->tokenizer, true);
+    stops = engine::StopStringFilter(config.stop);
+    decode_start = Clock::now();
+    if (config.max_tokens <= 0) finish("length");
+  }
+
+  void finish(const char* reason) {
+    if (done) return;
+    done = true;
+    result.stop_reason = reason;
+    result.decode_seconds = seconds_since(decode_start);
+  }
+
+  // Produces the next piece of text (possibly empty) or nullopt when generation has ended.
+  std::optional<std::string> step() {
+    if (done) return std::nullopt;
+    auto& ctx = *rt->ctx;
+    const int32_t tok = sampler.sample(ctx.logits(0), ctx.n_vocab(), history);
+    if (!config.ignore_eos && rt->eog.count(tok)) {
+      std::string tail = decoder ? decoder->flush() : "";
+      finish("eos");
+      return stops.flush(tail);
+    }
+    result.tokens.push_back(tok);
+    history.push_back(tok);
+    std::string piece = decoder ? decoder->push(tok) : std::string();
+    std::string out = stops.push(piece);
+    if (stops.stopped()) {
+      finish("stop");
+      result.text += out;
+      return out;
+    }
+    result.text += out;
+    if (static_cast<int>(result.tokens.size()) >= config.max_tokens) {
+      std::string tail = stops.flush(decoder ? decoder->flush() : "");
+      result.text += tail;
+      finish("length");
+      return out + tail;
+    }
+    if (ctx.n_past() >= ctx.n_ctx()) {
+      std::string tail = stops.flush(decoder ? decoder->flush() : "");
+      result.text += tail;
+      finish("context");
+      return out + tail;
+    }
+    ctx.eval(std::span<const int32_t>(&tok, 1));
+    rt->cached.push_back(tok);
+    return out;
+  }
+};
+
+Runtime::Stream::Stream(std::unique_ptr<State> s) : s_(std::move(s)) {}
+Runtime::Stream::Stream(Stream&&) noexcept = default;
+Runtime::Stream::~Stream() = default;
+std::optional<std::string> Runtime::Stream::next() {
+  while (true) {
+    auto piece = s_->step();
+    if (!piece) return std::nullopt;
+    if (!piece->empty() || s_->done) return piece;
+  }
+}
+const GenerationResult& Runtime::Stream::result() const { return s_->result; }
+
+Runtime::Stream Runtime::stream(std::string_view prompt, const InferenceConfig& config) {
+  auto st = std::make_unique<Stream::State>();
+  st->rt = impl_.get();
+  st->config = config;
+  st->start(tokenize(prompt, config.add_bos, true));
+  return Stream(std::move(st));
+}
+
+GenerationResult Runtime::generate_tokens(std::span<const int32_t> prompt, const InferenceConfig& config, const PieceCallback& on_piece) {
+  Stream::State st;
+  st.rt = impl_.get();
+  st.config = config;
+  st.start(prompt);
+  while (auto piece = st.step()) {
+    if (on_piece && !piece->empty() && !on_piece(*piece)) {
+      st.finish("callback");
+      break;
+    }
+  }
+  return st.result;
+}
+
+GenerationResult Runtime::generate(std::string_view prompt, const InferenceConfig& config, const PieceCallback& on_piece) {
+  return generate_tokens(tokenize(prompt, config.add_bos, true), config, on_piece);
+}
+
+std::string Runtime::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  const auto& tok = impl_->tok();
+  const std::string& src = tok.chat_template();
+  if (src.empty()) fail("{}: the model has no chat template (tokenizer.chat_template)", impl_->path);
+  nlohmann::json msgs = nlohmann::json::array();
+  for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+  nlohmann::json extra = nlohmann::json::object();
+  if (auto b = tok.bos_id()) extra["bos_token"] = tok.token_text(*b);
+  if (auto e = tok.eos_id()) extra["eos_token"] = tok.token_text(*e);
+  return text::ChatTemplate(src).render(msgs, nullptr, add_generation_prompt, extra);
+}
+
+GenerationResult Runtime::chat(const std::vector<ChatMessage>& messages, const InferenceConfig& config, const PieceCallback& on_piece) {
+  const std::string prompt = apply_chat_template(messages, true);
+  // The template writes BOS itself when the model wants one; don't add a second.
+  return generate_tokens(tokenize(prompt, false, true), config, on_piece);
+}
+
+std::vector<float> Runtime::evaluate(std::span<const int32_t> tokens) {
+  auto& ctx = *impl_->ctx;
+  if (static_cast<int>(tokens.size()) > ctx.n_ctx()) fail("{} tokens do not fit the context of {}", tokens.size(), ctx.n_ctx());
+  ctx.reset();
+  impl_->cached.clear();
+  ctx.eval(tokens, true);
+  impl_->cached.assign(tokens.begin(), tokens.end());
+  return std::vector<float>(ctx.logits(0), ctx.logits(0) + tokens.size() * static_cast<size_t>(ctx.n_vocab()));
+}
+
+BenchmarkResult Runtime::benchmark(int prompt_tokens, int gen_tokens, int repetitions) {
+  auto& ctx = *impl_->ctx;
+  if (prompt_tokens > ctx.n_ctx() || gen_tokens > ctx.n_ctx()) fail("benchmark needs a context of at least {} tokens", std::max(prompt_tokens, gen_tokens));
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> pick(0, ctx.n_vocab() - 1);
+  std::vector<int32_t> prompt(prompt_tokens);
+  for (auto& t : prompt) t = pick(rng);
+  BenchmarkResult r;
+  r.load_seconds = impl_->load_seconds;
+  r.prompt_tokens = prompt_tokens;
+  r.gen_tokens = gen_tokens;
+  r.threads = ctx.threads();
+  r.model_bytes = impl_->model->gguf().file_bytes();
+  double best_pp = 0, best_tg = 0;
+  for (int rep = 0; rep < std::max(1, repetitions); ++rep) {
+    if (prompt_tokens > 0) {
+      ctx.reset();
+      const auto t0 = Clock::now();
+      ctx.eval(prompt);
+      best_pp = std::max(best_pp, prompt_tokens / seconds_since(t0));
+    }
+    if (gen_tokens > 0) {
+      ctx.reset();
+      int32_t tok = pick(rng);
+      const auto t0 = Clock::now();
+      for (int i = 0; i < gen_tokens; ++i) {
+        ctx.eval(std::span<const int32_t>(&tok, 1));
+        tok = static_cast<int32_t>(std::max_element(ctx.logits(0), ctx.logits(0) + ctx.n_vocab()) - ctx.logits(0));
+      }
+      best_tg = std::max(best_tg, gen_tokens / seconds_since(t0));
+    }
+  }
+  ctx.reset();
+  impl_->cached.clear();
+  r.prefill_tokens_per_second = best_pp;
+  r.decode_tokens_per_second = best_tg;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  r.peak_rss_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+  return r;
+}
+
+std::vector<int32_t> Runtime::tokenize(std::string_view text, bool add_special, bool parse_special) const {
+  text::EncodeOptions o;
+  o.add_special = add_special;
+  o.parse_special = parse_special;
+  auto ids = impl_->tok().encode(text, o);
+  return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+std::string Runtime::detokenize(std::span<const int32_t> tokens) const {
+  std::vector<text::TokenId> ids(tokens.begin(), tokens.end());
+  return impl_->tok().decode(ids, false);
+}
+
+bool Runtime::is_end_of_generation(int32_t token) const { return impl_->eog.count(token) != 0; }
+
+void Runtime::reset() {
+  impl_->ctx->reset();
+  impl_->cached.clear();
+}
+
+ModelInfo Runtime::info() const {
+  const auto& hp = impl_->model->hp();
+  ModelInfo i;
+  i.path = impl_->path;
+  i.architecture = hp.arch;
+  i.name = impl_->model->gguf().get_string("general.name").value_or("");
+  i.n_vocab = hp.n_vocab;
+  i.n_embd = hp.n_embd;
+  i.n_layer = hp.n_layer;
+  i.n_head = hp.n_head;
+  i.n_head_kv = hp.n_head_kv;
+  i.n_ctx_train = hp.n_ctx_train;
+  i.ctx = impl_->ctx->n_ctx();
+  i.threads = impl_->ctx->threads();
+  i.bos_token = impl_->model->tokens().bos;
+  i.add_bos = impl_->model->tokens().add_bos && i.bos_token >= 0;
+  i.file_bytes = impl_->model->gguf().file_bytes();
+  i.cache_type = engine::cache_type_name(impl_->ctx->cache().type());
+  i.load_seconds = impl_->load_seconds;
+  return i;
+}
+
+}  // namespace lp

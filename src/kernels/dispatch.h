@@ -1,0 +1,32 @@
+// Internal: the per-CPU-target entry points of the SIMD kernels (Highway dynamic dispatch), and
+// hooks that let tests pin a specific target.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/ggml_type.h"
+#include "kernels/dot_scalar.h"
+
+namespace lp::kernels::detail {
+
+// Row dot product of the currently chosen target for wtype (nullptr if unsupported).
+RowDotFn row_dot_for(GgmlType wtype);
+
+// Four-token variant for wtype on the chosen target (nullptr if none).
+RowDot4Fn row_dot4_for(GgmlType wtype);
+
+// MLX 4/8-bit rows: Σ_g scale_g·Σ q·x over the row (bias terms excluded); xp as mlx_prepare_x made it.
+float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const float* xp, int64_t cols, int group_size,
+                          int bits);
+
+// Name of the currently chosen target.
+const char* chosen_target_name();
+
+// Highway target bits compiled into lp_kernels that this CPU supports, best first.
+std::vector<int64_t> available_target_bits();
+const char* target_name(int64_t target_bit);
+
+// Restricts dispatch to one target (tests); 0 restores normal CPU detection.
+void force_target(int64_t target_bit);
+
+}  // namespace lp::kernels::detail

@@ -1,0 +1,127 @@
+#include "kernels/matmul.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernels/activations.h"
+#include "kernels/dispatch.h"
+#include "quant/blocks.h"
+
+namespace lp::kernels {
+
+GgmlType activation_type(GgmlType wtype) {
+  switch (wtype) {
+    case GgmlType::Q8_0:
+    case GgmlType::Q4_0:
+    case GgmlType::Q5_0:
+    case GgmlType::IQ4_NL:
+    case GgmlType::MXFP4: return GgmlType::Q8_0;
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_1: return GgmlType::Q8_1;
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K:
+    case GgmlType::IQ4_XS: return GgmlType::Q8_K;
+    default: return GgmlType::F32;
+  }
+}
+
+bool matmul_supported(GgmlType wtype) { return scalar_row_dot(wtype) != nullptr; }
+
+namespace {
+
+int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+
+void check_args(GgmlType wtype, int64_t rows, int64_t cols, int64_t n_tokens) {
+  if (!matmul_supported(wtype)) lp::fail("matmul: no kernel for weight type {}", ggml_type_name(wtype));
+  const int64_t block = ggml_traits(wtype).block_size;
+  if (cols <= 0 || cols % block != 0) {
+    lp::fail("matmul: {} weights need cols to be a positive multiple of {} (got {})", ggml_type_name(wtype), block, cols);
+  }
+  if (rows < 0 || n_tokens < 0) lp::fail("matmul: negative rows ({}) or n_tokens ({})", rows, n_tokens);
+}
+
+// Row blocks small enough to stay in L1/L2 while every token of the batch passes over them, so
+// prefill reads each weight row from memory once; decode degenerates to one pass over the rows.
+constexpr int64_t kRowBlock = 16;
+
+void run_rows(RowDotFn dot, RowDot4Fn dot4, const float* xd, const uint8_t* W, size_t w_row_bytes, int64_t rows, int64_t cols, const uint8_t* xq,
+              size_t x_row_bytes, int64_t n_tokens, float* y, int threads) {
+  const int64_t nblocks = (rows + kRowBlock - 1) / kRowBlock;
+  auto block = [&](int64_t b) {
+    const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
+    int64_t t = 0;
+    if (dot4 != nullptr) {
+      for (; t + 4 <= n_tokens; t += 4) {
+        for (int64_t r = r0; r < r1; ++r) {
+          float out[4];
+          dot4(W + r * w_row_bytes, xq + t * x_row_bytes, x_row_bytes, xd ? xd + t * (cols / 32) : nullptr, cols, out);
+          for (int k = 0; k < 4; ++k) y[(t + k) * rows + r] = out[k];
+        }
+      }
+    }
+    for (; t < n_tokens; ++t) {
+      const uint8_t* xt = xq + t * x_row_bytes;
+      float* yt = y + t * rows;
+      for (int64_t r = r0; r < r1; ++r) yt[r] = dot(W + r * w_row_bytes, xt, cols);
+    }
+  };
+  if (threads <= 1 || nblocks == 1) {
+    for (int64_t b = 0; b < nblocks; ++b) block(b);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t b = 0; b < nblocks; ++b) block(b);
+}
+
+}  // namespace
+
+void matmul(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const float* x, int64_t n_tokens, float* y,
+            int threads) {
+  check_args(wtype, rows, cols, n_tokens);
+  if (rows == 0 || n_tokens == 0) return;
+  threads = resolve_threads(threads);
+  const RowDotFn dot = detail::row_dot_for(wtype);
+  const GgmlType act = activation_type(wtype);
+  const uint8_t* xq = reinterpret_cast<const uint8_t*>(x);
+  size_t x_row_bytes = static_cast<size_t>(cols) * sizeof(float);
+  thread_local std::vector<uint8_t> scratch;  // quantized activations, reused across calls
+  if (act != GgmlType::F32) {
+    x_row_bytes = ggml_row_bytes(act, static_cast<uint64_t>(cols));
+    scratch.resize(x_row_bytes * static_cast<size_t>(n_tokens));
+    uint8_t* dst = scratch.data();
+#pragma omp parallel for num_threads(threads) schedule(static) if (n_tokens >= 4 && threads > 1)
+    for (int64_t t = 0; t < n_tokens; ++t) quantize_activations(act, x + t * cols, dst + t * x_row_bytes, cols);
+    xq = dst;
+  }
+  const RowDot4Fn dot4 = n_tokens >= 4 ? detail::row_dot4_for(wtype) : nullptr;
+  thread_local std::vector<float> block_scales;  // q8_0 activation scales as floats (dot4 only)
+  const float* xd = nullptr;
+  if (dot4 != nullptr && act == GgmlType::Q8_0) {
+    const int64_t nb = cols / 32;
+    block_scales.resize(static_cast<size_t>(n_tokens * nb));
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const auto* blocks = reinterpret_cast<const quant::block_q8_0*>(xq + t * x_row_bytes);
+      for (int64_t i = 0; i < nb; ++i) block_scales[t * nb + i] = f16_to_f32(blocks[i].d);
+    }
+    xd = block_scales.data();
+  }
+  run_rows(dot, dot4, xd, static_cast<const uint8_t*>(W), ggml_row_bytes(wtype, static_cast<uint64_t>(cols)), rows, cols, xq,
+           x_row_bytes, n_tokens, y, threads);
+}
+
+std::string active_target() { return detail::chosen_target_name(); }
+
+std::vector<std::string> available_targets() {
+  std::vector<std::string> out;
+  for (int64_t bit : detail::available_target_bits()) out.emplace_back(detail::target_name(bit));
+  return out;
+}
+
+}  // namespace lp::kernels

@@ -1,0 +1,111 @@
+#include "plan/recipe.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+
+namespace lp::plan {
+
+GgmlType parse_ggml_type(const std::string& text, const std::string& what) {
+  auto t = ggml_type_from_name(text);
+  if (!t) fail("{}: unknown tensor type '{}' (examples: q4_k, q6_k, q8_0, iq4_xs, f16)", what, text);
+  return *t;
+}
+
+TypeOverride parse_type_override(const std::string& text) {
+  auto eq = text.rfind('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    fail("--tensor-type: '{}' is not REGEX=TYPE (e.g. attn_v=q8_0)", text);
+  return {text.substr(0, eq), parse_ggml_type(text.substr(eq + 1), "--tensor-type " + text)};
+}
+
+namespace {
+
+template <typename T>
+T scalar(const YAML::Node& node, const std::string& path, const std::string& field) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    fail("{}: field '{}' has the wrong type", path, field);
+  }
+}
+
+}  // namespace
+
+Recipe load_recipe(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    fail("{}: cannot read recipe file", path);
+  } catch (const YAML::Exception& e) {
+    fail("{}: not valid YAML/JSON: {}", path, e.msg);
+  }
+  if (!root.IsMap()) fail("{}: a recipe must be a mapping (see docs/PLAN.md)", path);
+  Recipe r;
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "architecture_aware") {
+      r.architecture_aware = scalar<bool>(kv.second, path, key);
+    } else if (key == "gguf") {
+      if (!kv.second.IsMap()) fail("{}: field 'gguf' must be a mapping", path);
+      for (const auto& g : kv.second) {
+        const std::string gk = g.first.as<std::string>();
+        const std::string field = "gguf." + gk;
+        if (gk == "precision") {
+          r.gguf_precision = scalar<std::string>(g.second, path, field);
+        } else if (gk == "output_type") {
+          r.output_type = parse_ggml_type(scalar<std::string>(g.second, path, field), path + ": " + field);
+        } else if (gk == "token_embedding_type") {
+          r.token_embedding_type = parse_ggml_type(scalar<std::string>(g.second, path, field), path + ": " + field);
+        } else if (gk == "tensor_types") {
+          if (g.second.IsMap()) {
+            for (const auto& e : g.second)
+              r.tensor_types.push_back({e.first.as<std::string>(),
+                                        parse_ggml_type(scalar<std::string>(e.second, path, field), path + ": " + field)});
+          } else if (g.second.IsSequence()) {
+            for (const auto& e : g.second) {
+              if (!e["pattern"] || !e["type"]) fail("{}: each entry of '{}' needs 'pattern' and 'type'", path, field);
+              r.tensor_types.push_back({scalar<std::string>(e["pattern"], path, field + ".pattern"),
+                                        parse_ggml_type(scalar<std::string>(e["type"], path, field + ".type"), path + ": " + field)});
+            }
+          } else {
+            fail("{}: field '{}' must be a list or a mapping", path, field);
+          }
+        } else {
+          fail("{}: unknown field '{}'", path, field);
+        }
+      }
+    } else if (key == "mlx") {
+      if (!kv.second.IsMap()) fail("{}: field 'mlx' must be a mapping", path);
+      for (const auto& m : kv.second) {
+        const std::string mk = m.first.as<std::string>();
+        const std::string field = "mlx." + mk;
+        if (mk == "precision") {
+          r.mlx_precision = scalar<std::string>(m.second, path, field);
+        } else if (mk == "embedding_bits") {
+          r.embedding_bits = scalar<int>(m.second, path, field);
+        } else if (mk == "overrides") {
+          if (m.second.IsMap()) {
+            for (const auto& e : m.second) r.mlx_overrides.push_back({e.first.as<std::string>(), scalar<int>(e.second, path, field)});
+          } else if (m.second.IsSequence()) {
+            for (const auto& e : m.second) {
+              if (!e["pattern"] || !e["bits"]) fail("{}: each entry of '{}' needs 'pattern' and 'bits'", path, field);
+              r.mlx_overrides.push_back({scalar<std::string>(e["pattern"], path, field + ".pattern"),
+                                         scalar<int>(e["bits"], path, field + ".bits")});
+            }
+          } else {
+            fail("{}: field '{}' must be a list or a mapping", path, field);
+          }
+        } else {
+          fail("{}: unknown field '{}'", path, field);
+        }
+      }
+    } else {
+      fail("{}: unknown field '{}' (known: architecture_aware, gguf, mlx)", path, key);
+    }
+  }
+  return r;
+}
+
+}  // namespace lp::plan

@@ -1,0 +1,39 @@
+// Internal: the supported families and what differs between them (used by shapes, config, tensors, tokenizer).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "testgen/generate.h"
+
+namespace lp::testgen {
+
+enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3 };
+
+Family family_from_name(const std::string& name);  // accepts aliases; throws lp::Error
+const char* family_name(Family f);                 // canonical name, e.g. "gpt-oss"
+bool family_is_moe(Family f);
+
+// Where the family's special tokens sit in the vocabulary, and their ids.
+struct TokenLayout {
+  std::vector<std::string> specials;  // in id order
+  int64_t first_special = 0;          // id of specials[0]
+  int64_t first_base = 0;             // id of the first byte-level BPE token
+  int64_t n_base = 0;                 // byte tokens + merged tokens + synthetic fillers
+  int64_t n_merged = 0;               // BPE merges kept from the base tokenizer
+  int64_t n_fillers = 0;              // synthetic never-produced tokens that pad the vocabulary
+  int64_t id(const std::string& special) const;  // throws if absent
+};
+TokenLayout token_layout(Family f, int64_t vocab);
+
+// Special-token roles per family (names as in the real tokenizers).
+struct FamilyTokens {
+  std::string bos, eos, pad, unk;        // empty = none
+  std::vector<std::string> config_eos;   // config.json eos_token_id (one entry -> scalar)
+  std::vector<std::string> generation_eos;  // generation_config.json eos_token_id list
+};
+FamilyTokens family_tokens(Family f);
+
+std::string chat_template(Family f);
+
+}  // namespace lp::testgen

@@ -1,0 +1,123 @@
+// The tensor list of each family, named and shaped as transformers' modeling_*.py and the released
+// checkpoints store them (weights are [out_features, in_features]).
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "testgen/families.h"
+#include "testgen/generate.h"
+
+namespace lp::testgen {
+namespace {
+
+constexpr float kWeightStd = 0.02f;  // transformers' initializer_range
+constexpr float kBiasStd = 0.01f;    // small, so biases matter without dominating
+constexpr float kSinkStd = 1.0f;     // attention-sink logits live on the scale of attention scores
+
+struct Planner {
+  const GenerateOptions& options;
+  std::vector<TensorPlan> out;
+
+  void weight(const std::string& name, std::vector<int64_t> shape, float std = kWeightStd) {
+    out.push_back({name, options.dtype, std::move(shape), InitKind::Normal, std, 0.0f});
+  }
+  void bias(const std::string& name, std::vector<int64_t> shape) { weight(name, std::move(shape), kBiasStd); }
+  void norm(const std::string& name, int64_t n, float value) {
+    out.push_back({name, options.dtype, {n}, InitKind::Constant, options.norm_jitter, value});
+  }
+  // MXFP4 expert tensor [experts, rows, cols] stored as *_blocks [E, rows, cols/32, 16] + *_scales [E, rows, cols/32].
+  void mxfp4(const std::string& base, int64_t experts, int64_t rows, int64_t cols) {
+    out.push_back({base + "_blocks", TensorDtype::U8, {experts, rows, cols / 32, 16}, InitKind::Mxfp4Blocks,
+                   kWeightStd, 0.0f});
+    out.push_back({base + "_scales", TensorDtype::U8, {experts, rows, cols / 32}, InitKind::Mxfp4Scales,
+                   kWeightStd, 0.0f});
+  }
+};
+
+}  // namespace
+
+uint64_t TensorPlan::numel() const {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+uint64_t TensorPlan::nbytes() const { return numel() * dtype_size(dtype); }
+
+std::vector<TensorPlan> plan_tensors(const GenerateOptions& options) {
+  const Family f = family_from_name(options.family);
+  const ModelShape s = resolve_shape(options);
+  Planner p{options, {}};
+  const int64_t H = s.hidden, F = s.ffn, E = s.experts, D = s.head_dim;
+  const int64_t q_dim = s.heads * D, kv_dim = s.kv_heads * D;
+  // gemma3 scales by (1 + w): a unit norm is stored as 0.
+  const float norm_one = f == Family::Gemma3 ? 0.0f : 1.0f;
+  const bool qk_norm = f == Family::Qwen3 || f == Family::Qwen3Moe || f == Family::Gemma3;
+  const bool qkv_bias = f == Family::Qwen2 || f == Family::GptOss;
+
+  p.weight("model.embed_tokens.weight", {s.vocab, H});
+  for (int64_t i = 0; i < s.layers; ++i) {
+    const std::string l = fmt::format("model.layers.{}.", i);
+    p.norm(l + "input_layernorm.weight", H, norm_one);
+    p.weight(l + "self_attn.q_proj.weight", {q_dim, H});
+    p.weight(l + "self_attn.k_proj.weight", {kv_dim, H});
+    p.weight(l + "self_attn.v_proj.weight", {kv_dim, H});
+    p.weight(l + "self_attn.o_proj.weight", {H, q_dim});
+    if (qkv_bias) {
+      p.bias(l + "self_attn.q_proj.bias", {q_dim});
+      p.bias(l + "self_attn.k_proj.bias", {kv_dim});
+      p.bias(l + "self_attn.v_proj.bias", {kv_dim});
+    }
+    if (f == Family::GptOss) {
+      p.bias(l + "self_attn.o_proj.bias", {H});
+      p.weight(l + "self_attn.sinks", {s.heads}, kSinkStd);
+    }
+    if (qk_norm) {
+      p.norm(l + "self_attn.q_norm.weight", D, norm_one);
+      p.norm(l + "self_attn.k_norm.weight", D, norm_one);
+    }
+    p.norm(l + "post_attention_layernorm.weight", H, norm_one);
+    if (f == Family::Gemma3) {
+      p.norm(l + "pre_feedforward_layernorm.weight", H, norm_one);
+      p.norm(l + "post_feedforward_layernorm.weight", H, norm_one);
+    }
+    switch (f) {
+      case Family::Mixtral:
+        p.weight(l + "block_sparse_moe.gate.weight", {E, H});
+        for (int64_t j = 0; j < E; ++j) {
+          const std::string e = fmt::format("{}block_sparse_moe.experts.{}.", l, j);
+          p.weight(e + "w1.weight", {F, H});  // gate
+          p.weight(e + "w2.weight", {H, F});  // down
+          p.weight(e + "w3.weight", {F, H});  // up
+        }
+        break;
+      case Family::Qwen3Moe:
+        p.weight(l + "mlp.gate.weight", {E, H});
+        for (int64_t j = 0; j < E; ++j) {
+          const std::string e = fmt::format("{}mlp.experts.{}.", l, j);
+          p.weight(e + "gate_proj.weight", {F, H});
+          p.weight(e + "up_proj.weight", {F, H});
+          p.weight(e + "down_proj.weight", {H, F});
+        }
+        break;
+      case Family::GptOss:
+        p.weight(l + "mlp.router.weight", {E, H});
+        p.bias(l + "mlp.router.bias", {E});
+        // gate_up rows interleave gate (even) and up (odd) outputs, as in the release.
+        p.mxfp4(l + "mlp.experts.gate_up_proj", E, 2 * F, H);
+        p.bias(l + "mlp.experts.gate_up_proj_bias", {E, 2 * F});
+        p.mxfp4(l + "mlp.experts.down_proj", E, H, F);
+        p.bias(l + "mlp.experts.down_proj_bias", {E, H});
+        break;
+      default:
+        p.weight(l + "mlp.gate_proj.weight", {F, H});
+        p.weight(l + "mlp.up_proj.weight", {F, H});
+        p.weight(l + "mlp.down_proj.weight", {H, F});
+        break;
+    }
+  }
+  p.norm("model.norm.weight", H, norm_one);
+  if (!s.tie_embeddings) p.weight("lm_head.weight", {s.vocab, H});
+  return std::move(p.out);
+}
+
+}  // namespace lp::testgen
