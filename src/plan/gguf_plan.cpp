@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/units.h"
+#include "quant/quantize.h"
 
 namespace lp::plan {
 namespace {
@@ -206,20 +207,7 @@ uint64_t tensor_bytes(GgmlType type, const std::vector<int64_t>& ne) {
   return rows * ggml_row_bytes(type, static_cast<uint64_t>(ne[0]));
 }
 
-GgmlType row_fallback_type(GgmlType wanted, int64_t ncols) {
-  const auto fits = [ncols](GgmlType t) { return ncols % ggml_traits(t).block_size == 0; };
-  if (fits(wanted)) return wanted;
-  GgmlType f;
-  switch (wanted) {
-    case GgmlType::IQ4_XS: f = GgmlType::IQ4_NL; break;
-    case GgmlType::Q2_K: case GgmlType::Q3_K: f = GgmlType::Q4_0; break;
-    case GgmlType::Q4_K: f = GgmlType::Q5_0; break;
-    case GgmlType::Q5_K: f = GgmlType::Q5_1; break;
-    case GgmlType::Q6_K: f = GgmlType::Q8_0; break;
-    default: f = GgmlType::F16;
-  }
-  return fits(f) ? f : GgmlType::F16;
-}
+GgmlType row_fallback_type(GgmlType wanted, int64_t ncols) { return quant::fallback_type(wanted, ncols); }
 
 GgmlType step_up(GgmlType t) {
   switch (t) {

@@ -1,0 +1,65 @@
+// llama-pajamas-quant validate --original MODEL_DIR --quantized ARTIFACT_DIR [--metrics perplexity,kld,generation]
+// Exit status: 0 when every format passes its gates, 2 when one fails, 1 on errors.
+#include <cstdio>
+#include <filesystem>
+
+#include "common/command.h"
+#include "core/error.h"
+#include "eval/validate.h"
+
+namespace {
+
+struct ValidateArgs {
+  lp::eval::ValidateOptions o;
+  std::string metrics = "perplexity,kld,generation";
+  double max_ppl = -1, max_kld = -1;
+  bool json = false, quiet = false, no_write = false;
+};
+
+int run_validate(ValidateArgs a) {
+  a.o.metrics = lp::eval::parse_metrics(a.metrics);
+  if (a.max_ppl >= 0) a.o.gates.max_ppl_increase = a.max_ppl;
+  if (a.max_kld >= 0) a.o.gates.max_kld_mean = a.max_kld;
+  a.o.progress = !a.quiet && !a.json;
+  a.o.write_outputs = !a.no_write;
+  const lp::eval::ValidationReport r = lp::eval::validate(a.o);
+  std::string manifest;
+  if (a.o.write_outputs) {
+    const auto set_dir = std::filesystem::path(a.o.quantized);
+    if (std::filesystem::is_directory(set_dir)) {
+      manifest = (set_dir / "manifest.json").string();
+      lp::eval::write_outputs(manifest, r);
+    }
+  }
+  if (a.json) {
+    std::printf("%s\n", lp::eval::to_json(r).dump(2).c_str());
+  } else {
+    std::printf("%s", lp::eval::render_table(r).c_str());
+    if (!manifest.empty()) std::printf("results: %s (validation), validation.json, VALIDATION.md\n", manifest.c_str());
+    std::printf("%.1f s\n", r.seconds);
+  }
+  return r.all_pass() ? 0 : 2;
+}
+
+lp::app::RegisterCommand reg{{"validate", "Measure quantization quality: perplexity, KL divergence, generation vs the original",
+                              [](CLI::App& sub) {
+                                auto a = std::make_shared<ValidateArgs>();
+                                auto& o = a->o;
+                                sub.add_option("--original", o.original, "Original checkpoint folder (bf16/f16/f32 safetensors) or a .gguf")->required();
+                                sub.add_option("--quantized", o.quantized, "Artifact folder (manifest.json) or one .gguf")->required();
+                                sub.add_option("--metrics", a->metrics, "perplexity, kld, generation (comma-separated)")->capture_default_str();
+                                sub.add_option("--corpus", o.corpus, "Text file to evaluate on (default: the built-in corpus)")->check(CLI::ExistingFile);
+                                sub.add_option("--ctx,-c", o.ctx, "Chunk length in tokens (second half of each chunk is scored)")->capture_default_str();
+                                sub.add_option("--max-tokens", o.max_tokens, "Corpus tokens to evaluate, in whole chunks (0: all)")->capture_default_str();
+                                sub.add_option("--gen-tokens", o.gen_tokens, "Greedy tokens per generation prompt")->capture_default_str();
+                                sub.add_option("--max-ppl-increase", a->max_ppl, "Gate: largest perplexity increase, fraction (default per precision)");
+                                sub.add_option("--max-kld", a->max_kld, "Gate: largest mean KL divergence (default per precision)");
+                                sub.add_option("--work-dir", o.work_dir, "Keep the F32 reference GGUF here (default: temp folder, removed)");
+                                sub.add_option("--threads,-t", o.threads, "CPU threads (default: physical cores)");
+                                sub.add_flag("--no-write", a->no_write, "Do not update manifest.json / validation.json / VALIDATION.md");
+                                sub.add_flag("--quiet,-q", a->quiet, "No progress bar");
+                                sub.add_flag("--json", a->json, "Machine-readable results");
+                                return [a] { return run_validate(*a); };
+                              }}};
+
+}  // namespace

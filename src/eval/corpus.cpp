@@ -1,0 +1,38 @@
+#include "eval/corpus.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "eval/sha256.h"
+
+namespace lp::eval {
+
+namespace detail {
+extern const unsigned char kBuiltinCorpus[];
+extern const size_t kBuiltinCorpusSize;
+}  // namespace detail
+
+Corpus builtin_corpus() {
+  Corpus c;
+  c.name = "builtin";
+  c.text.assign(reinterpret_cast<const char*>(detail::kBuiltinCorpus), detail::kBuiltinCorpusSize);
+  c.sha256 = sha256_hex(c.text);
+  return c;
+}
+
+Corpus load_corpus(const std::string& path) {
+  if (path.empty()) return builtin_corpus();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open corpus file", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Corpus c;
+  c.name = path;
+  c.text = ss.str();
+  if (c.text.empty()) fail("{}: corpus file is empty", path);
+  c.sha256 = sha256_hex(c.text);
+  return c;
+}
+
+}  // namespace lp::eval

@@ -1,0 +1,186 @@
+// Rendering of a ValidationReport: JSON (--json, validation.json, the manifest section), the terminal
+// table and VALIDATION.md.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/units.h"
+#include "eval/validate.h"
+
+namespace lp::eval {
+
+using nlohmann::json;
+
+namespace {
+
+json moe_json(const ValidationReport& r) {
+  if (!r.is_moe) return nullptr;
+  return {{"expert_activation_correlation", nullptr}, {"router_topk_agreement", nullptr}, {"never_activated_experts", nullptr},
+          {"note", r.moe_note}};
+}
+
+json format_json(const ValidationReport& r, const FormatReport& f) {
+  json j = {{"format", f.format}, {"precision", f.precision}, {"path", f.path}, {"size_bytes", f.size_bytes}, {"bpw", f.bpw},
+            {"status", f.status}};
+  if (f.status == "SKIP") {
+    j["skip_reason"] = f.skip_reason;
+    for (const char* k : {"perplexity", "ppl_increase", "kld_mean", "kld_median", "kld_p99", "kld_max", "same_top1", "generation_match"})
+      j[k] = nullptr;
+    return j;
+  }
+  const auto& s = f.stats;
+  j["perplexity"] = s.perplexity;
+  j["perplexity_error"] = s.perplexity_error;
+  j["ppl_increase"] = f.ppl_increase;
+  j["kld_mean"] = s.kld_mean;
+  j["kld_median"] = s.kld_median;
+  j["kld_p99"] = s.kld_p99;
+  j["kld_max"] = s.kld_max;
+  j["same_top1"] = s.same_top1;
+  j["top1_dp_mean"] = s.dp_top_mean;
+  j["generation_match"] = f.generation_match ? json(*f.generation_match) : json(nullptr);
+  j["scored_tokens"] = s.tokens;
+  j["seconds"] = f.seconds;
+  j["gate"] = {{"max_ppl_increase", f.gate.max_ppl_increase}, {"max_kld_mean", f.gate.max_kld_mean}};
+  j["failures"] = f.failures;
+  if (r.is_moe) j["moe"] = moe_json(r);
+  if (!f.samples.empty()) {
+    j["generation"] = json::array();
+    for (const auto& g : f.samples)
+      j["generation"].push_back({{"prompt", g.prompt}, {"original", g.reference_text}, {"quantized", g.quantized_text},
+                                 {"matching_tokens", g.matching_tokens}, {"compared_tokens", g.compared_tokens}});
+  }
+  return j;
+}
+
+// Markdown table cells: newlines and pipes would break the row.
+std::string escape_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') out += "<br>";
+    else if (c == '|') out += "\\|";
+    else out += c;
+  }
+  return out;
+}
+
+std::string pct(double v, int digits = 2) { return fmt::format("{:.{}f}%", 100 * v, digits); }
+
+}  // namespace
+
+json to_json(const ValidationReport& r) {
+  std::vector<std::string> metrics;
+  if (r.metrics.perplexity) metrics.push_back("perplexity");
+  if (r.metrics.kld) metrics.push_back("kld");
+  if (r.metrics.generation) metrics.push_back("generation");
+  json j = {{"created", r.created},
+            {"original", {{"path", r.original_path}, {"reference_gguf", r.reference_gguf}, {"architecture", r.architecture},
+                          {"perplexity", r.ref_perplexity}, {"perplexity_error", r.ref_perplexity_error}, {"seconds", r.ref_seconds}}},
+            {"corpus", {{"name", r.corpus_name}, {"sha256", r.corpus_sha256}, {"bytes", r.corpus_bytes}, {"tokens", r.corpus_tokens},
+                        {"chunks", r.chunks}, {"ctx", r.ctx}, {"scored_tokens", r.scored_tokens},
+                        {"protocol", "llama-perplexity: non-overlapping chunks of ctx tokens, second half of each scored"}}},
+            {"settings", {{"metrics", metrics}, {"ctx", r.ctx}, {"threads", r.threads}}},
+            {"formats", json::array()},
+            {"all_pass", r.all_pass()},
+            {"seconds", r.seconds}};
+  if (r.is_moe) j["moe_note"] = r.moe_note;
+  for (const auto& f : r.formats) j["formats"].push_back(format_json(r, f));
+  return j;
+}
+
+std::string render_table(const ValidationReport& r) {
+  std::string out = fmt::format("original: {} ({}), PPL {:.4f} +/- {:.4f}\ncorpus: {} ({} tokens, {} chunks of {}, {} scored)\n\n",
+                                r.original_path, r.architecture, r.ref_perplexity, r.ref_perplexity_error, r.corpus_name,
+                                r.corpus_tokens, r.chunks, r.ctx, r.scored_tokens);
+  std::string header = fmt::format("{:<18} | {:>9} | {:>6} | {:>9} | {:>8} | {:>9} | {:>9} | {:>10}", "Format", "Size", "BPW", "PPL",
+                                   "Δ PPL", "KLD mean", "KLD p99", "Same top-1");
+  if (r.metrics.generation) header += fmt::format(" | {:>9}", "Gen match");
+  if (r.is_moe) header += " | Expert corr | Router agree | Unused experts";
+  header += " | Status";
+  out += header + "\n" + std::string(header.size() - 2, '-') + "\n";  // "Δ" is 2 bytes
+  for (const auto& f : r.formats) {
+    const std::string name = f.format + " " + f.precision;
+    if (f.status == "SKIP") {
+      out += fmt::format("{:<18} | {:>9} | {:>6.3f} | SKIP: {}\n", name, format_bytes(f.size_bytes), f.bpw, f.skip_reason);
+      continue;
+    }
+    const auto& s = f.stats;
+    out += fmt::format("{:<18} | {:>9} | {:>6.3f} | {:>9.4f} | {:>+7.2f}% | {:>9.6f} | {:>9.6f} | {:>10}", name, format_bytes(f.size_bytes),
+                       f.bpw, s.perplexity, 100 * f.ppl_increase, s.kld_mean, s.kld_p99, pct(s.same_top1));
+    if (r.metrics.generation) out += fmt::format(" | {:>9}", f.generation_match ? pct(*f.generation_match, 1) : "-");
+    if (r.is_moe) out += fmt::format(" | {:>11} | {:>12} | {:>14}", "n/a", "n/a", "n/a");
+    out += " | " + f.status;
+    if (!f.failures.empty()) {
+      out += " (";
+      for (size_t i = 0; i < f.failures.size(); ++i) out += (i ? "; " : "") + f.failures[i];
+      out += ")";
+    }
+    out += "\n";
+  }
+  if (r.is_moe) out += "MoE columns n/a: " + r.moe_note + "\n";
+  return out;
+}
+
+std::string render_markdown(const ValidationReport& r) {
+  std::string md = "# Validation\n\n";
+  md += fmt::format("- Created: {}\n- Original: `{}` ({}), reference GGUF `{}`\n", r.created, r.original_path, r.architecture, r.reference_gguf);
+  md += fmt::format("- Corpus: {} (sha256 `{}`), {} tokens, {} chunks of {} tokens, {} scored tokens (second half of each chunk, llama-perplexity protocol)\n",
+                    r.corpus_name, r.corpus_sha256, r.corpus_tokens, r.chunks, r.ctx, r.scored_tokens);
+  md += fmt::format("- Original perplexity: {:.4f} ± {:.4f}\n- Run time: {:.1f} s on {} threads\n\n", r.ref_perplexity,
+                    r.ref_perplexity_error, r.seconds, r.threads);
+  md += "| Format | Size | BPW | PPL | Δ PPL | KLD mean | KLD median | KLD p99 | KLD max | Same top-1 | mean abs Δp(top) |";
+  md += r.metrics.generation ? " Gen match |" : "";
+  md += " Status |\n|---|---|---|---|---|---|---|---|---|---|---|";
+  md += r.metrics.generation ? "---|" : "";
+  md += "---|\n";
+  for (const auto& f : r.formats) {
+    if (f.status == "SKIP") {
+      md += fmt::format("| {} {} | {} | {:.3f} | skipped: {} |\n", f.format, f.precision, format_bytes(f.size_bytes), f.bpw, f.skip_reason);
+      continue;
+    }
+    const auto& s = f.stats;
+    md += fmt::format("| {} {} | {} | {:.3f} | {:.4f} | {:+.2f}% | {:.6f} | {:.6f} | {:.6f} | {:.6f} | {} | {} |", f.format, f.precision,
+                      format_bytes(f.size_bytes), f.bpw, s.perplexity, 100 * f.ppl_increase, s.kld_mean, s.kld_median, s.kld_p99,
+                      s.kld_max, pct(s.same_top1), pct(s.dp_top_mean, 3));
+    if (r.metrics.generation) md += fmt::format(" {} |", f.generation_match ? pct(*f.generation_match, 1) : "-");
+    md += fmt::format(" {} |\n", f.status);
+  }
+  if (r.is_moe) md += "\nMoE metrics (expert activation correlation, router top-k agreement, unused experts): not measured; " + r.moe_note + ".\n";
+  md += "\nGates: Δ PPL and mean KLD ceilings per precision (defaults from the plan's targets, or --max-ppl-increase / --max-kld).\n";
+  for (const auto& f : r.formats) {
+    if (f.status == "SKIP") continue;
+    md += fmt::format("- {} {}: Δ PPL ≤ {}, mean KLD ≤ {}{}\n", f.format, f.precision, pct(f.gate.max_ppl_increase), f.gate.max_kld_mean,
+                      f.failures.empty() ? "" : " — failed: " + f.failures.front());
+  }
+  for (const auto& f : r.formats) {
+    if (f.samples.empty()) continue;
+    md += fmt::format("\n## Greedy generation: {} {}\n", f.format, f.precision);
+    for (const auto& g : f.samples)
+      md += fmt::format("\nPrompt: `{}` — {}/{} tokens identical\n\n| original | quantized |\n|---|---|\n| {} | {} |\n", g.prompt,
+                        g.matching_tokens, g.compared_tokens, escape_cell(g.reference_text), escape_cell(g.quantized_text));
+  }
+  return md;
+}
+
+void write_outputs(const std::string& manifest_path, const ValidationReport& r) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(manifest_path).parent_path();
+  json manifest;
+  {
+    std::ifstream in(manifest_path);
+    if (!in) fail("{}: cannot read", manifest_path);
+    manifest = json::parse(in);
+  }
+  const json j = to_json(r);
+  // Everything is rendered before the first write, so a failure leaves all three files as they were.
+  manifest["validation"] = j;
+  const std::string validation_json = j.dump(2) + "\n", md = render_markdown(r), manifest_text = manifest.dump(2) + "\n";
+  write_file_atomic(dir / "validation.json", validation_json);
+  write_file_atomic(dir / "VALIDATION.md", md);
+  write_file_atomic(manifest_path, manifest_text);
+}
+
+}  // namespace lp::eval

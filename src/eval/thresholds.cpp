@@ -1,0 +1,41 @@
+#include "eval/thresholds.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace lp::eval {
+
+std::optional<int> nominal_bits(const std::string& precision) {
+  std::string p = precision;
+  std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (p == "F32") return 32;
+  if (p == "F16" || p == "BF16") return 16;
+  if (p.starts_with("MXFP4")) return 4;
+  // "Q4_K_M", "IQ4_XS", "TQ2_0": the first digit after Q; MLX "4BIT-MIXED": the leading digits.
+  size_t q = p.find('Q');
+  if (q != std::string::npos && q + 1 < p.size() && std::isdigit(static_cast<unsigned char>(p[q + 1]))) return p[q + 1] - '0';
+  if (!p.empty() && std::isdigit(static_cast<unsigned char>(p[0])) && p.find("BIT") != std::string::npos) return std::stoi(p);
+  return std::nullopt;
+}
+
+Gate default_gate(const std::string& precision) {
+  const int bits = nominal_bits(precision).value_or(4);
+  // Mean-KLD ceilings are about 3x what llama.cpp's own quantizer reaches on 7-8B models at each width,
+  // so a correct quantization passes and a broken tensor (KLD in the tenths or more) fails.
+  if (bits >= 16) return {0.001, 0.0005};
+  if (bits >= 8) return {0.01, 0.005};
+  if (bits >= 6) return {0.02, 0.02};
+  if (bits == 5) return {0.03, 0.04};
+  if (bits == 4) return {0.05, 0.08};
+  if (bits == 3) return {0.10, 0.20};
+  return {0.25, 0.50};
+}
+
+Gate resolve_gate(const std::string& precision, const GateOverrides& o) {
+  Gate g = default_gate(precision);
+  if (o.max_ppl_increase) g.max_ppl_increase = *o.max_ppl_increase;
+  if (o.max_kld_mean) g.max_kld_mean = *o.max_kld_mean;
+  return g;
+}
+
+}  // namespace lp::eval

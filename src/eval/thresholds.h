@@ -1,0 +1,25 @@
+// PASS/FAIL gates per precision. Defaults follow the plan's targets: perplexity increase under 5% for
+// 4-bit, under 2% for 6-bit and wider, and a mean-KLD ceiling per bit width. Flags override them.
+#pragma once
+#include <optional>
+#include <string>
+
+namespace lp::eval {
+
+struct Gate {
+  double max_ppl_increase = 0;  // fraction: 0.05 = +5%
+  double max_kld_mean = 0;      // nats
+};
+
+// Nominal bits of a precision name: "Q4_K_M" -> 4, "IQ4_XS" -> 4, "Q8_0" -> 8, "MXFP4_MOE" -> 4, "F16" -> 16,
+// "4bit-mixed" -> 4. nullopt when the name says nothing recognisable.
+std::optional<int> nominal_bits(const std::string& precision);
+
+Gate default_gate(const std::string& precision);
+
+struct GateOverrides {
+  std::optional<double> max_ppl_increase, max_kld_mean;
+};
+Gate resolve_gate(const std::string& precision, const GateOverrides& overrides);
+
+}  // namespace lp::eval

@@ -1,0 +1,85 @@
+// `llama-pajamas-quant validate`: the original checkpoint (re-exported losslessly as an F32 GGUF in a temp
+// folder, or a GGUF given directly) and every format of a quantized artifact run through our engine on the
+// same corpus. Each chunk's reference logits are computed once and compared on the fly with every format,
+// so memory stays at the models plus one chunk of logits per model and nothing big is written to disk.
+//
+// Chunking is llama.cpp's llama-perplexity: the corpus is tokenized once without BOS, cut into chunks of
+// `ctx` tokens (BOS replaces a chunk's first token when the vocabulary adds BOS), and only the second half
+// of each chunk is scored, so every scored token has at least ctx/2 tokens of context.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eval/thresholds.h"
+#include "eval/token_metrics.h"
+
+namespace lp::eval {
+
+struct Metrics {
+  bool perplexity = true, kld = true, generation = true;
+};
+Metrics parse_metrics(const std::string& list);  // "perplexity,kld,generation"; throws naming a bad item
+
+struct ValidateOptions {
+  std::string original;    // HF checkpoint folder (bf16/f16/f32 safetensors) or a .gguf used as-is
+  std::string quantized;   // artifact folder with manifest.json, or one .gguf
+  Metrics metrics;
+  std::string corpus;      // empty: the built-in corpus
+  int ctx = 512;
+  int64_t max_tokens = 0;  // corpus tokens to evaluate (whole chunks); 0: all
+  int gen_tokens = 32;     // greedy tokens per generation prompt
+  int threads = 0;         // 0: physical cores
+  GateOverrides gates;
+  std::string work_dir;    // where the reference GGUF is written (default: a temp folder, removed after)
+  bool write_outputs = true;  // manifest.json validation section, validation.json, VALIDATION.md
+  bool progress = true;
+};
+
+struct GenerationSample {
+  std::string prompt, reference_text, quantized_text;
+  int reference_tokens = 0, matching_tokens = 0, compared_tokens = 0;
+};
+
+struct FormatReport {
+  std::string format, precision, path;
+  uint64_t size_bytes = 0;
+  double bpw = 0;
+  std::string status;       // PASS, FAIL, SKIP
+  std::string skip_reason;  // why SKIP
+  ComparisonSummary stats;
+  double ppl_increase = 0;  // fraction
+  std::optional<double> generation_match;  // fraction of identical tokens (position by position)
+  std::vector<GenerationSample> samples;
+  Gate gate;
+  std::vector<std::string> failures;  // which gate failed, readable
+  double seconds = 0;
+};
+
+struct ValidationReport {
+  std::string original_path, reference_gguf, architecture;
+  bool is_moe = false;
+  std::string moe_note;  // why MoE columns are not measured
+  double ref_perplexity = 0, ref_perplexity_error = 0, ref_seconds = 0;
+  std::string corpus_name, corpus_sha256;
+  size_t corpus_bytes = 0, corpus_tokens = 0, scored_tokens = 0;
+  int ctx = 0, chunks = 0, threads = 0;
+  Metrics metrics;
+  std::vector<FormatReport> formats;
+  double seconds = 0;
+  std::string created;
+  bool all_pass() const;
+};
+
+ValidationReport validate(const ValidateOptions& options);
+
+nlohmann::json to_json(const ValidationReport& r);
+std::string render_table(const ValidationReport& r);     // the terminal table
+std::string render_markdown(const ValidationReport& r);  // VALIDATION.md
+// Writes validation.json and VALIDATION.md next to manifest.json and adds its "validation" section; every
+// file is replaced atomically and only after the whole run succeeded.
+void write_outputs(const std::string& manifest_path, const ValidationReport& r);
+
+}  // namespace lp::eval

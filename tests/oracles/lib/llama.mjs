@@ -1,0 +1,68 @@
+// llama.cpp (node-llama-cpp, prebuilt CPU library) as a peer. Each model is evaluated in its own child
+// process (llama_worker.mjs): loading a second model in one process after a `for await ... break` loop
+// was seen to exit silently, and a crash inside llama.cpp (e.g. an unsupported tensor) must fail one test
+// with its message rather than kill the runner.
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "llama_worker.mjs");
+
+// Runs jobs on one model in a child process. jobs: array of
+//   {op: "info"}                                   -> {vocab, trainContextSize}
+//   {op: "tokenize", texts, special?}              -> {ids: number[][]}
+//   {op: "generate", prompt, maxTokens}            -> {text, tokens}  (greedy)
+//   {op: "probs", tokens, out}                     -> {positions, vocab}; writes Float32 probabilities
+//        [positions x vocab] of the next token after each prefix tokens[0..i] to `out` (temperature 1, no truncation)
+// Returns {ok: true, results} or {ok: false, error} (load failure, crash: error carries stderr).
+export function llamaJobs(modelPath, jobs, { contextSize = 512, timeoutMs = 600_000 } = {}) {
+  const r = spawnSync(process.execPath, [worker], { input: JSON.stringify({ modelPath, contextSize, jobs }),
+    encoding: "utf8", maxBuffer: 1 << 30, timeout: timeoutMs });
+  const lastLine = (r.stdout ?? "").trim().split("\n").pop() ?? "";
+  let reply = null;
+  try { reply = JSON.parse(lastLine); } catch { /* reported below */ }
+  if (r.status === 0 && reply?.ok) return reply;
+  const stderr = (r.stderr ?? "").trim().split("\n").slice(-15).join("\n");
+  return { ok: false, error: reply?.error ?? `worker exited ${r.status ?? r.signal}`, stderr };
+}
+
+// Whether node-llama-cpp's prebuilt CPU backend loads here; returns false or a skip message.
+let probed;
+export function llamaUnavailable() {
+  if (probed === undefined) {
+    const r = llamaJobs(null, [], { timeoutMs: 120_000 });
+    probed = r.ok ? false : `node-llama-cpp cannot load: ${r.error} ${r.stderr ?? ""}`;
+  }
+  return probed;
+}
+
+// Reads a probabilities file written by a "probs" job as an array of Float32Array rows.
+export function readProbs(file, vocab) {
+  const buf = fs.readFileSync(file);
+  const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const rows = [];
+  for (let i = 0; i < all.length / vocab; i++) rows.push(all.subarray(i * vocab, (i + 1) * vocab));
+  return rows;
+}
+
+// Compares two next-token distributions position by position.
+//   maxAbsDlogp: max |log p - log q| over each position's `topN` most likely reference tokens (float noise in
+//                 tiny probabilities is meaningless, a decoding error moves the likely ones);
+//   top1: fraction of positions with the same argmax; meanKld: mean KL(ref || other).
+export function compareDistributions(ref, other, { topN = 10 } = {}) {
+  let maxAbsDlogp = 0, top1 = 0, kld = 0, worst = -1;
+  for (let i = 0; i < ref.length; i++) {
+    const p = ref[i], q = other[i];
+    const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
+    let qArg = 0;
+    for (let t = 1; t < q.length; t++) if (q[t] > q[qArg]) qArg = t;
+    if (qArg === order[0]) top1++;
+    for (const t of order.slice(0, topN)) {
+      const d = Math.abs(Math.log(Math.max(p[t], 1e-30)) - Math.log(Math.max(q[t], 1e-30)));
+      if (d > maxAbsDlogp) { maxAbsDlogp = d; worst = i; }
+    }
+    for (let t = 0; t < p.length; t++) if (p[t] > 0) kld += p[t] * (Math.log(p[t]) - Math.log(Math.max(q[t], 1e-30)));
+  }
+  return { positions: ref.length, maxAbsDlogp, worstPosition: worst, top1: top1 / ref.length, meanKld: kld / ref.length };
+}
