@@ -20,16 +20,16 @@ let seed = 42;
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 const prompt = Array.from({ length: pp }, () => 10 + Math.floor(rand() * (nVocab - 10)));
 
+const seq = ctx.getSequence();
 async function runPrefill() {
-  const seq = ctx.getSequence();
+  await seq.clearHistory();
   const t = performance.now();
   await seq.evaluateWithoutGeneratingNewTokens(prompt);
   const s = (performance.now() - t) / 1000;
-  seq.dispose();
   return pp / s;
 }
 async function runDecode() {
-  const seq = ctx.getSequence();
+  await seq.clearHistory();
   let tok = prompt[0];
   const t = performance.now();
   for (let i = 0; i < tg; i++) {
@@ -37,7 +37,6 @@ async function runDecode() {
     tok = r.next.token;
   }
   const s = (performance.now() - t) / 1000;
-  seq.dispose();
   return tg / s;
 }
 let bestPp = 0, bestTg = 0;

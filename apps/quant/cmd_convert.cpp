@@ -11,7 +11,7 @@
 namespace {
 
 struct ConvertArgs {
-  std::string model, output, formats = "gguf", precision, recipe;
+  std::string model, output, formats = "gguf", precision, recipe, imatrix;
   std::vector<std::string> tensor_types, mlx_bits;
   std::string output_type, token_embedding_type;
   bool no_arch = false, arch = false, mixed = false, no_mixed = false, json = false, quiet = false;
@@ -64,6 +64,7 @@ int run_convert(const ConvertArgs& a) {
   if (a.mixed) o.mlx_mixed = true;
   if (a.no_mixed) o.mlx_mixed = false;
   o.threads = a.threads;
+  o.imatrix = a.imatrix;
   o.progress = !a.quiet && !a.json;
 
   convert::ConvertResult r = convert::convert(o);
@@ -95,6 +96,7 @@ lp::app::RegisterCommand reg{{"convert", "Convert a Hugging Face checkpoint to G
                                 sub.add_option("--tensor-type", a->tensor_types, "GGUF override REGEX=TYPE (repeatable)");
                                 sub.add_option("--mlx-bits", a->mlx_bits, "MLX override REGEX=BITS (repeatable)");
                                 sub.add_option("--recipe", a->recipe, "Recipe file (YAML or JSON)");
+                                sub.add_option("--imatrix", a->imatrix, "Importance matrix (llama.cpp imatrix.gguf or legacy .dat)");
                                 sub.add_option("--output-tensor-type", a->output_type, "GGUF type of output.weight");
                                 sub.add_option("--token-embedding-type", a->token_embedding_type, "GGUF type of token_embd.weight");
                                 sub.add_flag("--mixed-precision", a->mixed, "MLX: embeddings and lm_head at --embedding-bits (default)");

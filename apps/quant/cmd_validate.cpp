@@ -22,20 +22,13 @@ int run_validate(ValidateArgs a) {
   if (a.max_kld >= 0) a.o.gates.max_kld_mean = a.max_kld;
   a.o.progress = !a.quiet && !a.json;
   a.o.write_outputs = !a.no_write;
-  const lp::eval::ValidationReport r = lp::eval::validate(a.o);
-  std::string manifest;
-  if (a.o.write_outputs) {
-    const auto set_dir = std::filesystem::path(a.o.quantized);
-    if (std::filesystem::is_directory(set_dir)) {
-      manifest = (set_dir / "manifest.json").string();
-      lp::eval::write_outputs(manifest, r);
-    }
-  }
+  const lp::eval::ValidationReport r = lp::eval::validate_and_record(a.o);
+  const bool wrote = a.o.write_outputs && std::filesystem::is_directory(a.o.quantized);
   if (a.json) {
     std::printf("%s\n", lp::eval::to_json(r).dump(2).c_str());
   } else {
     std::printf("%s", lp::eval::render_table(r).c_str());
-    if (!manifest.empty()) std::printf("results: %s (validation), validation.json, VALIDATION.md\n", manifest.c_str());
+    if (wrote) std::printf("results: %s/manifest.json (validation), validation.json, VALIDATION.md\n", a.o.quantized.c_str());
     std::printf("%.1f s\n", r.seconds);
   }
   return r.all_pass() ? 0 : 2;

@@ -169,10 +169,10 @@ std::string to_text(const ModelReport& r) {
   std::string s;
   auto line = [&](std::string_view key, const std::string& value) { s += fmt::format("  {:<22} {}\n", key, value); };
   s += fmt::format("{} ({}, {})\n", hp.model_type, family_name(hp.family), r.family_class);
-  std::string active = format_count(r.params.active);
-  if (hp.is_moe()) active += fmt::format(" ({} without the embedding table)", format_count(r.params.active_excl_embedding));
-  line("parameters", fmt::format("{} total, {} active per token{}", format_count(r.params.total), active,
-                                 r.params_from_weights ? "" : " (from config shapes)"));
+  std::string params = fmt::format("{} total, {} active per token", format_count(r.params.total), format_count(r.params.active));
+  if (hp.is_moe()) params += fmt::format(" ({} without the embedding table)", format_count(r.params.active_excl_embedding));
+  if (!r.params_from_weights) params += " (from config shapes)";
+  line("parameters", params);
   line("layers", std::to_string(hp.n_layer));
   line("hidden size", std::to_string(hp.n_embd));
   line("ffn size", std::to_string(hp.n_ff));

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "convert/row_source.h"
+#include "calib/imatrix.h"
 #include "convert/source_model.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -119,6 +120,7 @@ ConvertResult convert(const ConvertOptions& opt) {
     po.overrides = opt.tensor_types;
     po.output_type = opt.output_type;
     po.token_embd_type = opt.token_embedding_type;
+    po.has_imatrix = !opt.imatrix.empty();
     GgufJob job;
     job.plan = plan::plan_gguf(src.hp, src.gguf, po);
     job.rel_path = "gguf/" + src.name + "-" + plan::preset_file_suffix(p) + ".gguf";
@@ -138,6 +140,20 @@ ConvertResult convert(const ConvertOptions& opt) {
     job.plan = plan::plan_mlx(src.hp, src.mlx, mo);
     job.rel_dir = "mlx/" + mp.name();
     mlx_jobs.push_back(std::move(job));
+  }
+
+  // ---- importance matrix: checked against the model before anything is written
+  std::optional<calib::Imatrix> imatrix;
+  if (!opt.imatrix.empty()) {
+    imatrix = calib::Imatrix::load(opt.imatrix);
+    std::map<std::string, calib::WeightShape> weights;
+    for (const auto& t : src.gguf)
+      if (arch::role_is_matrix(t.role) && !t.is_bias && t.ne.size() >= 2 && t.role != arch::Role::Router)
+        weights[t.gguf_name] = {t.ne[0], t.ne.size() > 2 ? t.ne[2] : 1};
+    calib::ImatrixCoverage cov = calib::check_imatrix(*imatrix, weights, opt.imatrix);
+    for (const auto& m : cov.missing) result.warnings.push_back("imatrix: no data for " + m + ": quantized without importance weights");
+    for (const auto& x : cov.uncovered_experts)
+      result.warnings.push_back("imatrix: " + x + " saw no calibration tokens: uniform importance (as llama.cpp)");
   }
 
   // ---- GGUF
@@ -172,9 +188,19 @@ ConvertResult convert(const ConvertOptions& opt) {
         for (size_t d = 1; d < recipe.ne.size(); ++d) r *= recipe.ne[d];
         return r;
       }() : 1;
-      const int64_t step = chunk_rows(ncols, opt.chunk_bytes);
-      for (int64_t r0 = 0; r0 < nrows; r0 += step) {
-        const int64_t n = std::min(step, nrows - r0);
+      // Chunks never straddle two experts, so one importance vector serves a whole chunk.
+      const int64_t rows_per_mat = recipe.ne.size() > 2 ? recipe.ne[1] : nrows;
+      const int64_t step = std::min(chunk_rows(ncols, opt.chunk_bytes), rows_per_mat);
+      std::optional<std::vector<float>> importance;
+      int importance_expert = -1;
+      for (int64_t r0 = 0; r0 < nrows;) {
+        const int64_t mat_end = (r0 / rows_per_mat + 1) * rows_per_mat;
+        const int64_t n = std::min({step, nrows - r0, mat_end - r0});
+        const int expert = static_cast<int>(r0 / rows_per_mat);
+        if (imatrix && expert != importance_expert) {
+          importance = imatrix->importance(recipe.gguf_name, expert, ncols);
+          importance_expert = expert;
+        }
         bool have_floats = false;
         for (auto& job : gguf_jobs) {
           const GgmlType type = job.plan.tensors[ti].type;
@@ -190,9 +216,11 @@ ConvertResult convert(const ConvertOptions& opt) {
             have_floats = true;
           }
           qbuf.resize(static_cast<size_t>(n) * ggml_row_bytes(type, static_cast<uint64_t>(ncols)));
-          quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, nullptr, threads);
+          const float* imp = importance && quant::uses_importance(type) ? importance->data() : nullptr;
+          quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, imp, threads);
           job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
         }
+        r0 += n;
       }
       bar.advance(1, recipe.gguf_name);
     }

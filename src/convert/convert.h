@@ -25,6 +25,7 @@ struct ConvertOptions {
   std::optional<GgmlType> output_type, token_embedding_type;
   std::vector<plan::BitsOverride> mlx_overrides;
   int embedding_bits = 6;
+  std::string imatrix;                  // --imatrix FILE (llama.cpp GGUF or legacy .dat)
   std::optional<bool> mlx_mixed;        // --mixed-precision / --no-mixed-precision; default: per precision name
   int threads = 0;                      // 0 = all cores
   bool progress = true;

@@ -5,6 +5,9 @@
 #include "core/fp16.h"
 #include "engine/matmul.h"
 #include "quant/blocks.h"
+#ifdef LP_ENGINE_HAS_KERNELS
+#include "quant/quantize.h"
+#endif
 
 namespace lp::engine {
 using namespace lp::quant;
@@ -122,7 +125,11 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* y, int64_t n) {
       }
       return;
     }
-    default: fail("engine: cannot dequantize tensor type {}", ggml_type_name(type));
+    default:
+#ifdef LP_ENGINE_HAS_KERNELS
+      if (quant::can_dequantize(type)) return quant::dequantize_row(type, src, y, n);
+#endif
+      fail("engine: cannot dequantize tensor type {}", ggml_type_name(type));
   }
 }
 
@@ -135,6 +142,6 @@ bool matmul_supports(GgmlType type) {
   }
 }
 
-bool engine_supports_type(GgmlType type) { return matmul_supports(type); }
+bool engine_supports_type(GgmlType type) { return matmul_supports(type) || kernels_matmul_enabled(type); }
 
 }  // namespace lp::engine

@@ -13,6 +13,11 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "quant/blocks.h"
+#ifdef LP_ENGINE_HAS_KERNELS
+#include <cstdlib>
+
+#include "kernels/matmul.h"
+#endif
 
 namespace lp::engine {
 using namespace lp::quant;
@@ -445,7 +450,27 @@ void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const floa
   }
 }
 
+bool kernels_matmul_enabled(GgmlType t) {
+#ifdef LP_ENGINE_HAS_KERNELS
+  // LP_ENGINE_MATMUL=own forces the engine's own kernels (A/B comparisons, bisecting).
+  static const bool own = [] {
+    const char* v = std::getenv("LP_ENGINE_MATMUL");
+    return v && std::string(v) == "own";
+  }();
+  return !own && kernels::matmul_supported(t);
+#else
+  (void)t;
+  return false;
+#endif
+}
+
 void matmul(const Weight& W, const float* x, int n_tokens, float* y, int threads) {
+#ifdef LP_ENGINE_HAS_KERNELS
+  if (kernels_matmul_enabled(W.type())) {
+    kernels::matmul(W.type(), W.t->data, W.rows(), W.cols(), x, n_tokens, y, threads);
+    return;
+  }
+#endif
   matmul_rows(W, 0, W.rows(), x, n_tokens, y, threads);
 }
 

@@ -19,7 +19,11 @@ void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const floa
 // Dequantizes one row of W into dst (W.cols() floats): embeddings and tests.
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
 
-// Types with a dot product and a dequantizer here.
+// Types the engine's own kernels handle (dot product + dequantizer here).
 bool matmul_supports(GgmlType type);
+
+// True when matmul() routes this type to lp::kernels::matmul (built, supported, not disabled by
+// LP_ENGINE_MATMUL=own).
+bool kernels_matmul_enabled(GgmlType type);
 
 }  // namespace lp::engine

@@ -183,4 +183,11 @@ void write_outputs(const std::string& manifest_path, const ValidationReport& r) 
   write_file_atomic(manifest_path, manifest_text);
 }
 
+ValidationReport validate_and_record(const ValidateOptions& options) {
+  ValidationReport r = validate(options);
+  const std::filesystem::path dir(options.quantized);
+  if (options.write_outputs && std::filesystem::is_directory(dir)) write_outputs((dir / "manifest.json").string(), r);
+  return r;
+}
+
 }  // namespace lp::eval

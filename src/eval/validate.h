@@ -75,6 +75,10 @@ struct ValidationReport {
 
 ValidationReport validate(const ValidateOptions& options);
 
+// validate(), then write_outputs() when `quantized` is an artifact folder and options.write_outputs is set:
+// the call behind `validate` and `convert ... --validate`.
+ValidationReport validate_and_record(const ValidateOptions& options);
+
 nlohmann::json to_json(const ValidationReport& r);
 std::string render_table(const ValidationReport& r);     // the terminal table
 std::string render_markdown(const ValidationReport& r);  // VALIDATION.md

@@ -155,12 +155,14 @@ class GgufParser {
              t.offset, t.nbytes, data_size);
       t.data = bytes.data() + f.data_offset_ + t.offset;
     }
-    // Tensors must not share bytes: sort by offset and compare neighbours.
+    // Tensors must not share bytes: sort the non-empty ones by offset and compare neighbours
+    // (an empty tensor legitimately sits at the same offset as the next one).
     std::vector<const GgufTensorInfo*> order;
-    for (const auto& t : f.tensors_) order.push_back(&t);
+    for (const auto& t : f.tensors_)
+      if (t.nbytes) order.push_back(&t);
     std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
     for (size_t i = 1; i < order.size(); ++i)
-      if (order[i - 1]->offset + order[i - 1]->nbytes > order[i]->offset && order[i - 1]->nbytes != 0)
+      if (order[i - 1]->offset + order[i - 1]->nbytes > order[i]->offset)
         fail("{}: tensor '{}' overlaps tensor '{}'", path, order[i - 1]->name, order[i]->name);
     for (size_t i = 0; i < f.tensors_.size(); ++i) f.by_name_.emplace(f.tensors_[i].name, i);
     return f;

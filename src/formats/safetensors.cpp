@@ -129,11 +129,16 @@ SafetensorsFile SafetensorsFile::parse(std::span<const uint8_t> bytes, std::stri
     ranges.push_back({b, e, f.tensors_.size()});
     f.tensors_.push_back(std::move(t));
   }
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].begin < ranges[i - 1].end)
-      fail("{}: tensor '{}' overlaps tensor '{}'", path, f.tensors_[ranges[i].index].name,
-           f.tensors_[ranges[i - 1].index].name);
+  // Data order; empty tensors sort before a non-empty one at the same offset and never overlap anything.
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  const Range* prev = nullptr;
+  for (const auto& r : ranges) {
+    if (r.begin == r.end) continue;
+    if (prev && r.begin < prev->end)
+      fail("{}: tensor '{}' overlaps tensor '{}'", path, f.tensors_[r.index].name, f.tensors_[prev->index].name);
+    prev = &r;
+  }
   std::vector<StTensor> ordered;
   ordered.reserve(ranges.size());
   for (const auto& r : ranges) ordered.push_back(std::move(f.tensors_[r.index]));

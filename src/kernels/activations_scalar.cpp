@@ -19,7 +19,7 @@ void quantize_row_q8_0_scalar(const float* x, void* dst, int64_t n) {
     float amax = 0;
     for (int j = 0; j < QK8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
     const float d = amax / 127.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;  // as ggml's x86 quantizer (not 1/d)
     y[i].d = f32_to_f16(d);
     for (int j = 0; j < QK8_0; ++j) y[i].qs[j] = static_cast<int8_t>(nearest(xb[j] * id));
   }
@@ -32,7 +32,7 @@ void quantize_row_q8_1_scalar(const float* x, void* dst, int64_t n) {
     float amax = 0;
     for (int j = 0; j < QK8_1; ++j) amax = std::max(amax, std::fabs(xb[j]));
     const float d = amax / 127.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;  // as ggml's x86 quantizer (not 1/d)
     int sum = 0;
     for (int j = 0; j < QK8_1; ++j) {
       y[i].qs[j] = static_cast<int8_t>(nearest(xb[j] * id));

@@ -15,6 +15,9 @@ RowDotFn row_dot_for(GgmlType wtype);
 // Four-token variant for wtype on the chosen target (nullptr if none).
 RowDot4Fn row_dot4_for(GgmlType wtype);
 
+// Single-token variant that takes float q8_0 activation scales (xd), writing out[0]; nullptr if none.
+RowDot4Fn row_dot1_xd_for(GgmlType wtype);
+
 // MLX 4/8-bit rows: Σ_g scale_g·Σ q·x over the row (bias terms excluded); xp as mlx_prepare_x made it.
 float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const float* xp, int64_t cols, int group_size,
                           int bits);

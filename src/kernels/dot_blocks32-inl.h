@@ -50,6 +50,23 @@ float DotQ8_0(const void* w, const void* xq, int64_t n) {
                    });
 }
 
+// One activation row with its block scales pre-converted to float (xd): saves the per-block
+// half->float conversion of the activation scale, which shows on slow cores (decode).
+void DotQ8_0x1(const void* w, const void* xq, size_t, const float* xd, int64_t n, float* out) {
+  const auto* x = static_cast<const block_q8_0*>(w);
+  const auto* y = static_cast<const block_q8_0*>(xq);
+  VF acc0 = hn::Zero(DF()), acc1 = hn::Zero(DF());
+  const int64_t nb = n / 32;
+  int64_t i = 0;
+  for (; i + 1 < nb; i += 2) {
+    const V32 s0 = Q8BlockSum(x[i].qs, y[i].qs), s1 = Q8BlockSum(x[i + 1].qs, y[i + 1].qs);
+    acc0 = hn::MulAdd(hn::ConvertTo(DF(), s0), hn::Set(DF(), HalfToFloat(x[i].d) * xd[i]), acc0);
+    acc1 = hn::MulAdd(hn::ConvertTo(DF(), s1), hn::Set(DF(), HalfToFloat(x[i + 1].d) * xd[i + 1]), acc1);
+  }
+  if (i < nb) acc0 = hn::MulAdd(hn::ConvertTo(DF(), Q8BlockSum(x[i].qs, y[i].qs)), hn::Set(DF(), HalfToFloat(x[i].d) * xd[i]), acc0);
+  out[0] = ReduceF(hn::Add(acc0, acc1));
+}
+
 // Four activation rows (x_stride bytes apart) against one weight row: the weight block, |w| and
 // its scale are loaded/computed once and reused (prefill). Activation scales come from xd.
 void DotQ8_0x4(const void* w, const void* xq, size_t x_stride, const float* xd, int64_t n, float* out) {

@@ -51,25 +51,40 @@ void check_args(GgmlType wtype, int64_t rows, int64_t cols, int64_t n_tokens) {
 // prefill reads each weight row from memory once; decode degenerates to one pass over the rows.
 constexpr int64_t kRowBlock = 16;
 
-void run_rows(RowDotFn dot, RowDot4Fn dot4, const float* xd, const uint8_t* W, size_t w_row_bytes, int64_t rows, int64_t cols, const uint8_t* xq,
-              size_t x_row_bytes, int64_t n_tokens, float* y, int threads) {
+// The kernels one call uses, picked once per call for the CPU's SIMD target.
+struct RowKernels {
+  RowDotFn dot = nullptr;       // one token
+  RowDot4Fn dot4 = nullptr;     // four tokens sharing the unpacked weights (prefill), optional
+  RowDot4Fn dot1_xd = nullptr;  // one token with float activation scales, optional (needs xd)
+  const float* xd = nullptr;    // q8_0 activation block scales as floats, cols/32 per token
+};
+
+void run_rows(const RowKernels& k, const uint8_t* W, size_t w_row_bytes, int64_t rows, int64_t cols, const uint8_t* xq,
+              size_t x_row_bytes, int64_t n_tokens, float* y, int64_t y_stride, int threads) {
   const int64_t nblocks = (rows + kRowBlock - 1) / kRowBlock;
+  const int64_t xd_stride = cols / 32;
   auto block = [&](int64_t b) {
     const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
     int64_t t = 0;
-    if (dot4 != nullptr) {
+    if (k.dot4 != nullptr) {
       for (; t + 4 <= n_tokens; t += 4) {
+        const float* xdt = k.xd != nullptr ? k.xd + t * xd_stride : nullptr;
         for (int64_t r = r0; r < r1; ++r) {
           float out[4];
-          dot4(W + r * w_row_bytes, xq + t * x_row_bytes, x_row_bytes, xd ? xd + t * (cols / 32) : nullptr, cols, out);
-          for (int k = 0; k < 4; ++k) y[(t + k) * rows + r] = out[k];
+          k.dot4(W + r * w_row_bytes, xq + t * x_row_bytes, x_row_bytes, xdt, cols, out);
+          for (int j = 0; j < 4; ++j) y[(t + j) * y_stride + r] = out[j];
         }
       }
     }
     for (; t < n_tokens; ++t) {
       const uint8_t* xt = xq + t * x_row_bytes;
-      float* yt = y + t * rows;
-      for (int64_t r = r0; r < r1; ++r) yt[r] = dot(W + r * w_row_bytes, xt, cols);
+      float* yt = y + t * y_stride;
+      if (k.dot1_xd != nullptr && k.xd != nullptr) {
+        const float* xdt = k.xd + t * xd_stride;
+        for (int64_t r = r0; r < r1; ++r) k.dot1_xd(W + r * w_row_bytes, xt, x_row_bytes, xdt, cols, yt + r);
+      } else {
+        for (int64_t r = r0; r < r1; ++r) yt[r] = k.dot(W + r * w_row_bytes, xt, cols);
+      }
     }
   };
   if (threads <= 1 || nblocks == 1) {
@@ -84,14 +99,24 @@ void run_rows(RowDotFn dot, RowDot4Fn dot4, const float* xd, const uint8_t* W, s
 
 void matmul(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const float* x, int64_t n_tokens, float* y,
             int threads) {
+  matmul_strided(wtype, W, rows, cols, x, n_tokens, y, rows, threads);
+}
+
+void matmul_strided(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const float* x, int64_t n_tokens,
+                    float* y, int64_t y_stride, int threads) {
   check_args(wtype, rows, cols, n_tokens);
+  if (y_stride < rows) lp::fail("matmul: y_stride {} is smaller than rows {}", y_stride, rows);
   if (rows == 0 || n_tokens == 0) return;
   threads = resolve_threads(threads);
-  const RowDotFn dot = detail::row_dot_for(wtype);
+  RowKernels k;
+  k.dot = detail::row_dot_for(wtype);
+  k.dot4 = n_tokens >= 4 ? detail::row_dot4_for(wtype) : nullptr;
+  k.dot1_xd = detail::row_dot1_xd_for(wtype);
   const GgmlType act = activation_type(wtype);
   const uint8_t* xq = reinterpret_cast<const uint8_t*>(x);
   size_t x_row_bytes = static_cast<size_t>(cols) * sizeof(float);
-  thread_local std::vector<uint8_t> scratch;  // quantized activations, reused across calls
+  thread_local std::vector<uint8_t> scratch;     // quantized activations, reused across calls
+  thread_local std::vector<float> block_scales;  // their q8_0 block scales as floats
   if (act != GgmlType::F32) {
     x_row_bytes = ggml_row_bytes(act, static_cast<uint64_t>(cols));
     scratch.resize(x_row_bytes * static_cast<size_t>(n_tokens));
@@ -100,20 +125,17 @@ void matmul(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const flo
     for (int64_t t = 0; t < n_tokens; ++t) quantize_activations(act, x + t * cols, dst + t * x_row_bytes, cols);
     xq = dst;
   }
-  const RowDot4Fn dot4 = n_tokens >= 4 ? detail::row_dot4_for(wtype) : nullptr;
-  thread_local std::vector<float> block_scales;  // q8_0 activation scales as floats (dot4 only)
-  const float* xd = nullptr;
-  if (dot4 != nullptr && act == GgmlType::Q8_0) {
+  if (act == GgmlType::Q8_0 && (k.dot4 != nullptr || k.dot1_xd != nullptr)) {
     const int64_t nb = cols / 32;
     block_scales.resize(static_cast<size_t>(n_tokens * nb));
     for (int64_t t = 0; t < n_tokens; ++t) {
       const auto* blocks = reinterpret_cast<const quant::block_q8_0*>(xq + t * x_row_bytes);
       for (int64_t i = 0; i < nb; ++i) block_scales[t * nb + i] = f16_to_f32(blocks[i].d);
     }
-    xd = block_scales.data();
+    k.xd = block_scales.data();
   }
-  run_rows(dot, dot4, xd, static_cast<const uint8_t*>(W), ggml_row_bytes(wtype, static_cast<uint64_t>(cols)), rows, cols, xq,
-           x_row_bytes, n_tokens, y, threads);
+  run_rows(k, static_cast<const uint8_t*>(W), ggml_row_bytes(wtype, static_cast<uint64_t>(cols)), rows, cols, xq,
+           x_row_bytes, n_tokens, y, y_stride, threads);
 }
 
 std::string active_target() { return detail::chosen_target_name(); }

@@ -33,6 +33,11 @@ bool matmul_supported(GgmlType wtype);
 void matmul(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const float* x, int64_t n_tokens,
             float* y, int threads = 0);
 
+// As matmul(), but token t's outputs go to y + t*y_stride (y_stride >= rows), so a slice of weight
+// rows (W advanced to the first row of the slice) can write into a wider output matrix.
+void matmul_strided(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const float* x, int64_t n_tokens,
+                    float* y, int64_t y_stride, int threads = 0);
+
 // Scalar reference: dequantizes each weight row (quant::dequantize_row) and takes float dots with
 // unquantized x (double accumulation). Slow; for tests and debugging only.
 void matmul_reference(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const float* x,

@@ -69,6 +69,16 @@ RowDot4Fn RowDot4ForType(GgmlType wtype) {
 #endif
 }
 
+// Single-token kernels taking float activation scales (RowDot4Fn signature, writes out[0]).
+RowDot4Fn RowDot1XdForType(GgmlType wtype) {
+#ifdef LP_KERNELS_X86_SIMD
+  if (wtype == GgmlType::Q8_0) return DotQ8_0x1;
+#else
+  (void)wtype;
+#endif
+  return nullptr;
+}
+
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
 
 #ifdef LP_KERNELS_X86_SIMD
@@ -86,7 +96,7 @@ HWY_INLINE float QuantizeBlockSym(const float* x, int8_t* q) {
     std::memset(q, 0, kBlock);
     return 0.0f;
   }
-  const float iscale = kBlock == quant::QK_K ? 127.0f / amax : 1.0f / (amax / 127.0f);
+  const float iscale = 127.0f / amax;  // ggml x86 uses 127/amax (not 1/d) for q8_0/q8_1 too
   const auto vs = hn::Set(df, iscale);
   for (size_t j = 0; j < kBlock; j += N) hn::StoreU(hn::DemoteTo(d8, hn::NearestInt(hn::Mul(hn::LoadU(df, x + j), vs))), d8, q + j);
   return kBlock == quant::QK_K ? 1.0f / iscale : amax / 127.0f;
@@ -140,6 +150,7 @@ namespace lp::kernels {
 HWY_EXPORT(RowDotForType);
 HWY_EXPORT(TargetName);
 HWY_EXPORT(RowDot4ForType);
+HWY_EXPORT(RowDot1XdForType);
 HWY_EXPORT(QuantizeActivationsImpl);
 HWY_EXPORT(MlxScaledCodeDot);
 
@@ -154,6 +165,7 @@ float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const floa
 }
 RowDotFn row_dot_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDotForType)(wtype); }
 RowDot4Fn row_dot4_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDot4ForType)(wtype); }
+RowDot4Fn row_dot1_xd_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDot1XdForType)(wtype); }
 const char* chosen_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
 std::vector<int64_t> available_target_bits() {

@@ -209,6 +209,51 @@ test("feature cases: stored expectations are jinja2's, and we match them",
   assert.deepEqual(failures, []);
 });
 
+// Random expressions over the Python semantics the interpreter has to copy (operators on mixed
+// types, filters, tests, methods, undefined). Seeded, so a failure reproduces.
+function randomExpressionCases(seed, count) {
+  let state = seed >>> 0;
+  const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+  const atoms = ["1", "2", "0", "-3", "2.5", "0.1", "'a'", "'héllo'", "''", "'A b'", "none", "true", "false", "[1, 2, 3]",
+    "['x', 'y']", "[]", "{'k': 1, 'j': 'v'}", "{}", "(1, 'b')", "s", "n", "f", "l", "d", "u", "m.role", "m.content",
+    "m['role']", "l[0]", "l[-1]", "s[1:]", "s[::-1]", "l[1:]"];
+  const filters = ["length", "upper", "lower", "trim", "first", "last", "list", "string", "int", "float", "abs", "round",
+    "tojson", "title", "capitalize", "default('D')", "join(',')", "sort", "unique|list", "reverse|list", "select|list",
+    "map('string')|list", "items|list", "dictsort", "sum", "max", "min", "indent(2)", "replace('a', 'b')", "count",
+    "batch(2)|list", "e", "safe"];
+  const tests = ["defined", "undefined", "none", "string", "number", "integer", "float", "mapping", "iterable", "sequence",
+    "boolean", "odd", "even", "true", "false", "lower", "upper"];
+  const ops = ["+", "-", "*", "/", "//", "%", "~", "==", "!=", "<", ">", "<=", ">=", "in", "not in", "and", "or"];
+  const methods = [".upper()", ".lower()", ".strip()", ".split()", ".startswith('a')", ".endswith('o')",
+    ".replace('l', 'L')", ".title()", ".find('l')", ".count('l')", ".items()|list", ".keys()|list", ".values()|list",
+    ".get('k')", ".get('zz', 5)"];
+  const expr = (depth) => {
+    const r = rand();
+    if (depth > 2 || r < 0.3) return pick(atoms);
+    if (r < 0.5) return `(${expr(depth + 1)} ${pick(ops)} ${expr(depth + 1)})`;
+    if (r < 0.65) return `(${expr(depth + 1)})|${pick(filters)}`;
+    if (r < 0.75) return `(${expr(depth + 1)} is ${rand() < 0.3 ? "not " : ""}${pick(tests)})`;
+    if (r < 0.85) return `(${expr(depth + 1)})${pick(methods)}`;
+    if (r < 0.92) return `(${expr(depth + 1)} if ${expr(depth + 1)} else ${expr(depth + 1)})`;
+    return `(not ${expr(depth + 1)})`;
+  };
+  const context = { s: "hello", n: 7, f: 1.5, l: [3, 1, 2], d: { b: 2, a: 1 }, m: { role: "user", content: "Hi ü" } };
+  return Array.from({ length: count }, () => ({ template: `{{ ${expr(0)} }}`, context }));
+}
+
+test("random expressions evaluate like jinja2",
+  { skip: (!fs.existsSync(RUN) && `missing ${RUN}`) || (!HAVE_PY_JINJA && "python3 jinja2 not installed") }, () => {
+  const jobs = randomExpressionCases(20261127, 3000);
+  const reference = runBatch(jobs, transformersJinja);
+  const mine = runBatch(jobs, ours);
+  const failures = [];
+  const counts = { rendered: 0, raised: 0 };
+  jobs.forEach((job, i) => compare(job.template, reference[i], mine[i], failures, counts));
+  console.log(`random expressions: ${counts.rendered} identical, ${counts.raised} raised on both sides, ${failures.length} mismatches`);
+  assert.deepEqual(failures.slice(0, 12), [], `${failures.length} mismatches`);
+});
+
 test("template command reads a model folder's tokenizer_config.json", () => {
   const model = path.join(FIXTURES, "tiny-qwen3");
   if (!fs.existsSync(RUN) || !fs.existsSync(model)) return;

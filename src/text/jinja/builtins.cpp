@@ -313,7 +313,10 @@ std::string py_percent_format(const std::string& f, const Value& args) {
       default: fail("unsupported format character '{}'", conv);
     }
   }
-  if (next_arg < values.size() && !args.is_mapping()) fail("not all arguments converted during string formatting");
+  // CPython only complains for tuples and non-subscriptable arguments (a list or dict is a "mapping").
+  bool tuple = args.is_list() && args.list_ref().is_tuple;
+  if (next_arg < values.size() && (tuple || !(args.is_list() || args.is_dict() || args.is_undefined())))
+    fail("not all arguments converted during string formatting");
   return out;
 }
 
@@ -527,6 +530,7 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
   Args args("int", a);
   Value def = args.get(0, "default", Value(int64_t{0}));
   int base = static_cast<int>(args.integer(1, "base", 10));
+  if (v.is_undefined()) fail("{} (int filter)", v.undefined_name().empty() ? "value is undefined" : "'" + v.undefined_name() + "' is undefined");
   if (v.is_bool() || v.is_int()) return Value(v.as_int());
   if (v.is_float()) return Value(static_cast<int64_t>(std::trunc(v.as_double())));
   if (v.is_string()) {
@@ -549,6 +553,7 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_float(Interpreter&, const Value& v, CallArgs& a) {
   Value def = Args("float", a).get(0, "default", Value(0.0));
+  if (v.is_undefined()) fail("{} (float filter)", v.undefined_name().empty() ? "value is undefined" : "'" + v.undefined_name() + "' is undefined");
   if (v.is_number()) return Value(v.as_double());
   if (v.is_string()) {
     std::string s = py_strip(v.str(), Value(), true, true);
@@ -934,6 +939,7 @@ bool python_contains(const Value& container, const Value& item) {
     }
     case Value::Kind::Dict:
       if (container.is_namespace()) fail("argument of type 'Namespace' is not iterable");
+      if ((item.is_list() && !item.list_ref().is_tuple) || item.is_dict()) fail("unhashable type: '{}'", item.type_name());
       if (!item.is_string() && !(item.is_number() && !item.is_float())) return false;
       return container.dict_ref().find(dict_key(item)) != nullptr;
     default: fail("argument of type '{}' is not iterable", container.type_name());
@@ -971,10 +977,10 @@ bool run_test(Interpreter& in, const std::string& name, const Value& v, CallArgs
   }
   if (name == "odd" || name == "even" || name == "divisibleby") {
     if (!v.is_number()) fail("'{}' test needs a number, got {}", name, v.type_name());
-    int64_t d = name == "divisibleby" ? args.integer(0, "num", 1) : 2;
-    if (d == 0) fail("divisibleby: division by zero");
-    int64_t r = ((v.as_int() % d) + d) % d;
-    return name == "odd" ? r == 1 : r == 0;
+    Value divisor = name == "divisibleby" ? args.get(0, "num") : Value(int64_t{2});
+    if (!divisor.is_number()) fail("divisibleby: expected a number");
+    Value r = python_arith("%", v, divisor);  // value % n, with Python's float semantics
+    return values_equal(r, Value(int64_t{name == "odd" ? 1 : 0}));
   }
   if (name == "sameas") {
     Value o = args.get(0, "other");

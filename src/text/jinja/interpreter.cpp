@@ -513,7 +513,8 @@ Value Interpreter::eval_binary(const Expr& e) {
     return Value(std::move(s));
   }
   if (l.is_undefined()) fail("{} (operator '{}')", undefined_message(l), e.op);
-  if (r.is_undefined()) fail("{} (operator '{}')", undefined_message(r), e.op);
+  // str % Undefined formats it as "" (Undefined looks like a mapping to CPython's % operator).
+  if (r.is_undefined() && !(e.op == "%" && l.is_string())) fail("{} (operator '{}')", undefined_message(r), e.op);
   if (e.op == "+") return python_add(l, r);
   return python_arith(e.op, l, r);
 }

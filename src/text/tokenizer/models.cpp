@@ -128,7 +128,7 @@ void SubwordModel::bpe(std::string_view word, std::vector<TokenId>& out) const {
   struct Cand {
     int32_t rank;
     int pos;
-    TokenId left, right;
+    TokenId left, right, result;
     bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
   };
   std::priority_queue<Cand, std::vector<Cand>, std::greater<>> heap;
@@ -137,7 +137,7 @@ void SubwordModel::bpe(std::string_view word, std::vector<TokenId>& out) const {
     int b = next[a];
     if (b < 0) return;
     auto it = merges_.find(pair_key(ids[a], ids[b]));
-    if (it != merges_.end()) heap.push({it->second.rank, a, ids[a], ids[b]});
+    if (it != merges_.end()) heap.push({it->second.rank, a, ids[a], ids[b], it->second.result});
   };
   for (int k = 0; k + 1 < n; ++k) push(k);
   std::vector<bool> dead(n, false);
@@ -148,7 +148,7 @@ void SubwordModel::bpe(std::string_view word, std::vector<TokenId>& out) const {
     if (dead[a]) continue;
     int b = next[a];
     if (b < 0 || ids[a] != c.left || ids[b] != c.right) continue;  // stale
-    ids[a] = merges_.at(pair_key(c.left, c.right)).result;
+    ids[a] = c.result;
     dead[b] = true;
     next[a] = next[b];
     if (next[b] >= 0) prev[next[b]] = a;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "text/tokenizer/tokenizer_impl.h"
@@ -249,6 +251,18 @@ bool Tokenizer::is_special(TokenId id) const {
 std::optional<TokenId> Tokenizer::bos_id() const { return impl_->data.bos_id; }
 std::optional<TokenId> Tokenizer::eos_id() const { return impl_->data.eos_id; }
 std::optional<TokenId> Tokenizer::pad_id() const { return impl_->data.pad_id; }
+std::vector<TokenId> Tokenizer::end_of_generation_ids() const {
+  std::vector<TokenId> out;
+  if (impl_->data.eos_id) out.push_back(*impl_->data.eos_id);
+  static constexpr const char* kEnd[] = {"<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>", "<|eom_id|>",
+                                         "<|return|>", "<|call|>", "<|end|>", "<eos>", "</s>", "<|end_of_text|>"};
+  for (const char* text : kEnd) {
+    auto id = find_token(text);
+    if (id && is_special(*id) && std::find(out.begin(), out.end(), *id) == out.end()) out.push_back(*id);
+  }
+  return out;
+}
+
 const std::string& Tokenizer::chat_template() const { return impl_->data.chat_template; }
 const TokenizerModelData& Tokenizer::data() const { return impl_->data; }
 

@@ -130,6 +130,9 @@ class Tokenizer {
   std::optional<TokenId> bos_id() const;
   std::optional<TokenId> eos_id() const;
   std::optional<TokenId> pad_id() const;
+  // Tokens that end generation: eos plus the special end-of-turn tokens llama.cpp also stops on
+  // (<|im_end|>, <|endoftext|>, <end_of_turn>, <|eot_id|>, <|return|>, <|call|>, ...) when present.
+  std::vector<TokenId> end_of_generation_ids() const;
   const std::string& chat_template() const;
   const TokenizerModelData& data() const;
 

@@ -1,5 +1,5 @@
 // Child process for llama.mjs: loads one GGUF in node-llama-cpp, runs the jobs read as JSON from stdin,
-// prints one JSON line {ok, results} and exits. With modelPath null it only checks that llama.cpp loads.
+// prints one JSON line {ok, models: [{ok, results | error}]} and exits. No models: only checks that llama.cpp loads.
 import fs from "node:fs";
 
 async function readStdin() {
@@ -10,21 +10,46 @@ async function readStdin() {
 
 async function main() {
   const req = await readStdin();
-  const { getLlama, LlamaCompletion } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
-  if (!req.modelPath) return { ok: true, results: [] };
-  const model = await llama.loadModel({ modelPath: req.modelPath });
-  const context = await model.createContext({ contextSize: req.contextSize, batchSize: req.contextSize, threads: 2 });
+  const { getLlama } = await import("node-llama-cpp");
+  // llama.cpp's own warnings/errors are kept so that a load failure reports why ("Failed to load model" alone does not).
+  const llamaLog = [];
+  const logger = (level, message) => { llamaLog.push(`[${level}] ${message.trimEnd()}`); if (llamaLog.length > 40) llamaLog.shift(); };
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: "warn", logger });
+  const models = [];
+  // Models one after the other, each disposed before the next loads; a failure is recorded per model.
+  for (const m of req.models) {
+    llamaLog.length = 0;
+    try {
+      models.push({ ok: true, results: await runModel(llama, m, req) });
+    } catch (err) {
+      const why = llamaLog.filter((l) => /error|fail|missing|wrong|invalid|unknown/i.test(l)).slice(-6).join("\n");
+      models.push({ ok: false, error: `${err?.message ?? err}${why ? `\n${why}` : ""}` });
+    }
+  }
+  return { ok: true, models };
+}
+
+async function runModel(llama, { modelPath, jobs }, req) {
+  const model = await llama.loadModel({ modelPath });
+  const context = await model.createContext({ contextSize: req.contextSize, batchSize: req.contextSize, threads: req.threads ?? 1 });
   const nVocab = vocabSize(model);
+  // One sequence, cleared before every job / window (a disposed sequence is not free again at once).
+  const sequence = context.getSequence();
   const results = [];
-  for (const job of req.jobs) {
+  for (const job of jobs) {
     if (job.op === "info") {
       results.push({ vocab: nVocab, trainContextSize: model.trainContextSize });
+    } else if (job.op === "chatWrapper") {
+      // Which chat format node-llama-cpp picks from the GGUF (tokenizer.chat_template), and its rendering.
+      const { resolveChatWrapper } = await import("node-llama-cpp");
+      const wrapper = resolveChatWrapper(model);
+      const state = wrapper.generateContextState({ chatHistory: job.history });
+      results.push({ wrapper: wrapper.wrapperName, text: state.contextText.toString() });
     } else if (job.op === "tokenize") {
       results.push({ ids: job.texts.map((t) => Array.from(model.tokenize(t, job.special ?? false))) });
     } else if (job.op === "generate") {
       // Greedy decoding by hand: one controlledEvaluate per token (LlamaCompletion was ~2.5 s/token here).
-      const sequence = context.getSequence();
+      await sequence.clearHistory();
       const greedy = { token: true, options: { temperature: 0 } };
       const prompt = Array.from(model.tokenize(job.prompt));
       let out = await sequence.controlledEvaluate(prompt.map((t, i) => (i === prompt.length - 1 ? [t, { generateNext: greedy }] : t)));
@@ -35,26 +60,41 @@ async function main() {
         if (model.isEogToken?.(next)) break;
         out = await sequence.controlledEvaluate([[next, { generateNext: greedy }]]);
       }
-      sequence.dispose();
       results.push({ tokens, text: model.detokenize(tokens) });
     } else if (job.op === "probs") {
-      const sequence = context.getSequence();
+      await sequence.clearHistory();
       const options = { temperature: 1, topK: 0, topP: 1, minP: 0 };
       const out = await sequence.controlledEvaluate(job.tokens.map((t) => [t, { generateNext: { probabilities: true, options } }]));
-      sequence.dispose();
       const matrix = new Float32Array(out.length * nVocab);
       out.forEach((o, i) => {
         for (const [token, p] of o.next.probabilities) matrix[i * nVocab + token] = p;
       });
       fs.writeFileSync(job.out, Buffer.from(matrix.buffer));
       results.push({ positions: out.length, vocab: nVocab });
+    } else if (job.op === "perplexity") {
+      // llama-perplexity's protocol: non-overlapping windows of `window` tokens, each in a fresh sequence,
+      // scoring the second half of every window.
+      const w = job.window, first = w >> 1;
+      let nll = 0, count = 0;
+      for (let c = 0; c + w <= job.tokens.length && c / w < job.chunks; c += w) {
+        const chunk = job.tokens.slice(c, c + w);
+        await sequence.clearHistory();
+        const options = { temperature: 1, topK: 0, topP: 1, minP: 0 };
+        const out = await sequence.controlledEvaluate(chunk.map((t, i) =>
+          (i >= first - 1 && i < w - 1 ? [t, { generateNext: { probabilities: true, options } }] : t)));
+          for (let i = first - 1; i < w - 1; i++) {
+          nll -= Math.log(Math.max(out[i].next.probabilities.get(chunk[i + 1]) ?? 0, 1e-30));
+          count++;
+        }
+      }
+      results.push({ ppl: Math.exp(nll / count), scored: count });
     } else {
       throw new Error(`unknown job op '${job.op}'`);
     }
   }
   await context.dispose();
   await model.dispose();
-  return { ok: true, results };
+  return results;
 }
 
 // Rows of token_embd.weight (the logits' width); falls back to the tokenizer's token list.

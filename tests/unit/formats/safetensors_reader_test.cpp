@@ -76,6 +76,16 @@ TEST(SafetensorsReader, RejectsCorruptInput) {
                16, "overlaps");
 }
 
+TEST(SafetensorsReader, EmptyTensorsShareOffsets) {
+  const std::string header =
+      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+      R"("z":{"dtype":"I8","shape":[2,0],"data_offsets":[16,16]}})";
+  const auto bytes = lp::test::safetensors_bytes(header, data_bytes(16));
+  const SafetensorsFile f = SafetensorsFile::parse(bytes);
+  EXPECT_EQ(f.tensors().size(), 3u);
+  EXPECT_EQ(f.find("e")->nbytes, 0u);
+}
+
 TEST(SafetensorsReader, RejectsHeaderLengthPastEof) {
   lp::test::Bytes b;
   b.put<uint64_t>(1000).raw("{}", 2);

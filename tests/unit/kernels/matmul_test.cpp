@@ -158,6 +158,29 @@ TEST(Matmul, RejectsUnsupportedTypeAndBadColumns) {
   EXPECT_TRUE(matmul_supported(GgmlType::Q4_K));
 }
 
+// A slice of rows written into a wider output (the engine's row-range matmul) equals the matching
+// columns of the full product and leaves the other columns alone.
+TEST(Matmul, StridedOutputMatchesFullProduct) {
+  for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16}) {
+    const int64_t rows = 40, cols = 512, n_tokens = 6, r0 = 9, r1 = 30;
+    const auto W = test::quantized_weights(type, rows, cols, 3);
+    const auto x = test::random_floats(static_cast<size_t>(n_tokens * cols), 4);
+    std::vector<float> full(rows * n_tokens), part(rows * n_tokens, -7.0f);
+    matmul(type, W.data(), rows, cols, x.data(), n_tokens, full.data(), 2);
+    matmul_strided(type, W.data() + r0 * ggml_row_bytes(type, cols), r1 - r0, cols, x.data(), n_tokens, part.data() + r0,
+                   rows, 2);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float want = (r >= r0 && r < r1) ? full[t * rows + r] : -7.0f;
+        ASSERT_EQ(part[t * rows + r], want) << ggml_type_name(type) << " t=" << t << " r=" << r;
+      }
+    }
+  }
+  std::vector<float> x(64), y(4);
+  std::vector<uint8_t> W(ggml_row_bytes(GgmlType::Q8_0, 64) * 4);
+  EXPECT_THROW(matmul_strided(GgmlType::Q8_0, W.data(), 4, 64, x.data(), 1, y.data(), 3), lp::Error);
+}
+
 TEST(Matmul, ZeroRowsOrTokensIsANoOp) {
   std::vector<uint8_t> W(ggml_row_bytes(GgmlType::Q8_0, 64));
   std::vector<float> x(64, 1.0f), y(1, 5.0f);

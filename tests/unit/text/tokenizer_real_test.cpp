@@ -97,6 +97,7 @@ TEST(TokenizerReal, Qwen3KnownIds) {
   EXPECT_EQ(*qwen3().eos_id(), 151645);
   EXPECT_FALSE(qwen3().bos_id().has_value());
   EXPECT_FALSE(qwen3().chat_template().empty());
+  EXPECT_EQ(qwen3().end_of_generation_ids(), (std::vector<TokenId>{151645, 151643}));
 }
 
 TEST(TokenizerReal, Gemma3KnownIds) {
@@ -105,6 +106,7 @@ TEST(TokenizerReal, Gemma3KnownIds) {
   EXPECT_EQ(gemma3().decode(ids, true), "Hello  <b>world</b>\n\n  ok   \xC3\xA9\xF0\x9F\x98\x80");
   EXPECT_EQ(*gemma3().bos_id(), 2);
   EXPECT_EQ(*gemma3().eos_id(), 106);  // <end_of_turn>
+  EXPECT_EQ(gemma3().end_of_generation_ids(), (std::vector<TokenId>{106, 1}));
 }
 
 TEST(TokenizerReal, StreamingEqualsDecodeOnCorpus) {

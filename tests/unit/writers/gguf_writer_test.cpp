@@ -68,6 +68,7 @@ TEST_P(GgufRoundTrip, MetadataAndTensorsSurvive) {
   {
     GgufWriter w(path, alignment);
     for (const auto& [k, v] : kv) w.set(k, v);
+    w.add_tensor("empty.first", lp::GgmlType::F32, {0, 3});  // shares its offset with the next tensor
     w.add_tensor("f32.weight", lp::GgmlType::F32, {3, 2});
     w.add_tensor("q8.weight", lp::GgmlType::Q8_0, {64, 1, 1});
     w.add_tensor("q4k.weight", lp::GgmlType::Q4_K, {256});
@@ -110,7 +111,8 @@ TEST_P(GgufRoundTrip, MetadataAndTensorsSurvive) {
   EXPECT_EQ(g.find("a_empty")->array_size(), 0u);
   EXPECT_EQ(g.find("a_empty")->array_type(), GgufType::INT32);
 
-  ASSERT_EQ(g.tensors().size(), 5u);
+  ASSERT_EQ(g.tensors().size(), 6u);
+  EXPECT_EQ(g.require_tensor("empty.first").offset, g.require_tensor("f32.weight").offset);
   uint64_t expect_offset = 0;
   for (const auto& t : g.tensors()) {  // llama.cpp requires exactly these offsets
     EXPECT_EQ(t.offset, expect_offset) << t.name;

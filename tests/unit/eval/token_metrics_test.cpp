@@ -1,0 +1,109 @@
+#include "eval/token_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "eval/sha256.h"
+#include "eval/thresholds.h"
+
+namespace lp::eval {
+namespace {
+
+TEST(TokenMetrics, IdenticalDistributionsHaveZeroKld) {
+  std::vector<float> logits = {1.0f, 3.0f, -2.0f, 0.5f};
+  std::vector<float> ref = logits;
+  const int top = log_softmax_inplace(ref).top;
+  EXPECT_EQ(top, 1);
+  const TokenComparison t = compare_token(ref, top, logits, 2);
+  EXPECT_NEAR(t.kld, 0.0, 1e-7);
+  EXPECT_TRUE(t.same_top1);
+  EXPECT_NEAR(t.dp_top, 0.0, 1e-7);
+  EXPECT_NEAR(t.nll_quant, nll_from_logits(logits, 2), 1e-9);
+}
+
+TEST(TokenMetrics, KldMatchesClosedFormForTwoTokens) {
+  // p = (0.8, 0.2), q = (0.5, 0.5): KL = 0.8 ln 1.6 + 0.2 ln 0.4
+  std::vector<float> ref = {std::log(0.8f), std::log(0.2f)};
+  const int top = log_softmax_inplace(ref).top;
+  std::vector<float> quant = {7.0f, 7.0f};
+  const TokenComparison t = compare_token(ref, top, quant, 1);
+  EXPECT_NEAR(t.kld, 0.8 * std::log(1.6) + 0.2 * std::log(0.4), 1e-6);
+  EXPECT_NEAR(t.nll_quant, std::log(2.0), 1e-6);
+  EXPECT_NEAR(t.dp_top, 0.3, 1e-6);
+  // argmax of equal logits is the first index, which is also the reference top
+  EXPECT_TRUE(t.same_top1);
+  const TokenComparison flipped = compare_token(ref, top, std::vector<float>{0.0f, 1.0f}, 0);
+  EXPECT_FALSE(flipped.same_top1);
+  EXPECT_GT(flipped.kld, t.kld);
+}
+
+TEST(TokenMetrics, UniformModelPerplexityIsVocabularySize) {
+  PerplexityAccumulator acc;
+  std::vector<float> flat(50, 0.25f);
+  for (int i = 0; i < 10; ++i) acc.add(nll_from_logits(flat, i));
+  EXPECT_NEAR(acc.perplexity(), 50.0, 1e-9);
+  EXPECT_NEAR(acc.perplexity_error(), 0.0, 1e-9);
+}
+
+TEST(TokenMetrics, PercentilesInterpolateLikeNumpy) {
+  const std::vector<float> v = {1, 2, 3, 4, 10};
+  EXPECT_DOUBLE_EQ(percentile_sorted(v, 0.5), 3.0);
+  EXPECT_NEAR(percentile_sorted(v, 0.99), 9.76, 1e-5);  // numpy.percentile([1,2,3,4,10], 99)
+  EXPECT_DOUBLE_EQ(percentile_sorted(v, 1.0), 10.0);
+  EXPECT_DOUBLE_EQ(median_sorted(v), 3.0);
+  const std::vector<float> even = {1, 2, 3, 5};
+  EXPECT_DOUBLE_EQ(median_sorted(even), 2.5);
+}
+
+TEST(TokenMetrics, AccumulatorSummarisesAllStatistics) {
+  ComparisonAccumulator acc;
+  for (int i = 1; i <= 100; ++i) acc.add({std::log(4.0), 0.001 * i, i % 4 != 0, 0.01});
+  const ComparisonSummary s = acc.summary();
+  EXPECT_EQ(s.tokens, 100u);
+  EXPECT_NEAR(s.perplexity, 4.0, 1e-9);
+  EXPECT_NEAR(s.kld_mean, 0.0505, 1e-9);
+  EXPECT_NEAR(s.kld_median, 0.0505, 1e-6);
+  EXPECT_NEAR(s.kld_p99, 0.09901, 1e-6);
+  EXPECT_NEAR(s.kld_max, 0.1, 1e-6);
+  EXPECT_NEAR(s.same_top1, 0.75, 1e-12);
+  EXPECT_NEAR(s.dp_top_mean, 0.01, 1e-12);
+}
+
+TEST(Thresholds, NominalBitsFromPrecisionNames) {
+  EXPECT_EQ(nominal_bits("Q4_K_M"), 4);
+  EXPECT_EQ(nominal_bits("q8_0"), 8);
+  EXPECT_EQ(nominal_bits("IQ4_XS"), 4);
+  EXPECT_EQ(nominal_bits("Q2_K"), 2);
+  EXPECT_EQ(nominal_bits("MXFP4_MOE"), 4);
+  EXPECT_EQ(nominal_bits("BF16"), 16);
+  EXPECT_EQ(nominal_bits("F32"), 32);
+  EXPECT_EQ(nominal_bits("6bit-mixed"), 6);
+  EXPECT_EQ(nominal_bits("what"), std::nullopt);
+}
+
+TEST(Thresholds, PlanTargetsAndOverrides) {
+  EXPECT_DOUBLE_EQ(default_gate("Q4_K_M").max_ppl_increase, 0.05);
+  EXPECT_DOUBLE_EQ(default_gate("Q6_K").max_ppl_increase, 0.02);
+  EXPECT_DOUBLE_EQ(default_gate("Q8_0").max_ppl_increase, 0.01);
+  EXPECT_LT(default_gate("Q8_0").max_kld_mean, default_gate("Q4_K_M").max_kld_mean);
+  EXPECT_LT(default_gate("Q4_K_M").max_kld_mean, default_gate("Q2_K").max_kld_mean);
+  const Gate g = resolve_gate("Q4_K_M", {0.01, std::nullopt});
+  EXPECT_DOUBLE_EQ(g.max_ppl_increase, 0.01);
+  EXPECT_DOUBLE_EQ(g.max_kld_mean, default_gate("Q4_K_M").max_kld_mean);
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  // padding that spills into a second block, and an exact one-block message
+  EXPECT_EQ(sha256_hex(std::string(119, 'x')), "000b48d4edf0fa7bee3c6236ecd2785baa5db4eeb8bb54341b029e0d9fa5fb0c");
+  EXPECT_EQ(sha256_hex(std::string(64, 'y')), "ffbf30ab94107b2c14d75cfb455ec94f200400ddc5ce304e0c21894090db055f");
+}
+
+}  // namespace
+}  // namespace lp::eval
