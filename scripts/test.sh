@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/env.sh
 jobs=$(nproc)
+# Tests run side by side (ctest -j): OpenMP threads that spin while waiting would starve each other.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 echo "== release build"
 cmake --preset release >/dev/null

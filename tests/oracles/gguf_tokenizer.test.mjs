@@ -2,7 +2,8 @@
 // the Hugging Face tokenizer it came from. A tiny qwen3 checkpoint gets the real Qwen3 tokenizer.json /
 // tokenizer_config.json (tests/data/tokenizer/qwen3) and the real vocabulary size; llama.cpp's ids on every
 // line of tests/data/tokenizer/corpus.txt (mixed scripts, numbers, code, whitespace, special tokens) must equal
-// @lenml/tokenizers' ids (a port of HF tokenizers). Also: node-llama-cpp finds the chat template in the GGUF.
+// @lenml/tokenizers' ids (a port of HF tokenizers), given NFC-composed text (llama.cpp skips the HF normalizer).
+// Also: node-llama-cpp finds the chat template in the GGUF.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -22,9 +23,12 @@ function readLines(file) {
   return lines;
 }
 
-// tiny qwen3 body, real Qwen3 tokenizer files and vocabulary size (151936 rows, as Qwen3 ships).
-function qwen3WithRealTokenizer(dir) {
-  const model = generateTiny("qwen3", path.join(dir, "hf"), ["--vocab", "151936", "--hidden", "64", "--layers", "1",
+// Tokens in the real Qwen3 tokenizer (vocab + added tokens): 151669. Qwen3's config.json says vocab_size 151936.
+const QWEN3_TOKENS = 151669, QWEN3_CONFIG_VOCAB = 151936;
+
+// tiny qwen3 body (embedding rows = `vocab`) with the real Qwen3 tokenizer files.
+function qwen3WithRealTokenizer(dir, vocab) {
+  const model = generateTiny("qwen3", path.join(dir, "hf"), ["--vocab", String(vocab), "--hidden", "64", "--layers", "1",
     "--ffn", "128", "--heads", "2", "--kv-heads", "1", "--head-dim", "32"]);
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) fs.copyFileSync(path.join(tokDir, f), path.join(model, f));
   const cfgPath = path.join(model, "config.json");
@@ -38,30 +42,56 @@ function qwen3WithRealTokenizer(dir) {
   return model;
 }
 
-test("llama.cpp tokenizes through our GGUF exactly like the HF Qwen3 tokenizer", { skip }, () => {
-  const dir = tempDir("lp-gguf-tokenizer-");
-  const model = qwen3WithRealTokenizer(dir);
-  const [gguf] = convertGguf(model, path.join(dir, "out"), "q8_0");
-  const lines = readLines(corpus);
-  const history = [{ type: "system", text: "You are terse." }, { type: "user", text: "Hi there" }, { type: "model", response: ["Hello."] }];
-  const [r] = llamaBatch([{ modelPath: gguf, jobs: [{ op: "tokenize", texts: lines, special: true }, { op: "chatWrapper", history }] }]);
-  assert.ok(r.ok, r.error);
-  const [{ ids }, chat] = r.results;
-
-  const peer = TokenizerLoader.fromPreTrained({
+function loadPeer() {
+  return TokenizerLoader.fromPreTrained({
     tokenizerJSON: JSON.parse(fs.readFileSync(path.join(tokDir, "tokenizer.json"), "utf8")),
     tokenizerConfig: JSON.parse(fs.readFileSync(path.join(tokDir, "tokenizer_config.json"), "utf8")),
   });
-  const bad = [];
-  let tokens = 0;
+}
+
+test("llama.cpp tokenizes through our GGUF exactly like the HF Qwen3 tokenizer", { skip }, () => {
+  const dir = tempDir("lp-gguf-tokenizer-");
+  const model = qwen3WithRealTokenizer(dir, QWEN3_TOKENS);
+  const [gguf] = convertGguf(model, path.join(dir, "out"), "q8_0");
+  const lines = readLines(corpus);
+  const history = [{ type: "system", text: "You are terse." }, { type: "user", text: "Hi there" }, { type: "model", response: ["Hello."] }];
+  // llama.cpp's BPE does not run tokenizer.json's normalizer (Qwen3: NFC), so lines are also given to it NFC-composed:
+  // those must match exactly; raw lines may differ only where NFC changes the text.
+  const nfc = lines.map((l) => l.normalize("NFC"));
+  const [r] = llamaBatch([{ modelPath: gguf, jobs: [{ op: "tokenize", texts: nfc, special: true },
+    { op: "tokenize", texts: lines, special: true }, { op: "chatWrapper", history }] }]);
+  assert.ok(r.ok, r.error);
+  const [{ ids }, { ids: rawIds }, chat] = r.results;
+
+  const peer = loadPeer();
+  const bad = [], rawBad = [];
+  let tokens = 0, rawDiffer = 0;
   lines.forEach((line, i) => {
-    const want = Array.from(peer.encode(line));
-    tokens += want.length;
-    if (JSON.stringify(ids[i]) !== JSON.stringify(want))
-      bad.push(`line ${i + 1} ${JSON.stringify(line).slice(0, 100)}\n  llama.cpp ${JSON.stringify(ids[i]).slice(0, 160)}\n  HF        ${JSON.stringify(want).slice(0, 160)}`);
+    const want = JSON.stringify(Array.from(peer.encode(line)));
+    tokens += JSON.parse(want).length;
+    if (JSON.stringify(ids[i]) !== want)
+      bad.push(`line ${i + 1} ${JSON.stringify(line).slice(0, 100)}\n  llama.cpp ${JSON.stringify(ids[i]).slice(0, 160)}\n  HF        ${want.slice(0, 160)}`);
+    if (JSON.stringify(rawIds[i]) !== want) {
+      rawDiffer++;
+      if (line === nfc[i]) rawBad.push(`line ${i + 1} ${JSON.stringify(line).slice(0, 100)}`);
+    }
   });
-  console.log(`# ${lines.length} lines, ${tokens} tokens, ${bad.length} mismatching lines; chat wrapper: ${chat.wrapper}`);
+  console.log(`# ${lines.length} lines, ${tokens} tokens: ${bad.length} differ after NFC; ${rawDiffer} differ raw (all NFC-changed: ${rawBad.length === 0}); chat wrapper: ${chat.wrapper}`);
   assert.equal(bad.length, 0, `${bad.length} of ${lines.length} lines differ:\n${bad.slice(0, 8).join("\n")}`);
+  assert.deepEqual(rawBad, [], "raw-text differences on lines NFC leaves unchanged");
   // The ChatML template reached llama.cpp: its rendering has Qwen's turn markers around our messages.
   assert.match(chat.text, /<\|im_start\|>user\s*\n?Hi there<\|im_end\|>/, chat.text);
+});
+
+// Real Qwen3 checkpoints have more embedding rows (config vocab_size 151936) than tokenizer entries (151669).
+// llama.cpp requires token_embd/output rows == number of GGUF tokens; HF's convert_hf_to_gguf.py pads the token
+// list with "[PAD<id>]" entries of type UNUSED up to vocab_size.
+test("config vocab_size larger than the tokenizer (as Qwen3 ships) gives a GGUF llama.cpp loads", { skip }, () => {
+  const dir = tempDir("lp-gguf-tokenizer-pad-");
+  const model = qwen3WithRealTokenizer(dir, QWEN3_CONFIG_VOCAB);
+  const [gguf] = convertGguf(model, path.join(dir, "out"), "q8_0");
+  const [r] = llamaBatch([{ modelPath: gguf, jobs: [{ op: "info" }, { op: "tokenize", texts: ["Hello world<|im_end|>"], special: true }] }]);
+  assert.ok(r.ok, r.error);
+  assert.equal(r.results[0].vocab, QWEN3_CONFIG_VOCAB);
+  assert.deepEqual(r.results[1].ids[0], Array.from(loadPeer().encode("Hello world<|im_end|>")));
 });

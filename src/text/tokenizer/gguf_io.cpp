@@ -80,7 +80,19 @@ const std::vector<std::string>& default_pre() {
   return v;
 }
 
+// convert_hf_to_gguf.py's does_token_look_special().
+bool looks_special(std::string_view t) {
+  auto starts = [&](std::string_view p) { return t.substr(0, p.size()) == p; };
+  auto ends = [&](std::string_view p) { return t.size() >= p.size() && t.substr(t.size() - p.size()) == p; };
+  return t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]" || (starts("<|") && ends("|>")) ||
+         (starts("<\xEF\xBD\x9C") && ends("\xEF\xBD\x9C>")) || starts("<start_of_") || starts("<end_of_");
+}
+
 }  // namespace
+
+formats::GgufValue to_gguf_value(const GgufMetaValue& v) {
+  return std::visit([](const auto& x) { return formats::GgufValue(x); }, v);
+}
 
 std::vector<std::string> gguf_pre_regexes(std::string_view pre) {
   for (const auto& k : known_pres())
@@ -224,6 +236,9 @@ GgufTokenizerMeta gguf_tokenizer_metadata(const Tokenizer& tok) {
   for (size_t i = 0; i < d.tokens.size(); ++i) {
     tokens[i] = d.tokens[i].empty() ? fmt::format("[PAD{}]", i) : d.tokens[i];
     types[i] = static_cast<int32_t>(i < d.token_types.size() ? d.token_types[i] : TokenType::Normal);
+    // llama.cpp's converter also marks added tokens that look like control tokens as control.
+    if (types[i] == static_cast<int32_t>(TokenType::UserDefined) && looks_special(tokens[i]))
+      types[i] = static_cast<int32_t>(TokenType::Control);
   }
   put("tokenizer.ggml.tokens", std::move(tokens));
   put("tokenizer.ggml.token_type", std::move(types));

@@ -17,6 +17,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "formats/gguf_value.h"
+
 namespace lp::formats {
 class GgufFile;
 }
@@ -175,6 +177,8 @@ struct GgufTokenizerMeta {
   std::vector<std::string> warnings;   // e.g. unknown pre-tokenizer regex set -> "default"
 };
 GgufTokenizerMeta gguf_tokenizer_metadata(const Tokenizer& tok);
+// Convenience for writers: the same value as a formats::GgufValue (string, uint32, bool, arrays).
+formats::GgufValue to_gguf_value(const GgufMetaValue& v);
 
 // llama.cpp's tokenizer.ggml.pre name for the pre-tokenizer regex set of a (byte-level BPE) model,
 // decided from the regexes themselves. Unknown sets give "default" and a warning text.

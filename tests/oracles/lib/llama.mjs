@@ -3,6 +3,7 @@
 // was seen to exit silently, and a crash inside llama.cpp (e.g. an unsupported tensor) must fail one test
 // with its message rather than kill the runner.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -31,11 +32,13 @@ export function llamaBatch(models, { contextSize = 512, threads = 1, timeoutMs =
 }
 
 function runWorker(request, timeoutMs) {
-  const r = spawnSync(process.execPath, [worker], { input: JSON.stringify(request), encoding: "utf8",
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lp-llama-worker-"));
+  const replyFile = path.join(dir, "reply.json");
+  const r = spawnSync(process.execPath, [worker], { input: JSON.stringify({ ...request, replyFile }), encoding: "utf8",
     maxBuffer: 1 << 30, timeout: timeoutMs });
-  const lastLine = (r.stdout ?? "").trim().split("\n").pop() ?? "";
   let reply = null;
-  try { reply = JSON.parse(lastLine); } catch { /* reported below */ }
+  try { reply = JSON.parse(fs.readFileSync(replyFile, "utf8")); } catch { /* reported below */ }
+  fs.rmSync(dir, { recursive: true, force: true });
   if (r.status === 0 && reply?.ok) return reply;
   const stderr = (r.stderr ?? "").trim().split("\n").slice(-15).join("\n");
   return { ok: false, error: `${reply?.error ?? `llama.cpp worker exited ${r.status ?? r.signal}`}\n${stderr}` };

@@ -1,5 +1,5 @@
 // Child process for llama.mjs: loads one GGUF in node-llama-cpp, runs the jobs read as JSON from stdin,
-// prints one JSON line {ok, models: [{ok, results | error}]} and exits. No models: only checks that llama.cpp loads.
+// writes {ok, models: [{ok, results | error}]} as JSON to request.replyFile and exits. No models: only checks that llama.cpp loads.
 import fs from "node:fs";
 
 async function readStdin() {
@@ -10,10 +10,11 @@ async function readStdin() {
 
 async function main() {
   const req = await readStdin();
+  replyFile = req.replyFile;
   const { getLlama } = await import("node-llama-cpp");
   // llama.cpp's own warnings/errors are kept so that a load failure reports why ("Failed to load model" alone does not).
   const llamaLog = [];
-  const logger = (level, message) => { llamaLog.push(`[${level}] ${message.trimEnd()}`); if (llamaLog.length > 40) llamaLog.shift(); };
+  const logger = (level, message) => { llamaLog.push(`[${level}] ${message.trimEnd()}`); if (llamaLog.length > 400) llamaLog.shift(); };
   const llama = await getLlama({ gpu: false, build: "never", logLevel: "warn", logger });
   const models = [];
   // Models one after the other, each disposed before the next loads; a failure is recorded per model.
@@ -22,7 +23,8 @@ async function main() {
     try {
       models.push({ ok: true, results: await runModel(llama, m, req) });
     } catch (err) {
-      const why = llamaLog.filter((l) => /error|fail|missing|wrong|invalid|unknown/i.test(l)).slice(-6).join("\n");
+      await new Promise((resolve) => setTimeout(resolve, 200));  // llama.cpp's log lines arrive asynchronously
+      const why = llamaLog.filter((l) => !l.includes("control-looking")).slice(-10).join("\n");
       models.push({ ok: false, error: `${err?.message ?? err}${why ? `\n${why}` : ""}` });
     }
   }
@@ -104,7 +106,9 @@ function vocabSize(model) {
   return model.fileInfo.metadata.tokenizer.ggml.tokens.length;
 }
 
+// The reply goes to a file: a large reply written to a pipe is cut off by process.exit().
+let replyFile = null;
 main().then(
-  (reply) => { process.stdout.write(JSON.stringify(reply) + "\n"); process.exit(0); },
-  (err) => { process.stdout.write(JSON.stringify({ ok: false, error: String(err?.stack ?? err) }) + "\n"); process.exit(1); },
+  (reply) => { fs.writeFileSync(replyFile, JSON.stringify(reply)); process.exit(0); },
+  (err) => { fs.writeFileSync(replyFile, JSON.stringify({ ok: false, error: String(err?.stack ?? err) })); process.exit(1); },
 );

@@ -3,9 +3,11 @@
 // (the -o directory does not exist afterwards and nothing stray sits next to it).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 #include "cli_helpers.h"
 

@@ -48,8 +48,8 @@ std::string copy_with_late_nan(const fs::path& from, const fs::path& to) {
   return last;
 }
 
-ConvertOptions options(const fs::path& model, const fs::path& out) {
-  ConvertOptions o;
+convert::ConvertOptions options(const fs::path& model, const fs::path& out) {
+  convert::ConvertOptions o;
   o.model = model.string();
   o.output = out;
   o.gguf = o.mlx = true;
@@ -64,7 +64,7 @@ TEST(ConvertAtomicity, FailureMidwayLeavesNoOutput) {
   ScratchDir dir;
   const std::string bad = copy_with_late_nan(fixture("tiny-qwen3"), dir / "model");
   try {
-    convert(options(dir / "model", dir / "out"));
+    convert::convert(options(dir / "model", dir / "out"));
     FAIL() << "convert accepted a NaN in " << bad;
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
@@ -80,7 +80,7 @@ TEST(ConvertAtomicity, FailureKeepsAnExistingOutputDirUntouched) {
   fs::create_directories(dir / "out" / "gguf");
   std::ofstream(dir / "out" / "manifest.json") << "{\"previous\": true}\n";
   std::ofstream(dir / "out" / "gguf" / "model-q8_0.gguf") << "previous artifact";
-  EXPECT_THROW(convert(options(dir / "model", dir / "out")), Error);
+  EXPECT_THROW(convert::convert(options(dir / "model", dir / "out")), Error);
   EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{"model", "out"}));
   EXPECT_EQ(list_dir(dir / "out"), (std::vector<std::string>{"gguf", "manifest.json"}));
   EXPECT_EQ(list_dir(dir / "out" / "gguf"), std::vector<std::string>{"model-q8_0.gguf"});
@@ -91,7 +91,7 @@ TEST(ConvertAtomicity, FailureKeepsAnExistingOutputDirUntouched) {
 TEST(ConvertAtomicity, ControlSucceedsAndCommitsEverything) {
   if (!have_fixture("tiny-qwen3")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-qwen3");
   ScratchDir dir;
-  const auto r = convert(options(fixture("tiny-qwen3"), dir / "out"));
+  const auto r = convert::convert(options(fixture("tiny-qwen3"), dir / "out"));
   EXPECT_EQ(r.artifacts.size(), 3u);
   for (const auto& a : r.artifacts) EXPECT_TRUE(fs::exists(dir / "out" / a.path)) << a.path;
   EXPECT_TRUE(fs::exists(dir / "out" / "manifest.json"));

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <unistd.h>
 
 #include "formats/gguf.h"
 #include "text/tokenizer/tokenizer.h"
@@ -154,6 +155,9 @@ TEST(TokenizerReal, GgufMetadataQwen3) {
   EXPECT_EQ(tokens->size(), 151669u);
   EXPECT_EQ((*types)[151644], 3);  // <|im_start|> control
   EXPECT_EQ((*types)[151657], 4);  // <tool_call>: added, not special -> user-defined
+  EXPECT_EQ((*types)[151659], 3);  // <|fim_prefix|>: not special in HF, but looks special (llama.cpp rule)
+  auto gv = to_gguf_value(meta.entries.front().value);
+  EXPECT_EQ(gv.as_string(), "gpt2");
   EXPECT_EQ((*types)[9707], 1);
   EXPECT_EQ(meta_value<std::vector<std::string>>(meta, "tokenizer.ggml.merges")->at(0), "\xC4\xA0 \xC4\xA0");
   EXPECT_EQ(*meta_value<uint32_t>(meta, "tokenizer.ggml.eos_token_id"), 151645u);
@@ -173,6 +177,21 @@ TEST(TokenizerReal, GgufRoundTripQwen3MatchesHf) {
     ++compared;
   }
   EXPECT_GT(compared, 1500u);
+}
+
+TEST(TokenizerReal, LoadsGgufFileFromDisk) {
+  auto bytes = to_gguf(gguf_tokenizer_metadata(qwen3()));
+  fs::path path = fs::temp_directory_path() / ("lp_tokenizer_test_" + std::to_string(::getpid()) + ".gguf");
+  {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto t = Tokenizer::load(path);
+  fs::remove(path);
+  EXPECT_EQ(t.data().gguf_pre, "qwen2");
+  EXPECT_EQ(t.encode("Hello world! It's 12345 <|im_start|>user"), qwen3().encode("Hello world! It's 12345 <|im_start|>user"));
+  EXPECT_EQ(t.chat_template(), qwen3().chat_template());
+  EXPECT_EQ(t.eos_id(), qwen3().eos_id());
 }
 
 TEST(TokenizerReal, GgufRoundTripGemma3MatchesHf) {
