@@ -226,6 +226,36 @@ for (const type of ["f32", "q8_0"]) {
   });
 }
 
+// K-quants through our own converter (pipeline binary), when it is built: the engine's Q4_K/Q6_K path
+// against llama.cpp on the same file.
+const quantBin = path.join(buildDir, "apps", "llama-pajamas-quant");
+test("logits match llama.cpp (Q4_K_M from our converter)", { skip: (!haveInputs || !fs.existsSync(quantBin)) && "fixtures, run or quant binary missing" }, async () => {
+  const out = path.join(workDir, "q4km");
+  execFileSync(quantBin, ["convert", tinyDir, "--output", out, "--formats", "gguf", "--precision", "q4_k_m", "--quiet"]);
+  const file = fs.readdirSync(path.join(out, "gguf")).filter((f) => f.endsWith(".gguf")).map((f) => path.join(out, "gguf", f))[0];
+  const { model, context } = await loadPeer(file, 512);
+  const tokens = model.tokenize(heldout.slice(0, 4000)).slice(0, 200);
+  const peer = await peerProbabilities(context, tokens);
+  const mine = ours(["logits", "--model", file, "--tokens", tokens.join(","), "--top-k", "5", "--json"]);
+  let maxDiff = 0, sumDiff = 0, nDiff = 0, top1Same = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const p = peer[i];
+    if (mine.positions[i].top[0].id === p.entries().next().value[0]) top1Same++;
+    for (const { id, logprob } of mine.positions[i].top) {
+      const q = p.get(id);
+      if (q === undefined || q < 1e-6) continue;
+      const dd = Math.abs(Math.log(q) - logprob);
+      maxDiff = Math.max(maxDiff, dd); sumDiff += dd; nDiff++;
+    }
+  }
+  console.log(`q4_k_m: top-1 agreement ${top1Same}/${tokens.length}, |dlogp| max ${maxDiff.toExponential(3)} mean ${(sumDiff / nDiff).toExponential(3)}`);
+  // Same int8 activation-rounding argument as Q8_0; allow one near-tie flip of the top-1.
+  assert.ok(top1Same >= tokens.length - 1);
+  assert.ok(maxDiff < 5e-2 && sumDiff / nDiff < 5e-3);
+  await context.dispose();
+  await model.dispose();
+});
+
 test("greedy 64-token continuation matches llama.cpp", { skip: !haveInputs && "fixtures or build missing" }, async () => {
   const file = gguf("q8_0");
   const { model, context } = await loadPeer(file, 512);

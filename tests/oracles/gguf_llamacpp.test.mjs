@@ -30,13 +30,14 @@ function precisionOf(file) {
   return path.basename(file, ".gguf").split("-").pop();
 }
 
-// ---------- (a) dense families x presets ----------
-for (const family of ["llama", "mistral", "qwen2", "qwen3"]) {
+// ---------- (a) dense families x presets (+ mixtral, which has no trained fixture, at a few presets) ----------
+const FAMILY_PRESETS = { llama: PRESETS, mistral: PRESETS, qwen2: PRESETS, qwen3: PRESETS, mixtral: ["f16", "q8_0", "q4_k_m", "q2_k"] };
+for (const [family, presets] of Object.entries(FAMILY_PRESETS)) {
   test(`${family}: llama.cpp loads and generates every GGUF preset we write`, { skip: skipAll }, () => {
     const dir = tempDir(`lp-llamacpp-${family}-`);
     const model = generateTiny(family, path.join(dir, "hf"));
-    const files = convertGguf(model, path.join(dir, "out"), PRESETS.join(","));
-    assert.equal(files.length, PRESETS.length);
+    const files = convertGguf(model, path.join(dir, "out"), presets.join(","));
+    assert.equal(files.length, presets.length);
     const replies = llamaBatch(files.map((f) => ({ modelPath: f, jobs: [{ op: "info" }, { op: "generate", prompt: "Hello world", maxTokens: 8 }] })));
     const failures = [];
     files.forEach((f, i) => {
@@ -52,11 +53,13 @@ for (const family of ["llama", "mistral", "qwen2", "qwen3"]) {
 }
 
 // ---------- (b) byte compatibility on the trained tiny-qwen3 ----------
-// Tolerances, measured (see docs/FORMATS.md): with F32 weights llama.cpp multiplies in f32; with quantized weights
-// it first rounds the activations to Q8_0 (legacy/IQ4_NL types) or Q8_K (K-quants, IQ4_XS), F16/BF16 weights round
-// activations to F16/BF16. That rounding (relative error up to ~0.4% per activation) is the only difference left
-// when the weights decode identically. A layout error changes a weight by its whole magnitude instead.
-const TOL = { maxAbsDlogp: 0.05, meanKld: 2e-4, top1: 0.99 };
+// Tolerances. With F32 weights llama.cpp multiplies in f32; with quantized weights it first rounds the activations to
+// Q8_0 / Q8_1 (legacy types, IQ4_NL) or Q8_K (K-quants, IQ4_XS); F16/BF16 weights round activations to F16/BF16. That
+// rounding is the only difference left when both files decode to the same weights. Measured on tiny-qwen3, 300
+// positions (docs/FORMATS.md): mean KL 1.5e-7 (F16), 2.5e-6 (BF16), 3.2e-5..8.3e-5 (quantized); max |dlogp| over the
+// top 10 <= 0.115; top-1 agreement >= 99.0%. Bounds below leave ~2.5x margin. A whole-tensor layout error gives far
+// more; the controls in the test prove the check fails for one.
+const TOL = { maxAbsDlogp: 0.3, meanKld: 2e-4, top1: 0.98 };
 
 function heldoutTokens(f32File, n) {
   const text = fs.readFileSync(path.join(fixturesDir, "heldout.txt"), "utf8").slice(0, 8 * n);
@@ -65,17 +68,22 @@ function heldoutTokens(f32File, n) {
   return r.results[0].ids[0].slice(0, n);
 }
 
-// Corrupts block 0 of row 0 of `tensor` in a copy of `file` the way a nibble-order bug would (swap the two
-// 4-bit halves of every byte of the block, scales included); returns the copy's path.
-function corruptBlock(file, tensor, out) {
+// Corrupts Q4_0 blocks of `tensor` in a copy of `file` the way a layout bug would. Q4_0 block: 2 bytes f16 scale,
+// 16 bytes of packed 4-bit quants. kind "qs": swap the two nibbles of every quant byte (element order bug);
+// kind "d": swap the two scale bytes (byte order bug). `blocks`: how many blocks from the start of the tensor
+// (Infinity: all of them).
+function corruptQ4_0(file, tensor, out, kind, blocks) {
   const info = quantJson(["inspect", file]);
   const t = info.tensors.find((x) => x.name === tensor);
   assert.ok(t, `${tensor} in ${file}`);
-  const blockBytes = { q4_0: 18, q4_1: 20, q5_0: 22, q5_1: 24, q8_0: 34, q4_K: 144, q6_K: 210, iq4_nl: 18, iq4_xs: 136 }[t.type];
-  assert.ok(blockBytes, `block size of ${t.type}`);
+  assert.equal(t.type, "q4_0", `${tensor} type`);
   const buf = fs.readFileSync(file);
-  const start = info.data_offset + t.offset;
-  for (let i = start; i < start + blockBytes; i++) buf[i] = ((buf[i] & 0x0f) << 4) | (buf[i] >> 4);
+  const n = Math.min(blocks, t.shape.reduce((a, b) => a * b, 1) / 32);
+  for (let b = 0; b < n; b++) {
+    const at = info.data_offset + t.offset + 18 * b;
+    if (kind === "qs") for (let i = at + 2; i < at + 18; i++) buf[i] = ((buf[i] & 0x0f) << 4) | (buf[i] >> 4);
+    else [buf[at], buf[at + 1]] = [buf[at + 1], buf[at]];
+  }
   fs.writeFileSync(out, buf);
   return out;
 }
@@ -91,10 +99,16 @@ test("tiny-qwen3: llama.cpp decodes our quantized blocks exactly as our dequanti
     quant(["dequantize", f, deq]);
     return { name: precisionOf(f), file: f, deq };
   });
-  // Negative control: a nibble-swapped block in the first FFN down projection of a Q4_0 file.
+  // Negative controls on the Q4_0 file: a layout bug hits every block of a tensor. The check must fail for
+  // nibble-swapped quants in all of blk.0.ffn_down and for byte-swapped scales in all of blk.2.attn_output.
+  // A single corrupted block (32 of 196,608 weights) is logged to document the sensitivity, not asserted: its
+  // effect is below llama.cpp's activation-rounding noise.
   const q40 = pairs.find((p) => p.name === "q4_0");
-  pairs.push({ name: "q4_0-corrupt", file: corruptBlock(q40.file, "blk.0.ffn_down.weight", path.join(dir, "corrupt.gguf")), deq: q40.deq, corrupt: true });
-
+  const bad = (name, tensor, kind, blocks, mustFail) =>
+    pairs.push({ name, file: corruptQ4_0(q40.file, tensor, path.join(dir, `${name}.gguf`), kind, blocks), deq: q40.deq, corrupt: true, mustFail });
+  bad("q4_0-qs-tensor", "blk.0.ffn_down.weight", "qs", Infinity, true);
+  bad("q4_0-d-tensor", "blk.2.attn_output.weight", "d", Infinity, true);
+  bad("q4_0-qs-1block", "blk.0.ffn_down.weight", "qs", 1, false);
   const probsJob = (f) => ({ modelPath: f, jobs: [{ op: "probs", tokens, out: `${f}.probs` }] });
   const models = [probsJob(f32)];
   for (const p of pairs) models.push(probsJob(p.file), ...(p.corrupt ? [] : [probsJob(p.deq)]));
@@ -110,9 +124,9 @@ test("tiny-qwen3: llama.cpp decodes our quantized blocks exactly as our dequanti
     log(`${p.name.padEnd(13)} vs own dequantized F32: max|dlogp| ${vsDeq.maxAbsDlogp.toExponential(2)} meanKLD ${vsDeq.meanKld.toExponential(2)} ` +
         `top1 ${(100 * vsDeq.top1).toFixed(1)}%  | vs F32 weights: meanKLD ${vsF32.meanKld.toExponential(2)} top1 ${(100 * vsF32.top1).toFixed(1)}%`);
     const pass = vsDeq.maxAbsDlogp < TOL.maxAbsDlogp && vsDeq.meanKld < TOL.meanKld && vsDeq.top1 >= TOL.top1;
-    if (p.corrupt ? pass : !pass) failures.push(`${p.name}: ${JSON.stringify(vsDeq)}`);
+    if (p.corrupt ? p.mustFail && pass : !pass) failures.push(`${p.name}: ${JSON.stringify(vsDeq)}`);
   }
-  assert.deepEqual(failures, [], "quantized vs own-dequantized distributions (corrupt copy must fail)");
+  assert.deepEqual(failures, [], "quantized vs own-dequantized distributions (corrupted copies must fail)");
 });
 
 // ---------- (c) MoE, gemma3, gpt-oss fixtures ----------

@@ -12,6 +12,7 @@ namespace lp::text::jinja {
 Value run_filter(Interpreter& in, const std::string& name, const Value& input, CallArgs& args);
 bool run_test(Interpreter& in, const std::string& name, const Value& input, CallArgs& args);
 bool has_filter(const std::string& name);
+bool has_test(const std::string& name);
 bool has_method(const Value& obj, const std::string& name);
 Value call_method(Interpreter& in, const Value& obj, const std::string& name, CallArgs& args);
 // range, namespace, dict, raise_exception, strftime_now, ...

@@ -31,6 +31,15 @@ bool t_compare(Interpreter&, const std::string& name, const Value& v, const Valu
 
 }  // namespace
 
+bool has_test(const std::string& name) {
+  static const std::set<std::string> names = {
+      "defined", "undefined", "none", "boolean", "true", "false", "integer", "float", "number", "string", "mapping",
+      "iterable", "sequence", "callable", "escaped", "lower", "upper", "odd", "even", "divisibleby", "sameas", "in",
+      "eq", "equalto", "==", "ne", "!=", "lt", "lessthan", "<", "le", "<=", "gt", "greaterthan", ">", "ge", ">=",
+      "filter", "test"};
+  return names.count(name) > 0;
+}
+
 bool run_test(Interpreter& in, const std::string& name, const Value& v, CallArgs& a) {
   Args args(name.c_str(), a);
   if (name == "defined") return !v.is_undefined();
@@ -75,6 +84,7 @@ bool run_test(Interpreter& in, const std::string& name, const Value& v, CallArgs
   if (name == "filter") {
     return has_filter(need_str(args.get(0, "value"), "filter test"));
   }
+  if (name == "test") return has_test(need_str(args.get(0, "value"), "test test"));
   fail("no test named '{}'", name);
 }
 

@@ -6,7 +6,9 @@
 // source weights within the error of affine quantization at that width.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -56,12 +58,14 @@ double rel_rmse(const std::vector<float>& a, const std::vector<float>& b) {
   return std::sqrt(err / ref);
 }
 
-// Affine quantization of a Gaussian-ish group spans ~5 sigma in 2^bits-1 steps: RMSE ~ step/sqrt(12), i.e.
-// about 1.4/(2^bits-1) of the weights' RMS; trained weights have heavier tails, hence the margin.
-double rmse_bound(int bits) { return 2.2 / ((1 << bits) - 1); }
+// Affine quantization of a Gaussian-ish group spans ~5-6 sigma in 2^bits-1 steps: RMSE ~ step/sqrt(12), i.e.
+// about 1.5/(2^bits-1) of the weights' RMS (trained weights have heavier tails: margin to 2.2). Scales and biases
+// are stored in bf16 (8-bit mantissa): the bias rounding alone adds ~0.5% of the RMS, which dominates at 8 bits.
+double rmse_bound(int bits) { return 2.2 / ((1 << bits) - 1) + 0.01; }
 
 struct Checked {
   int quantized = 0, float_kept = 0, overrides = 0;  // overrides: modules with their own config entry
+  double worst_ratio = 0;  // max over modules of rel. RMSE / bound (printed: shows how much margin the bound has)
   std::set<std::string> names;
 };
 
@@ -122,6 +126,7 @@ Checked check_mlx_dir(const fs::path& dir, const plan::MlxPrecision& prec, const
                             cols, bits, group, deq.data());
       const double e = rel_rmse(deq, ref);
       EXPECT_LT(e, rmse_bound(bits)) << bits << "-bit g" << group;
+      c.worst_ratio = std::max(c.worst_ratio, e / rmse_bound(bits));
       ++c.quantized;
     } else if (name.ends_with(".weight") && !c.names.contains(name.substr(0, name.size() - 7) + ".scales")) {
       const std::string m = name.substr(0, name.size() - 7);
@@ -170,6 +175,7 @@ TEST(MlxLayout, DenseQwen3AllWidthsGroupsMixedAndPure) {
   for (size_t i = 0; i < dirs.size(); ++i) {
     const auto& p = req.mlx[i];
     const Checked c = check_mlx_dir(dirs[i], p, fixture("tiny-qwen3"), 0);
+    std::printf("%s: %d quantized modules, worst rel. RMSE = %.2f x bound\n", p.name().c_str(), c.quantized, c.worst_ratio);
     // 4 layers x 7 projections + embeddings (tied: no lm_head, as mlx-lm's qwen3 expects)
     EXPECT_EQ(c.quantized + c.float_kept, 29) << p.name();
     EXPECT_FALSE(c.names.contains("lm_head.weight"));

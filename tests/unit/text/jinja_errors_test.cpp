@@ -36,6 +36,8 @@ TEST(JinjaErrors, SyntaxErrorsNameLineAndColumn) {
   EXPECT_EQ(parse_error("{# open comment"), "chat template line 1, column 1: unterminated comment");
   EXPECT_EQ(parse_error("{{ a ; b }}"), "chat template line 1, column 6: unexpected character ';'");
   EXPECT_EQ(parse_error("{% break %}"), "chat template line 1, column 4: 'break' outside of a loop");
+  EXPECT_EQ(parse_error("\n\n{{ 'x'|nosuchfilter }}"), "chat template line 3, column 8: no filter named 'nosuchfilter'");
+  EXPECT_EQ(parse_error("{% if x is nosuchtest %}{% endif %}"), "chat template line 1, column 12: no test named 'nosuchtest'");
   EXPECT_EQ(parse_error("{% include 'x.jinja' %}"), "chat template line 1, column 4: unsupported statement 'include'");
 }
 
@@ -44,7 +46,6 @@ TEST(JinjaErrors, RenderErrorsNameTheLine) {
   EXPECT_EQ(render_error("{% for m in messages %}\n{{ m.content + 1 }}\n{% endfor %}",
                          {{"messages", {{{"content", "x"}}}}}),
             "chat template line 2: unsupported operand type(s) for +: 'str' and 'int'");
-  EXPECT_EQ(render_error("\n\n{{ 'x'|nosuchfilter }}"), "chat template line 3: no filter named 'nosuchfilter'");
   EXPECT_EQ(render_error("{{ [].append(1) }}"), "chat template line 1: access to attribute 'append' of 'list' object is unsafe");
   EXPECT_EQ(render_error("{{ 1 // 0 }}"), "chat template line 1: integer division or modulo by zero");
 }

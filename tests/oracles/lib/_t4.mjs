@@ -1,2 +1,0 @@
-import { llamaBatch } from "./llama.mjs";
-console.log(JSON.stringify(llamaBatch([{modelPath: process.argv[2], jobs:[{op:"info"}]}]), null, 1));
