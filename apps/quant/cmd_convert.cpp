@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/command.h"
+#include "calib/imatrix.h"
 #include "convert/convert.h"
+#include "convert/source_model.h"
 #include "core/error.h"
 #include "core/units.h"
 #include "plan/recipe.h"
@@ -64,10 +66,28 @@ int run_convert(const ConvertArgs& a) {
   if (a.mixed) o.mlx_mixed = true;
   if (a.no_mixed) o.mlx_mixed = false;
   o.threads = a.threads;
-  o.imatrix = a.imatrix;
+  std::vector<std::string> imatrix_warnings;
+  std::shared_ptr<calib::Imatrix> imatrix;
+  if (!a.imatrix.empty()) {
+    // Checked against the model's weight matrices before anything is written.
+    imatrix = std::make_shared<calib::Imatrix>(calib::Imatrix::load(a.imatrix));
+    convert::SourceModel src = convert::open_source_model(a.model);
+    std::map<std::string, calib::WeightShape> weights;
+    for (const auto& t : src.gguf)
+      if (arch::role_is_matrix(t.role) && !t.is_bias && t.ne.size() >= 2 && t.role != arch::Role::Router)
+        weights[t.gguf_name] = {t.ne[0], t.ne.size() > 2 ? t.ne[2] : 1};
+    calib::ImatrixCoverage cov = calib::check_imatrix(*imatrix, weights, a.imatrix);
+    for (const auto& m : cov.missing) imatrix_warnings.push_back("imatrix: no data for " + m + ": quantized without importance weights");
+    for (const auto& x : cov.uncovered_experts)
+      imatrix_warnings.push_back("imatrix: " + x + " saw no calibration tokens: uniform importance (as llama.cpp)");
+    o.importance = [imatrix](const std::string& name, int expert, int64_t n_per_row) {
+      return imatrix->importance(name, expert, n_per_row);
+    };
+  }
   o.progress = !a.quiet && !a.json;
 
   convert::ConvertResult r = convert::convert(o);
+  r.warnings.insert(r.warnings.begin(), imatrix_warnings.begin(), imatrix_warnings.end());
   if (a.json) {
     nlohmann::json j = {{"output", a.output}, {"seconds", r.seconds}, {"warnings", r.warnings}, {"artifacts", nlohmann::json::array()}};
     for (const auto& art : r.artifacts)

@@ -63,7 +63,7 @@ int run_dequantize(const DequantizeArgs& a) {
 }
 
 const lp::app::RegisterCommand reg{{"dequantize",
-                                    "Developer: rewrite a GGUF with every tensor as F32 (our dequantization)",
+                                    "Rewrite a GGUF with every tensor as F32 decoded by our dequantizer (llama.cpp peer checks)",
                                     [](CLI::App& sub) {
                                       auto a = std::make_shared<DequantizeArgs>();
                                       sub.group("Developer");

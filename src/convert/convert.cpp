@@ -11,7 +11,6 @@
 #include <memory>
 
 #include "convert/row_source.h"
-#include "calib/imatrix.h"
 #include "convert/source_model.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -120,7 +119,7 @@ ConvertResult convert(const ConvertOptions& opt) {
     po.overrides = opt.tensor_types;
     po.output_type = opt.output_type;
     po.token_embd_type = opt.token_embedding_type;
-    po.has_imatrix = !opt.imatrix.empty();
+    po.has_imatrix = static_cast<bool>(opt.importance);
     GgufJob job;
     job.plan = plan::plan_gguf(src.hp, src.gguf, po);
     job.rel_path = "gguf/" + src.name + "-" + plan::preset_file_suffix(p) + ".gguf";
@@ -142,26 +141,29 @@ ConvertResult convert(const ConvertOptions& opt) {
     mlx_jobs.push_back(std::move(job));
   }
 
-  // ---- importance matrix: checked against the model before anything is written
-  std::optional<calib::Imatrix> imatrix;
-  if (!opt.imatrix.empty()) {
-    imatrix = calib::Imatrix::load(opt.imatrix);
-    std::map<std::string, calib::WeightShape> weights;
-    for (const auto& t : src.gguf)
-      if (arch::role_is_matrix(t.role) && !t.is_bias && t.ne.size() >= 2 && t.role != arch::Role::Router)
-        weights[t.gguf_name] = {t.ne[0], t.ne.size() > 2 ? t.ne[2] : 1};
-    calib::ImatrixCoverage cov = calib::check_imatrix(*imatrix, weights, opt.imatrix);
-    for (const auto& m : cov.missing) result.warnings.push_back("imatrix: no data for " + m + ": quantized without importance weights");
-    for (const auto& x : cov.uncovered_experts)
-      result.warnings.push_back("imatrix: " + x + " saw no calibration tokens: uniform importance (as llama.cpp)");
-  }
-
   // ---- GGUF
   if (!gguf_jobs.empty()) {
     fs::create_directories(staging.path() / "gguf");
     text::GgufTokenizerMeta tok_meta = text::gguf_tokenizer_metadata(*tokenizer);
     for (auto& w : tok_meta.warnings) result.warnings.push_back("tokenizer: " + w);
-    const int64_t tok_vocab = static_cast<int64_t>(tokenizer->vocab_size());
+    int64_t tok_vocab = static_cast<int64_t>(tokenizer->vocab_size());
+    const bool trims = std::any_of(src.gguf.begin(), src.gguf.end(), [](const auto& r) { return r.trim_to_tokenizer_vocab; });
+    if (!trims && src.hp.n_vocab > tok_vocab) {
+      // The embedding has more rows than the tokenizer has tokens (Qwen pads to a multiple of 128): llama.cpp
+      // requires n_vocab tokens, so pad with unused "[PAD<i>]" entries as convert_hf_to_gguf does.
+      const int64_t pad = src.hp.n_vocab - tok_vocab;
+      for (auto& e : tok_meta.entries) {
+        if (e.key == "tokenizer.ggml.tokens")
+          for (int64_t i = tok_vocab; i < src.hp.n_vocab; ++i) std::get<std::vector<std::string>>(e.value).push_back("[PAD" + std::to_string(i) + "]");
+        else if (e.key == "tokenizer.ggml.token_type")
+          std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), 5);  // 5 = unused
+        else if (e.key == "tokenizer.ggml.scores")
+          std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), -1000.0f);
+      }
+      result.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; padded with {} unused [PAD] tokens",
+                                            tok_vocab, src.hp.n_vocab, pad));
+      tok_vocab = src.hp.n_vocab;
+    }
     for (auto& job : gguf_jobs) {
       job.writer = std::make_unique<writers::GgufWriter>(staging.path() / job.rel_path);
       for (const auto& kv : arch::gguf_metadata(src.hp, src.name)) job.writer->set(kv.key, to_gguf_value(kv.value));
@@ -197,8 +199,8 @@ ConvertResult convert(const ConvertOptions& opt) {
         const int64_t mat_end = (r0 / rows_per_mat + 1) * rows_per_mat;
         const int64_t n = std::min({step, nrows - r0, mat_end - r0});
         const int expert = static_cast<int>(r0 / rows_per_mat);
-        if (imatrix && expert != importance_expert) {
-          importance = imatrix->importance(recipe.gguf_name, expert, ncols);
+        if (opt.importance && expert != importance_expert) {
+          importance = opt.importance(recipe.gguf_name, expert, ncols);
           importance_expert = expert;
         }
         bool have_floats = false;
@@ -220,8 +222,10 @@ ConvertResult convert(const ConvertOptions& opt) {
           quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, imp, threads);
           job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
         }
+        rs.release(r0, n);
         r0 += n;
       }
+      rs.release_all();
       bar.advance(1, recipe.gguf_name);
     }
     bar.finish();
@@ -300,7 +304,9 @@ ConvertResult convert(const ConvertOptions& opt) {
             mlx_jobs[j].writer->write_tensor_data(t.recipe.mlx_name, bytes.data(), bytes.size());
           }
         }
+        rs.release(r0, n);
       }
+      rs.release_all();
       for (size_t j = 0; j < mlx_jobs.size(); ++j) {
         const auto& t = mlx_jobs[j].plan.tensors[ti];
         if (!t.quantized) continue;

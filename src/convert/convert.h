@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,9 @@ struct ConvertOptions {
   std::optional<GgmlType> output_type, token_embedding_type;
   std::vector<plan::BitsOverride> mlx_overrides;
   int embedding_bits = 6;
-  std::string imatrix;                  // --imatrix FILE (llama.cpp GGUF or legacy .dat)
+  // Importance weights (an imatrix) per GGUF tensor: (name, expert, n_per_row) -> weights, nullopt = none.
+  // The caller loads and checks the imatrix file (src/calib), so conversion knows no file format.
+  std::function<std::optional<std::vector<float>>(const std::string&, int, int64_t)> importance;
   std::optional<bool> mlx_mixed;        // --mixed-precision / --no-mixed-precision; default: per precision name
   int threads = 0;                      // 0 = all cores
   bool progress = true;

@@ -237,4 +237,38 @@ void RowSource::read_mxfp4(int64_t r0, int64_t n, uint8_t* out) const {
   }
 }
 
+void RowSource::release(int64_t r0, int64_t n) const {
+  if (sources_.empty() || n <= 0 || transpose_) return;  // transposed reads stride the whole tensor: release_all()
+  struct Range {
+    uint64_t lo = UINT64_MAX, hi = 0;
+  };
+  std::vector<Range> ranges(sources_.size());
+  Range scale_range;
+  const uint64_t es = mxfp4_ ? 1 : static_cast<uint64_t>(element_size(sources_[0]->dtype));
+  for (int64_t i = 0; i < n; ++i) {
+    SourceRow s = locate(r0 + i);
+    size_t k = 0;
+    while (k < sources_.size() && sources_[k] != s.tensor) ++k;
+    if (k == sources_.size()) continue;
+    uint64_t row_bytes = mxfp4_ ? static_cast<uint64_t>(ncols_) / 2 : static_cast<uint64_t>(ncols_) * es;
+    if (s.parity >= 0) row_bytes *= 2;
+    const uint64_t lo = static_cast<uint64_t>(s.row) * row_bytes;
+    ranges[k].lo = std::min(ranges[k].lo, lo);
+    ranges[k].hi = std::max(ranges[k].hi, lo + row_bytes);
+    if (mxfp4_) {
+      const uint64_t sb = static_cast<uint64_t>(ncols_) / 32;
+      scale_range.lo = std::min(scale_range.lo, static_cast<uint64_t>(s.row) * sb);
+      scale_range.hi = std::max(scale_range.hi, static_cast<uint64_t>(s.row + 1) * sb);
+    }
+  }
+  for (size_t k = 0; k < sources_.size(); ++k)
+    if (ranges[k].hi > ranges[k].lo) ckpt_.release(*sources_[k], ranges[k].lo, ranges[k].hi - ranges[k].lo);
+  if (mxfp4_ && scale_range.hi > scale_range.lo) ckpt_.release(*scales_, scale_range.lo, scale_range.hi - scale_range.lo);
+}
+
+void RowSource::release_all() const {
+  for (const auto* t : sources_) ckpt_.release(*t, 0, t->nbytes);
+  if (scales_) ckpt_.release(*scales_, 0, scales_->nbytes);
+}
+
 }  // namespace lp::convert

@@ -27,6 +27,11 @@ class RowSource {
   // Rows [r0, r0+n) as ggml block_mxfp4 (ncols/32 blocks of 17 bytes per row).
   void read_mxfp4(int64_t r0, int64_t n, uint8_t* out) const;
 
+  // Drops the checkpoint bytes behind rows [r0, r0+n) from the resident set (they were consumed), so
+  // peak RSS stays near one chunk instead of growing with the mapped checkpoint.
+  void release(int64_t r0, int64_t n) const;
+  void release_all() const;
+
  private:
   struct SourceRow {
     const formats::StTensor* tensor;

@@ -464,7 +464,17 @@ bool kernels_matmul_enabled(GgmlType t) {
 #endif
 }
 
+namespace {
+ActivationObserver& activation_observer() {
+  static ActivationObserver observer;
+  return observer;
+}
+}  // namespace
+
+void set_activation_observer(ActivationObserver observer) { activation_observer() = std::move(observer); }
+
 void matmul(const Weight& W, const float* x, int n_tokens, float* y, int threads) {
+  if (const auto& observe = activation_observer()) observe(W.t->name, x, n_tokens, W.cols());
 #ifdef LP_ENGINE_HAS_KERNELS
   if (kernels_matmul_enabled(W.type())) {
     kernels::matmul(W.type(), W.t->data, W.rows(), W.cols(), x, n_tokens, y, threads);

@@ -4,6 +4,8 @@
 // When lp::kernels::matmul lands, only matmul() in matmul.cpp changes.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "core/ggml_type.h"
 #include "engine/model.h"
@@ -18,6 +20,11 @@ void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const floa
 
 // Dequantizes one row of W into dst (W.cols() floats): embeddings and tests.
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
+
+// Calibration hook (the pipeline's importance-matrix collection): when set, every matmul() reports its
+// weight's GGUF name and its input activations before multiplying. Process-wide; not for concurrent sessions.
+using ActivationObserver = std::function<void(const std::string& weight, const float* x, int n_tokens, int64_t cols)>;
+void set_activation_observer(ActivationObserver observer);  // an empty function disables it
 
 // Types the engine's own kernels handle (dot product + dequantizer here).
 bool matmul_supports(GgmlType type);

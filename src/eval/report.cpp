@@ -77,7 +77,8 @@ json to_json(const ValidationReport& r) {
   if (r.metrics.kld) metrics.push_back("kld");
   if (r.metrics.generation) metrics.push_back("generation");
   json j = {{"created", r.created},
-            {"original", {{"path", r.original_path}, {"reference_gguf", r.reference_gguf}, {"architecture", r.architecture},
+            {"original", {{"path", r.original_path}, {"reference_gguf", r.reference_gguf},
+                          {"reference_gguf_removed", r.reference_removed}, {"architecture", r.architecture},
                           {"perplexity", r.ref_perplexity}, {"perplexity_error", r.ref_perplexity_error}, {"seconds", r.ref_seconds}}},
             {"corpus", {{"name", r.corpus_name}, {"sha256", r.corpus_sha256}, {"bytes", r.corpus_bytes}, {"tokens", r.corpus_tokens},
                         {"chunks", r.chunks}, {"ctx", r.ctx}, {"scored_tokens", r.scored_tokens},
@@ -126,7 +127,8 @@ std::string render_table(const ValidationReport& r) {
 
 std::string render_markdown(const ValidationReport& r) {
   std::string md = "# Validation\n\n";
-  md += fmt::format("- Created: {}\n- Original: `{}` ({}), reference GGUF `{}`\n", r.created, r.original_path, r.architecture, r.reference_gguf);
+  md += fmt::format("- Created: {}\n- Original: `{}` ({}), evaluated as the F32 GGUF `{}`{}\n", r.created, r.original_path, r.architecture,
+                    r.reference_gguf, r.reference_removed ? " (temporary, removed after the run)" : "");
   md += fmt::format("- Corpus: {} (sha256 `{}`), {} tokens, {} chunks of {} tokens, {} scored tokens (second half of each chunk, llama-perplexity protocol)\n",
                     r.corpus_name, r.corpus_sha256, r.corpus_tokens, r.chunks, r.ctx, r.scored_tokens);
   md += fmt::format("- Original perplexity: {:.4f} ± {:.4f}\n- Run time: {:.1f} s on {} threads\n\n", r.ref_perplexity,

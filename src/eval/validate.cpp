@@ -285,6 +285,7 @@ ValidationReport validate(const ValidateOptions& o) {
       fr.failures.push_back(fmt::format("mean KLD {:.6f} > {:.6f}", fr.stats.kld_mean, fr.gate.max_kld_mean));
     fr.status = fr.failures.empty() ? "PASS" : "FAIL";
   }
+  rep.reference_removed = tmp.owned;
   rep.seconds = seconds_since(t_start);
   return rep;
 }

@@ -60,6 +60,7 @@ struct FormatReport {
 
 struct ValidationReport {
   std::string original_path, reference_gguf, architecture;
+  bool reference_removed = false;  // the reference GGUF was a temporary file, deleted after the run
   bool is_moe = false;
   std::string moe_note;  // why MoE columns are not measured
   double ref_perplexity = 0, ref_perplexity_error = 0, ref_seconds = 0;

@@ -252,4 +252,12 @@ std::optional<std::string> Checkpoint::chat_template() const {
   return std::nullopt;
 }
 
+void Checkpoint::release(const StTensor& t, uint64_t offset, uint64_t length) const {
+  for (const auto& f : files())
+    if (f.path() == t.file) {
+      f.release(t, offset, length);
+      return;
+    }
+}
+
 }  // namespace lp::formats

@@ -37,6 +37,8 @@ class Checkpoint {
   // shapes. Integer dtypes are rejected (they carry packed data such as MXFP4 blocks: caller handles).
   // With check_finite, the first NaN/Inf throws naming tensor, file and element index.
   void read_f32(const StTensor& t, float* out, bool check_finite = true) const;
+  // Lets the kernel drop bytes [offset, offset+length) of t from our resident set once they were consumed.
+  void release(const StTensor& t, uint64_t offset, uint64_t length) const;
   std::vector<float> read_f32(std::string_view name, bool check_finite = true) const;
   // The block-scale tensor applied to `t` by read_f32, if any.
   const StTensor* scale_for(const StTensor& t) const;

@@ -163,4 +163,10 @@ void SafetensorsFile::release(const StTensor& t) const {
   if (map_ && t.nbytes) map_->release(static_cast<size_t>(t.data - map_->data()), t.nbytes);
 }
 
+void SafetensorsFile::release(const StTensor& t, uint64_t offset, uint64_t length) const {
+  if (!map_ || offset >= t.nbytes) return;
+  length = std::min(length, t.nbytes - offset);
+  map_->release(static_cast<size_t>(t.data - map_->data()) + offset, length);
+}
+
 }  // namespace lp::formats

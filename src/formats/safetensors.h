@@ -51,6 +51,8 @@ class SafetensorsFile {
 
   // Advise the kernel that a tensor's pages are no longer needed (streaming conversion).
   void release(const StTensor& t) const;
+  // Drops [offset, offset+length) bytes of t's data from this process's resident pages (streaming readers).
+  void release(const StTensor& t, uint64_t offset, uint64_t length) const;
 
  private:
   std::shared_ptr<const MappedFile> map_;  // null for parse()

@@ -284,3 +284,16 @@ test("perplexity matches llama.cpp protocol and reference.json", { skip: !haveIn
   assert.equal(mine.scored_tokens, ref.scored_tokens);
   assert.ok(Math.abs(mine.perplexity / ref.heldout_ppl_ctx256_second_half - 1) < 0.005);
 });
+
+// Gemma 3 (5:1 sliding/global attention, separate rope bases, GeGLU, four norms per block, sqrt(d)
+// embedding scale) through our converter, when built: perplexity against the fixture's reference.json
+// (llama.cpp on an F32 GGUF gives 66.1348).
+test("gemma3 perplexity matches reference.json (F32 from our converter)", { skip: (!fs.existsSync(quantBin) || !fs.existsSync(path.join(fixtures, "tiny-gemma3", "model.safetensors")) || !fs.existsSync(runBin)) && "quant binary or tiny-gemma3 missing" }, () => {
+  const out = path.join(workDir, "gemma3");
+  execFileSync(quantBin, ["convert", path.join(fixtures, "tiny-gemma3"), "--output", out, "--formats", "gguf", "--precision", "f32", "--quiet"]);
+  const ref = JSON.parse(fs.readFileSync(path.join(fixtures, "tiny-gemma3", "reference.json"), "utf8"));
+  const mine = ours(["perplexity", "--model", out, "--file", path.join(fixtures, "heldout.txt"), "--ctx", "256", "--chunks", "64", "--json"]);
+  console.log(`gemma3 perplexity ours ${mine.perplexity} reference ${ref.heldout_ppl_ctx256_second_half}`);
+  assert.equal(mine.scored_tokens, ref.scored_tokens);
+  assert.ok(Math.abs(mine.perplexity / ref.heldout_ppl_ctx256_second_half - 1) < 1e-3);
+});

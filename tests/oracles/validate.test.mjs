@@ -50,17 +50,18 @@ async function peerDistributions(modelPath, tokens, nChunks) {
   const context = await model.createContext({ contextSize: CTX, batchSize: CTX, threads: 2 });
   const rows = [];  // per scored position: {probs: Map, next}
   const opts = { temperature: 1, topK: 0, topP: 1, minP: 0 };
+  const seq = context.getSequence();
   for (let c = 0; c < nChunks; c++) {
     const chunk = tokens.slice(c * CTX, (c + 1) * CTX);
-    const seq = context.getSequence();
+    await seq.clearHistory();  // every chunk starts from an empty KV cache, as in llama-perplexity
     const input = chunk.map((t, j) => (j >= CTX / 2 && j < CTX - 1 ? [t, { generateNext: { probabilities: true, options: opts } }] : t));
     const out = await seq.controlledEvaluate(input);
     for (let j = CTX / 2; j < CTX - 1; j++) rows.push({ probs: out[j].next.probabilities, next: chunk[j + 1] });
-    seq.dispose();
   }
+  seq.dispose();
   await context.dispose();
   await model.dispose();
-  return { rows, tokenize: null };
+  return rows;
 }
 
 function pplOf(rows) {
@@ -90,8 +91,8 @@ test("perplexity and KLD match llama.cpp's distributions (node-llama-cpp)", { sk
   const tokens = tm.tokenize(fs.readFileSync(heldoutPath, "utf8"));
   await tm.dispose();
   assert.equal(ours.corpus.tokens, tokens.length, "our tokenization of the corpus has llama.cpp's length");
-  const base = (await peerDistributions(f32, tokens, nChunks)).rows;
-  const quant = (await peerDistributions(q4, tokens, nChunks)).rows;
+  const base = await peerDistributions(f32, tokens, nChunks);
+  const quant = await peerDistributions(q4, tokens, nChunks);
   const kld = [];
   let same = 0;
   for (let i = 0; i < base.length; i++) {
@@ -114,13 +115,14 @@ test("perplexity and KLD match llama.cpp's distributions (node-llama-cpp)", { sk
   assert.equal(f.scored_tokens, base.length);
   assert.ok(Math.abs(ours.original.perplexity / peer.pplBase - 1) < 0.005, "F32 perplexity within 0.5%");
   assert.ok(Math.abs(f.perplexity / peer.ppl - 1) < 0.005, "Q4_K_M perplexity within 0.5%");
-  // The two engines differ by float summation order and by Q8_K activation rounding in the K-quant dot
-  // products, which moves individual log-probs by ~1e-3 (see engine_logits.test.mjs) but not the mean KLD
-  // by more than a few percent of its value; a wrong KLD formula or a mismatched token is off by >2x.
-  assert.ok(Math.abs(f.kld_mean / peer.kldMean - 1) < 0.10, "mean KLD within 10%");
-  assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.15, "median KLD within 15%");
-  assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.20, "p99 KLD within 20%");
-  assert.ok(Math.abs(f.same_top1 - peer.sameTop1) < 0.01, "same top-1 within 1 point");
+  // The two engines differ by float summation order and by the Q8_K rounding of activations in K-quant dot
+  // products, which moves single log-probs by ~1e-3 (engine_logits.test.mjs). Measured on 16 chunks: PPL
+  // 0.0001% (F32) and 0.009% (Q4_K_M) apart, KLD mean +0.25%, median +0.8%, p99 +1.1%, same top-1 +0.1 point.
+  // A wrong KLD formula, a missing normalisation or a shifted token is off by far more than these bounds.
+  assert.ok(Math.abs(f.kld_mean / peer.kldMean - 1) < 0.02, "mean KLD within 2%");
+  assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.03, "median KLD within 3%");
+  assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.05, "p99 KLD within 5%");
+  assert.ok(Math.abs(f.same_top1 - peer.sameTop1) < 0.005, "same top-1 within half a point");
 });
 
 function parseLlamaPerplexity(text) {
@@ -156,8 +158,10 @@ test("KLD statistics match llama-perplexity --kl-divergence", { skip: !havePerpl
   assert.ok(peer.kldMean !== undefined, "parsed llama-perplexity output");
   assert.ok(Math.abs(ours.original.perplexity / peer.pplBase - 1) < 0.005);
   assert.ok(Math.abs(f.perplexity / peer.pplQ - 1) < 0.005);
-  assert.ok(Math.abs(f.kld_mean / peer.kldMean - 1) < 0.10);
-  assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.15);
-  assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.20);
-  assert.ok(Math.abs(100 * f.same_top1 - peer.sameTop) < 1.0);
+  // On top of the engine differences above, llama-perplexity stores the base log-probs as 16-bit steps of
+  // 2.4e-4 nats and drops tokens below e^-16: a per-token error of up to ~1e-4 on KLDs of ~1e-3.
+  assert.ok(Math.abs(f.kld_mean / peer.kldMean - 1) < 0.05, "mean KLD within 5%");
+  assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.10, "median KLD within 10%");
+  assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.10, "p99 KLD within 10%");
+  assert.ok(Math.abs(100 * f.same_top1 - peer.sameTop) < 0.5, "same top-1 within half a point");
 });

@@ -1,0 +1,58 @@
+// llama-pajamas-quant calibrate MODEL --calibration DIR|FILE --output imatrix.gguf
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "calib/calibrate.h"
+#include "common/command.h"
+#include "core/error.h"
+
+namespace {
+
+struct CalibrateArgs {
+  std::string model, output = "imatrix.gguf";
+  std::vector<std::string> calibration;
+  int ctx = 512, chunks = 0, threads = 0;
+  bool legacy = false, json = false, quiet = false;
+};
+
+int run_calibrate(const CalibrateArgs& a) {
+  using namespace lp;
+  calib::CalibrateOptions o;
+  o.model = a.model;
+  o.inputs = a.calibration;
+  o.ctx = a.ctx;
+  o.chunks = a.chunks;
+  o.threads = a.threads;
+  o.progress = !a.quiet && !a.json;
+  calib::CalibrateResult r = calib::calibrate(o);
+  if (a.legacy) r.imatrix.save_legacy(a.output);
+  else r.imatrix.save_gguf(a.output);
+  if (a.json) {
+    nlohmann::json j = {{"output", a.output}, {"format", a.legacy ? "dat" : "gguf"}, {"chunks", r.chunks},
+                        {"ctx", a.ctx}, {"tokens", r.tokens}, {"tensors", r.imatrix.entries.size()}, {"seconds", r.seconds}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("imatrix: %zu tensors, %d chunks of %d tokens (%lld tokens) in %.1f s -> %s\n", r.imatrix.entries.size(),
+                r.chunks, a.ctx, static_cast<long long>(r.tokens), r.seconds, a.output.c_str());
+  }
+  return 0;
+}
+
+lp::app::RegisterCommand reg{{"calibrate", "Compute an importance matrix (llama.cpp imatrix format) with our engine",
+                              [](CLI::App& sub) {
+                                auto a = std::make_shared<CalibrateArgs>();
+                                sub.add_option("model", a->model, "Hugging Face checkpoint folder (or a .gguf)")->required();
+                                sub.add_option("--calibration,-c", a->calibration,
+                                               "Text file(s), folder(s) of .txt files, or a build-calibration folder")
+                                    ->required();
+                                sub.add_option("--output,-o", a->output, "imatrix file to write")->capture_default_str();
+                                sub.add_option("--ctx", a->ctx, "Tokens per chunk")->capture_default_str();
+                                sub.add_option("--chunks", a->chunks, "Chunks to process (default: all full chunks)");
+                                sub.add_option("--threads,-t", a->threads, "Threads (default: physical cores)");
+                                sub.add_flag("--legacy-format", a->legacy, "Write llama.cpp's legacy .dat format");
+                                sub.add_flag("--quiet,-q", a->quiet, "No progress bar");
+                                sub.add_flag("--json", a->json, "Machine-readable summary");
+                                return [a] { return run_calibrate(*a); };
+                              }}};
+
+}  // namespace

@@ -1,0 +1,131 @@
+#include "calib/calibrate.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "convert/convert.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "engine/matmul.h"
+#include "llama_pajamas/runtime.h"
+
+namespace fs = std::filesystem;
+
+namespace lp::calib {
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) fail("{}: cannot read calibration file", p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Exports the checkpoint to an F32 GGUF in a temporary folder (removed on destruction).
+struct ReferenceGguf {
+  fs::path dir;
+  std::string gguf;
+  explicit ReferenceGguf(const std::string& model) {
+    dir = fs::temp_directory_path() / ("lp-calib-" + std::to_string(::getpid()));
+    convert::ConvertOptions o;
+    o.model = model;
+    o.output = dir;
+    o.gguf = true;
+    o.precision.gguf = {plan::Preset::F32};
+    o.architecture_aware = false;
+    o.progress = false;
+    convert::ConvertResult r = convert::convert(o);
+    gguf = (dir / r.artifacts.at(0).path).string();
+  }
+  ~ReferenceGguf() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+}  // namespace
+
+std::string read_calibration_text(const std::vector<std::string>& inputs) {
+  if (inputs.empty()) fail("--calibration: no calibration text given");
+  std::string text;
+  for (const auto& in : inputs) {
+    fs::path p(in);
+    if (fs::is_directory(p)) {
+      if (fs::exists(p / "train.txt")) {  // a build-calibration folder
+        text += slurp(p / "train.txt");
+        continue;
+      }
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(p))
+        if (e.is_regular_file() && e.path().extension() == ".txt") files.push_back(e.path());
+      std::sort(files.begin(), files.end());
+      if (files.empty()) fail("{}: no .txt files in the calibration folder", in);
+      for (const auto& f : files) text += slurp(f) + "\n";
+    } else {
+      text += slurp(p) + "\n";
+    }
+  }
+  return text;
+}
+
+CalibrateResult calibrate(const CalibrateOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (opt.ctx < 8) fail("--ctx: {} is too small (at least 8 tokens)", opt.ctx);
+  const std::string text = read_calibration_text(opt.inputs);
+
+  std::unique_ptr<ReferenceGguf> reference;
+  std::string gguf = opt.model;
+  if (!(fs::is_regular_file(opt.model) && fs::path(opt.model).extension() == ".gguf")) {
+    reference = std::make_unique<ReferenceGguf>(opt.model);
+    gguf = reference->gguf;
+  }
+  RuntimeOptions ro;
+  ro.threads = opt.threads;
+  ro.ctx = opt.ctx;
+  ro.batch = opt.ctx;
+  Runtime rt = Runtime::open(gguf, ro);
+  const ModelInfo info = rt.info();
+
+  // llama-imatrix: tokenize the whole text, cut chunks of ctx tokens, BOS first when the vocab adds one.
+  std::vector<int32_t> tokens = rt.tokenize(text, /*add_special=*/false, /*parse_special=*/false);
+  const int64_t available = static_cast<int64_t>(tokens.size()) / opt.ctx;
+  if (available < 1)
+    fail("calibration set too small: {} tokens, one chunk needs {} (--ctx)", tokens.size(), opt.ctx);
+  if (opt.chunks > available)
+    fail("calibration set too small for --chunks {}: {} tokens make {} chunks of {}", opt.chunks, tokens.size(), available, opt.ctx);
+  const int n_chunks = opt.chunks > 0 ? opt.chunks : static_cast<int>(available);
+
+  CalibrateResult result;
+  Imatrix& im = result.imatrix;
+  im.chunk_size = static_cast<uint32_t>(opt.ctx);
+  for (const auto& in : opt.inputs) im.datasets.push_back(fs::path(in).filename().string());
+  engine::set_activation_observer([&im](const std::string& name, const float* x, int n_tokens, int64_t cols) {
+    im.accumulate(name, 0, 1, x, n_tokens, cols);
+  });
+  struct ClearObserver {
+    ~ClearObserver() { engine::set_activation_observer({}); }
+  } clear;
+
+  Progress bar("calibrate", static_cast<uint64_t>(n_chunks), opt.progress);
+  for (int c = 0; c < n_chunks; ++c) {
+    std::vector<int32_t> chunk(tokens.begin() + static_cast<int64_t>(c) * opt.ctx,
+                               tokens.begin() + static_cast<int64_t>(c + 1) * opt.ctx);
+    if (info.add_bos && info.bos_token >= 0) chunk[0] = info.bos_token;
+    rt.evaluate(chunk);
+    result.tokens += static_cast<int64_t>(chunk.size());
+    im.chunk_count = static_cast<uint32_t>(c + 1);
+    bar.advance();
+  }
+  bar.finish();
+  result.chunks = n_chunks;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace lp::calib
