@@ -136,7 +136,7 @@ function parseLlamaPerplexity(text) {
     kldMean: num(/Mean\s+KLD:\s*([0-9.eE+-]+)/),
     kldMax: num(/Maximum KLD:\s*([0-9.eE+-]+)/),
     kldP99: num(/99\.0%\s+KLD:\s*([0-9.eE+-]+)/),
-    kldMedian: num(/Median KLD:\s*([0-9.eE+-]+)/),
+    kldMedian: num(/Median\s+KLD:\s*([0-9.eE+-]+)/),
     sameTop: num(/Same top p:\s*([0-9.]+)/),
   };
 }
@@ -159,9 +159,10 @@ test("KLD statistics match llama-perplexity --kl-divergence", { skip: !havePerpl
   assert.ok(Math.abs(ours.original.perplexity / peer.pplBase - 1) < 0.005);
   assert.ok(Math.abs(f.perplexity / peer.pplQ - 1) < 0.005);
   // On top of the engine differences above, llama-perplexity stores the base log-probs as 16-bit steps of
-  // 2.4e-4 nats and drops tokens below e^-16: a per-token error of up to ~1e-4 on KLDs of ~1e-3.
-  assert.ok(Math.abs(f.kld_mean / peer.kldMean - 1) < 0.05, "mean KLD within 5%");
-  assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.10, "median KLD within 10%");
-  assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.10, "p99 KLD within 10%");
+  // 2.4e-4 nats and drops tokens below e^-16, and prints 6 decimals (0.000802: +-0.06%).
+  // Measured (64 chunks): PPL base +0.001%, PPL -0.004%, KLD mean +0.07%, median +0.35%, p99 -1.2%, top-1 equal.
+  assert.ok(Math.abs(f.kld_mean / peer.kldMean - 1) < 0.03, "mean KLD within 3%");
+  assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.05, "median KLD within 5%");
+  assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.05, "p99 KLD within 5%");
   assert.ok(Math.abs(100 * f.same_top1 - peer.sameTop) < 0.5, "same top-1 within half a point");
 });

@@ -11,6 +11,10 @@
 
 namespace lp::text {
 
+// Not a llama.cpp key: records tokenizer.json's Unicode normalizer (llama.cpp has no such step).
+constexpr const char* kNormalizerKey = "llama_pajamas.tokenizer.normalizer";
+
+
 namespace {
 
 DecoderStep decoder(DecoderStep::Kind k) {
@@ -186,6 +190,14 @@ Tokenizer Tokenizer::from_gguf(const formats::GgufFile& g) {
     d.ignore_merges = d.gguf_pre == "llama-bpe" || d.gguf_pre == "llama3" || d.gguf_pre == "llama-v3";
     d.decoders.push_back(decoder(DK::ByteLevel));
     d.add_bos = g.get_bool_or("tokenizer.ggml.add_bos_token", false);
+    // Our extension key (llama.cpp ignores it): the Unicode normalization tokenizer.json applies before the
+    // pre-tokenizer, so a GGUF we wrote tokenizes exactly like the tokenizer.json it came from.
+    const std::string norm = g.get_string_or(kNormalizerKey, "");
+    if (norm == "NFC") d.normalizers.push_back(normalizer(NK::Nfc, "", ""));
+    else if (norm == "NFKC") d.normalizers.push_back(normalizer(NK::Nfkc, "", ""));
+    else if (norm == "NFD") d.normalizers.push_back(normalizer(NK::Nfd, "", ""));
+    else if (norm == "NFKD") d.normalizers.push_back(normalizer(NK::Nfkd, "", ""));
+    else if (!norm.empty()) fail("{}: {} '{}' is not NFC, NFKC, NFD or NFKD", g.path(), kNormalizerKey, norm);
   } else {
     d.kind = ModelKind::Spm;
     d.byte_fallback = true;
@@ -271,6 +283,14 @@ GgufTokenizerMeta gguf_tokenizer_metadata(const Tokenizer& tok) {
     merges.reserve(d.merges.size());
     for (const auto& [a, b] : d.merges) merges.push_back(a + " " + b);
     put("tokenizer.ggml.merges", std::move(merges));
+    for (const auto& st : d.normalizers) {
+      using NK = NormalizerStep::Kind;
+      const char* form = st.kind == NK::Nfc ? "NFC" : st.kind == NK::Nfkc ? "NFKC" : st.kind == NK::Nfd ? "NFD" : st.kind == NK::Nfkd ? "NFKD" : nullptr;
+      if (form) {
+        put(kNormalizerKey, std::string(form));
+        break;
+      }
+    }
   }
   if (d.bos_id) put("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*d.bos_id));
   if (d.eos_id) put("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(*d.eos_id));
