@@ -1,7 +1,7 @@
 // The engine's one matrix-vector(s) entry point: y[t][r] = dot(W row r, x[t]) for n_tokens inputs.
 // Activations are converted once per call into the weight type's dot partner (ggml's vec_dot_type:
 // F16 for F16, Q8_0 for the 32-blocks, Q8_K for the K-quants) so results track llama.cpp's CPU path.
-// When lp::kernels::matmul lands, only matmul() in matmul.cpp changes.
+// The work is done by lp::kernels (src/kernels), shared with the benchmarks.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -26,11 +26,7 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
 using ActivationObserver = std::function<void(const std::string& weight, const float* x, int n_tokens, int64_t cols)>;
 void set_activation_observer(ActivationObserver observer);  // an empty function disables it
 
-// Types the engine's own kernels handle (dot product + dequantizer here).
+// Weight types the kernels can multiply.
 bool matmul_supports(GgmlType type);
-
-// True when matmul() routes this type to lp::kernels::matmul (built, supported, not disabled by
-// LP_ENGINE_MATMUL=own).
-bool kernels_matmul_enabled(GgmlType type);
 
 }  // namespace lp::engine
