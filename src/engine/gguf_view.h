@@ -1,5 +1,5 @@
-// Minimal read-only GGUF parser private to the engine: metadata values and tensor descriptors pointing
-// into the memory map (zero copy). The engine only needs lookups by key and by tensor name.
+// The engine's view of a GGUF file (parsed and validated by formats::GgufFile): metadata widened for simple
+// lookups and tensor descriptors pointing into the memory map (zero copy).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/ggml_type.h"
-#include "core/mapped_file.h"
+#include "formats/gguf.h"
 
 namespace lp::engine {
 
@@ -31,7 +31,7 @@ class GgufView {
   explicit GgufView(const std::string& path);  // throws lp::Error naming the path and the bad field
 
   const std::string& path() const { return file_.path(); }
-  uint64_t file_bytes() const { return file_.size(); }
+  uint64_t file_bytes() const { return file_.file_size(); }
 
   bool has(const std::string& key) const { return kv_.count(key) != 0; }
   const GgufValue* find(const std::string& key) const;
@@ -47,7 +47,7 @@ class GgufView {
   const GgufTensor* tensor(const std::string& name) const;
 
  private:
-  MappedFile file_;
+  formats::GgufFile file_;
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensor> tensors_;
   std::map<std::string, size_t> index_;
