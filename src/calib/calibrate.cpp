@@ -1,4 +1,5 @@
 #include "calib/calibrate.h"
+#include "calib/dataset.h"
 
 #include <unistd.h>
 
@@ -18,14 +19,6 @@ namespace fs = std::filesystem;
 
 namespace lp::calib {
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail("{}: cannot read calibration file", p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Exports the checkpoint to an F32 GGUF in a temporary folder (removed on destruction).
 struct ReferenceGguf {
@@ -54,23 +47,8 @@ struct ReferenceGguf {
 std::string read_calibration_text(const std::vector<std::string>& inputs) {
   if (inputs.empty()) fail("--calibration: no calibration text given");
   std::string text;
-  for (const auto& in : inputs) {
-    fs::path p(in);
-    if (fs::is_directory(p)) {
-      if (fs::exists(p / "train.txt")) {  // a build-calibration folder
-        text += slurp(p / "train.txt");
-        continue;
-      }
-      std::vector<fs::path> files;
-      for (const auto& e : fs::directory_iterator(p))
-        if (e.is_regular_file() && e.path().extension() == ".txt") files.push_back(e.path());
-      std::sort(files.begin(), files.end());
-      if (files.empty()) fail("{}: no .txt files in the calibration folder", in);
-      for (const auto& f : files) text += slurp(f) + "\n";
-    } else {
-      text += slurp(p) + "\n";
-    }
-  }
+  for (const auto& in : inputs)
+    for (const auto& sample : load_calibration(in).texts()) text += sample + "\n\n";
   return text;
 }
 

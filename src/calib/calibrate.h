@@ -29,7 +29,8 @@ struct CalibrateResult {
 // Errors: no text, or text shorter than one chunk ("calibration set too small for --chunks N: M tokens, need ...").
 CalibrateResult calibrate(const CalibrateOptions& options);
 
-// Concatenated calibration text from files / folders (sorted .txt files; a build-calibration folder's train.txt).
+// Concatenated calibration text (load_calibration on each input: a build-calibration folder's train split,
+// .txt/.jsonl files, or folders of them), samples separated by a blank line.
 std::string read_calibration_text(const std::vector<std::string>& inputs);
 
 }  // namespace lp::calib
