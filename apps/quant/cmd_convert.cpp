@@ -6,6 +6,7 @@
 #include "calib/imatrix.h"
 #include "convert/convert.h"
 #include "convert/source_model.h"
+#include "eval/validate.h"
 #include "core/error.h"
 #include "core/units.h"
 #include "plan/recipe.h"
@@ -16,7 +17,7 @@ struct ConvertArgs {
   std::string model, output, formats = "gguf", precision, recipe, imatrix;
   std::vector<std::string> tensor_types, mlx_bits;
   std::string output_type, token_embedding_type;
-  bool no_arch = false, arch = false, mixed = false, no_mixed = false, json = false, quiet = false;
+  bool no_arch = false, arch = false, mixed = false, no_mixed = false, json = false, quiet = false, validate = false;
   int embedding_bits = 6, threads = 0;
 };
 
@@ -101,6 +102,19 @@ int run_convert(const ConvertArgs& a) {
                   format_bytes(art.size_bytes).c_str(), art.bpw, a.output.c_str(), art.path.c_str());
     std::printf("manifest: %s/manifest.json (%.1f s)\n", a.output.c_str(), r.seconds);
   }
+  if (a.validate) {
+    // Right after conversion: measure every artifact against the original (results go into the manifest).
+    eval::ValidateOptions v;
+    v.original = a.model;
+    v.quantized = a.output;
+    v.gates.max_ppl_increase = recipe.max_ppl_increase;
+    v.gates.max_kld_mean = recipe.max_kld_mean;
+    v.progress = !a.quiet && !a.json;
+    const eval::ValidationReport report = eval::validate_and_record(v);
+    if (a.json) std::printf("%s\n", eval::to_json(report).dump(2).c_str());
+    else std::printf("%s", eval::render_table(report).c_str());
+    return report.all_pass() ? 0 : 2;
+  }
   return 0;
 }
 
@@ -126,6 +140,7 @@ lp::app::RegisterCommand reg{{"convert", "Convert a Hugging Face checkpoint to G
                                 sub.add_flag("--no-architecture-aware", a->no_arch, "Plain llama.cpp mix (the baseline for comparisons)");
                                 sub.add_option("--threads,-t", a->threads, "Quantization threads (default: all cores)");
                                 sub.add_flag("--quiet,-q", a->quiet, "No progress bar");
+                                sub.add_flag("--validate", a->validate, "Run validate on the artifacts right after converting");
                                 sub.add_flag("--json", a->json, "Machine-readable summary");
                                 return [a] { return run_convert(*a); };
                               }}};

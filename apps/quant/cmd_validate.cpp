@@ -6,6 +6,7 @@
 #include "common/command.h"
 #include "core/error.h"
 #include "eval/validate.h"
+#include "plan/recipe.h"
 
 namespace {
 
@@ -13,11 +14,17 @@ struct ValidateArgs {
   lp::eval::ValidateOptions o;
   std::string metrics = "perplexity,kld,generation";
   double max_ppl = -1, max_kld = -1;
+  std::string recipe;
   bool json = false, quiet = false, no_write = false;
 };
 
 int run_validate(ValidateArgs a) {
   a.o.metrics = lp::eval::parse_metrics(a.metrics);
+  if (!a.recipe.empty()) {  // the recipe's gates; flags below win
+    const lp::plan::Recipe recipe = lp::plan::load_recipe(a.recipe);
+    a.o.gates.max_ppl_increase = recipe.max_ppl_increase;
+    a.o.gates.max_kld_mean = recipe.max_kld_mean;
+  }
   if (a.max_ppl >= 0) a.o.gates.max_ppl_increase = a.max_ppl;
   if (a.max_kld >= 0) a.o.gates.max_kld_mean = a.max_kld;
   a.o.progress = !a.quiet && !a.json;
@@ -47,6 +54,7 @@ lp::app::RegisterCommand reg{{"validate", "Measure quantization quality: perplex
                                 sub.add_option("--gen-tokens", o.gen_tokens, "Greedy tokens per generation prompt")->capture_default_str();
                                 sub.add_option("--max-ppl-increase", a->max_ppl, "Gate: largest perplexity increase, fraction (default per precision)");
                                 sub.add_option("--max-kld", a->max_kld, "Gate: largest mean KL divergence (default per precision)");
+                                sub.add_option("--recipe", a->recipe, "Recipe file whose validation: section sets the gates");
                                 sub.add_option("--work-dir", o.work_dir, "Keep the F32 reference GGUF here (default: temp folder, removed)");
                                 sub.add_option("--threads,-t", o.threads, "CPU threads (default: physical cores)");
                                 sub.add_flag("--no-write", a->no_write, "Do not update manifest.json / validation.json / VALIDATION.md");

@@ -16,10 +16,14 @@ struct EngineCli {
   InferenceConfig infer;
   int64_t seed = -1;
   bool json = false;
+  std::string backend = "auto";
 
   void add_model_options(CLI::App& sub, int default_ctx) {
     runtime.ctx = default_ctx;
-    sub.add_option("-m,--model", model, "GGUF file or pipeline output folder (manifest.json)")->required();
+    sub.add_option("-m,--model", model, "GGUF file, pipeline output folder (manifest.json), HF safetensors folder or MLX folder")->required();
+    sub.add_option("--backend", backend, "backend: auto or cpu (a manifest folder picks the format that fits it)")
+        ->check(CLI::IsMember({"auto", "cpu"}))
+        ->capture_default_str();
     sub.add_option("-t,--threads", runtime.threads, "CPU threads (default: physical cores)");
     sub.add_option("-c,--ctx", runtime.ctx, "context length in tokens (0: the model's)")->capture_default_str();
     sub.add_option("--cache-type", runtime.cache_type, "KV cache type: f16, q8_0, f32")->capture_default_str();
@@ -44,6 +48,7 @@ struct EngineCli {
 
   Runtime open() {
     if (seed >= 0) infer.seed = static_cast<uint64_t>(seed);
+    runtime.backend = backend == "cpu" ? Backend::Cpu : Backend::Auto;
     return Runtime::open(model, runtime);
   }
 };

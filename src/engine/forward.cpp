@@ -147,7 +147,7 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
   // 1. token embeddings
   for (int t = 0; t < n; ++t) {
     float* xt = &x_[static_cast<size_t>(t) * d];
-    dequantize_row(model_.token_embd().type(), model_.token_embd().row(tokens[t]), xt, d);
+    weight_row(model_.token_embd(), tokens[t], xt);
     if (hp.embd_scale != 1.0f)
       for (int i = 0; i < d; ++i) xt[i] *= hp.embd_scale;
   }

@@ -41,10 +41,10 @@ std::optional<GgufValue> widen(const formats::GgufValue& v, const std::string& k
 
 // Parsing and validation (bounds, sizes vs shapes, alignment) are formats::GgufFile's; this view only
 // re-indexes what the forward pass looks up.
-GgufView::GgufView(const std::string& path) : file_(formats::GgufFile::open(path)) {
-  for (const auto& [key, value] : file_.metadata())
+GgufView::GgufView(const std::string& path) : file_(formats::GgufFile::open(path)), path_(file_->path()), file_bytes_(file_->file_size()) {
+  for (const auto& [key, value] : file_->metadata())
     if (auto w = widen(value, key)) kv_.emplace(key, std::move(*w));
-  for (const auto& t : file_.tensors()) {
+  for (const auto& t : file_->tensors()) {
     if (t.ne.size() > 4) fail("{}: tensor '{}' has {} dimensions", path, t.name, t.ne.size());
     GgufTensor g;
     g.name = t.name;
@@ -56,6 +56,12 @@ GgufView::GgufView(const std::string& path) : file_(formats::GgufFile::open(path
     index_[g.name] = tensors_.size();
     tensors_.push_back(std::move(g));
   }
+}
+
+GgufView::GgufView(std::string path, uint64_t file_bytes, std::map<std::string, GgufValue> kv, std::vector<GgufTensor> tensors,
+                   std::shared_ptr<const void> keep_alive)
+    : keep_alive_(std::move(keep_alive)), path_(std::move(path)), file_bytes_(file_bytes), kv_(std::move(kv)), tensors_(std::move(tensors)) {
+  for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 }
 
 const GgufValue* GgufView::find(const std::string& key) const {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -10,6 +11,7 @@
 
 #include "core/ggml_type.h"
 #include "formats/gguf.h"
+#include "kernels/matmul.h"
 
 namespace lp::engine {
 
@@ -20,18 +22,27 @@ struct GgufTensor {
   int n_dims = 0;
   const uint8_t* data = nullptr;
   uint64_t nbytes = 0;
+  // Set for MLX affine-quantized matrices (HF/MLX folders): `type` is then meaningless, `data` is the packed
+  // words, and matmul/embedding lookups go through kernels::matmul_mlx / quant::mlx_dequantize.
+  std::optional<kernels::MlxWeights> mlx;
 };
 
 // Scalars widen to int64/uint64/double; arrays keep their element kind.
 using GgufValue = std::variant<int64_t, uint64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>,
                                std::vector<std::string>>;
 
+// A GGUF file, or a model folder (HF safetensors, MLX) presented with the metadata keys and tensor table the
+// GGUF converter would have written (see engine/folder_loader.h), so Model binds both the same way.
 class GgufView {
  public:
   explicit GgufView(const std::string& path);  // throws lp::Error naming the path and the bad field
 
-  const std::string& path() const { return file_.path(); }
-  uint64_t file_bytes() const { return file_.file_size(); }
+  // In-memory view: tensors point into `keep_alive` (mapped checkpoint files) or into buffers it owns.
+  GgufView(std::string path, uint64_t file_bytes, std::map<std::string, GgufValue> kv, std::vector<GgufTensor> tensors,
+           std::shared_ptr<const void> keep_alive);
+
+  const std::string& path() const { return path_; }
+  uint64_t file_bytes() const { return file_bytes_; }
 
   bool has(const std::string& key) const { return kv_.count(key) != 0; }
   const GgufValue* find(const std::string& key) const;
@@ -47,7 +58,10 @@ class GgufView {
   const GgufTensor* tensor(const std::string& name) const;
 
  private:
-  formats::GgufFile file_;
+  std::optional<formats::GgufFile> file_;
+  std::shared_ptr<const void> keep_alive_;
+  std::string path_;
+  uint64_t file_bytes_ = 0;
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensor> tensors_;
   std::map<std::string, size_t> index_;

@@ -21,6 +21,9 @@ void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const floa
 // Dequantizes one row of W into dst (W.cols() floats): embeddings and tests.
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
 
+// Row r of W as floats (W.cols() of them), for any weight the engine binds (GGUF types and MLX affine).
+void weight_row(const Weight& W, int64_t r, float* dst);
+
 // Calibration hook (the pipeline's importance-matrix collection): when set, every matmul() reports its
 // weight's GGUF name and its input activations before multiplying. Process-wide; not for concurrent sessions.
 using ActivationObserver = std::function<void(const std::string& weight, const float* x, int n_tokens, int64_t cols)>;

@@ -1,8 +1,10 @@
 #include "engine/model.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "core/error.h"
+#include "engine/folder_loader.h"
 
 namespace lp::engine {
 namespace {
@@ -35,6 +37,7 @@ class Binder {
 
  private:
   void check_type(const GgufTensor& t) const {
+    if (t.mlx) return;  // MLX affine weights: bits/group validated when the folder was loaded
     if (!engine_supports_type(t.type))
       fail("{}: {} tensor {} has type {} which the CPU engine cannot run yet", g_.path(), arch_, t.name, ggml_type_name(t.type));
   }
@@ -51,9 +54,15 @@ uint64_t Model::weight_bytes() const {
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return from_view(load_model_folder(path));
+  return from_view(std::make_unique<GgufView>(path));
+}
+
+std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   auto m = std::unique_ptr<Model>(new Model());
-  m->gguf_ = std::make_unique<GgufView>(path);
+  m->gguf_ = std::move(view);
   const GgufView& g = *m->gguf_;
+  const std::string& path = g.path();
   HParams& hp = m->hp_;
   hp.arch = g.get_string("general.architecture").value_or("");
   if (hp.arch.empty()) fail("{}: general.architecture is missing", path);
@@ -107,7 +116,7 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     fail("{}: rope scaling type '{}' is not supported", path, scaling);
   }
   if (const GgufTensor* ff = g.tensor("rope_freqs.weight")) {
-    if (ff->type != GgmlType::F32 || ff->ne[0] != rope.n_dims / 2) fail("{}: rope_freqs.weight must be F32 with {} entries", path, rope.n_dims / 2);
+    if (ff->mlx || ff->type != GgmlType::F32 || ff->ne[0] != rope.n_dims / 2) fail("{}: rope_freqs.weight must be F32 with {} entries", path, rope.n_dims / 2);
     rope.freq_factors = reinterpret_cast<const float*>(ff->data);
   }
 
@@ -159,7 +168,7 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     bind.check_shape(L.up, hp.n_embd, hp.n_ff);
     bind.check_shape(L.down, hp.n_ff, hp.n_embd);
     for (const Weight* v : {&L.attn_norm, &L.ffn_norm, &L.q_norm, &L.k_norm, &L.bq, &L.bk, &L.bv, &L.bo, &L.post_attn_norm, &L.post_ffn_norm})
-      if (*v && v->type() != GgmlType::F32) fail("{}: vector tensor {} must be F32, found {}", path, v->t->name, ggml_type_name(v->type()));
+      if (*v && (v->t->mlx || v->type() != GgmlType::F32)) fail("{}: vector tensor {} must be F32, found {}", path, v->t->name, ggml_type_name(v->type()));
   }
 
   TokenIds& ids = m->ids_;

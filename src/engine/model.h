@@ -71,7 +71,10 @@ struct TokenIds {
 class Model {
  public:
   // Opens a GGUF and binds every weight; throws lp::Error naming the architecture/tensor it can't run.
-  static std::unique_ptr<Model> load(const std::string& gguf_path);
+  // `path` may also be a model folder: HF safetensors (F32/F16/BF16) or an MLX affine-quantized folder
+  // (engine/folder_loader.h), presented as the GGUF our converter would write.
+  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> from_view(std::unique_ptr<GgufView> view);
 
   const GgufView& gguf() const { return *gguf_; }
   const HParams& hp() const { return hp_; }

@@ -14,10 +14,12 @@
 
 #include "core/error.h"
 #include "engine/context.h"
+#include "engine/folder_loader.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
 #include "engine/stop_strings.h"
 #include "text/jinja/chat_template.h"
+#include "text/jinja/template_source.h"
 #include "text/tokenizer/tokenizer.h"
 
 namespace lp {
@@ -37,32 +39,56 @@ void collect_gguf_paths(const nlohmann::json& j, std::vector<std::string>& out) 
   }
 }
 
-// A .gguf path, or a pipeline output folder: the GGUF named in manifest.json, else the folder's only .gguf.
-std::string resolve_model_path(const std::string& model) {
+// A manifest folder: the artifact that fits the backend. The CPU backend (and auto, today) prefers GGUF (the
+// fastest kernels), else an MLX folder (dequantized on the fly). Returns "" when the manifest names none that exists.
+std::string pick_from_manifest(const fs::path& dir, Backend backend) {
+  (void)backend;  // Auto and Cpu choose alike until another backend exists
+  const fs::path mpath = dir / "manifest.json";
+  std::ifstream in(mpath);
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    fail("{}: invalid JSON: {}", mpath.string(), e.what());
+  }
+  auto existing = [&](const std::string& f) -> std::string {
+    const fs::path p = fs::path(f).is_absolute() ? fs::path(f) : dir / f;
+    return fs::exists(p) ? p.string() : "";
+  };
+  std::vector<std::string> ggufs, mlx;
+  if (m.contains("formats") && m["formats"].is_array()) {
+    for (const auto& a : m["formats"]) {
+      if (!a.is_object() || !a.contains("path") || !a["path"].is_string()) continue;
+      const std::string fmt = a.value("format", ""), path = a["path"].get<std::string>();
+      if (fmt == "gguf") ggufs.push_back(path);
+      else if (fmt == "mlx") mlx.push_back(path);
+    }
+  }
+  collect_gguf_paths(m.contains("formats") ? m["formats"] : m, ggufs);  // older manifests: any *.gguf string
+  for (const auto& f : ggufs)
+    if (auto p = existing(f); !p.empty() && !fs::is_directory(p)) return p;
+  for (const auto& f : mlx)
+    if (auto p = existing(f); !p.empty() && engine::folder_kind(p) == engine::FolderKind::Mlx) return p;
+  return "";
+}
+
+// --model: a .gguf file; a pipeline output folder (manifest.json); an HF checkpoint folder (config.json +
+// *.safetensors); an MLX folder (config.json with "quantization"); or a folder holding exactly one .gguf.
+std::string resolve_model_path(const std::string& model, Backend backend) {
   if (!fs::exists(model)) fail("{}: no such file or directory", model);
   if (!fs::is_directory(model)) return model;
   const fs::path dir(model);
-  if (fs::exists(dir / "manifest.json")) {
-    std::ifstream in(dir / "manifest.json");
-    nlohmann::json m;
-    try {
-      m = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      fail("{}: invalid JSON: {}", (dir / "manifest.json").string(), e.what());
-    }
-    std::vector<std::string> found;
-    collect_gguf_paths(m.contains("formats") ? m["formats"] : m, found);
-    for (const auto& f : found) {
-      const fs::path p = fs::path(f).is_absolute() ? fs::path(f) : dir / f;
-      if (fs::exists(p)) return p.string();
-    }
-  }
+  if (fs::exists(dir / "manifest.json"))
+    if (auto p = pick_from_manifest(dir, backend); !p.empty()) return p;
+  if (engine::folder_kind(model) != engine::FolderKind::None) return model;
   std::vector<fs::path> ggufs;
   for (const auto& e : fs::recursive_directory_iterator(dir))
     if (e.is_regular_file() && e.path().extension() == ".gguf") ggufs.push_back(e.path());
   if (ggufs.size() == 1) return ggufs[0].string();
-  if (ggufs.empty()) fail("{}: no .gguf model found (HF checkpoint folders are not runnable yet)", model);
-  fail("{}: several .gguf files and no manifest.json naming one; pass the file", model);
+  if (ggufs.size() > 1) fail("{}: several .gguf files and no manifest.json naming one; pass the file", model);
+  if (fs::exists(dir / "manifest.json")) fail("{}: manifest.json names no GGUF file or MLX folder that exists here", model);
+  if (fs::exists(dir / "config.json")) fail("{}: config.json but no *.safetensors weights", model);
+  fail("{}: not a model: no .gguf, manifest.json, or config.json with *.safetensors", model);
 }
 
 }  // namespace
@@ -100,7 +126,7 @@ Runtime::~Runtime() = default;
 Runtime Runtime::open(const std::string& model, const RuntimeOptions& options) {
   const auto t0 = Clock::now();
   auto impl = std::make_unique<Impl>();
-  impl->path = resolve_model_path(model);
+  impl->path = resolve_model_path(model, options.backend);
   impl->options = options;
   impl->model = engine::Model::load(impl->path);
   engine::ContextOptions co;
@@ -261,7 +287,9 @@ GenerationResult Runtime::generate(std::string_view prompt, const InferenceConfi
 
 std::string Runtime::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
   const auto& tok = impl_->tok();
-  const std::string& src = tok.chat_template();
+  std::string src = tok.chat_template();
+  // Model folders may keep the template outside tokenizer_config.json (chat_template.jinja / .json).
+  if (src.empty() && fs::is_directory(impl_->path)) src = text::load_chat_template_source(impl_->path).source;
   if (src.empty()) fail("{}: the model has no chat template (tokenizer.chat_template)", impl_->path);
   nlohmann::json msgs = nlohmann::json::array();
   for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});

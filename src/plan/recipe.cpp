@@ -101,8 +101,16 @@ Recipe load_recipe(const std::string& path) {
           fail("{}: unknown field '{}'", path, field);
         }
       }
+    } else if (key == "validation") {
+      if (!kv.second.IsMap()) fail("{}: field 'validation' must be a mapping", path);
+      for (const auto& v : kv.second) {
+        const std::string vk = v.first.as<std::string>();
+        if (vk == "max_ppl_increase") r.max_ppl_increase = scalar<double>(v.second, path, "validation." + vk);
+        else if (vk == "max_kld_mean") r.max_kld_mean = scalar<double>(v.second, path, "validation." + vk);
+        else fail("{}: unknown field 'validation.{}' (known: max_ppl_increase, max_kld_mean)", path, vk);
+      }
     } else {
-      fail("{}: unknown field '{}' (known: architecture_aware, gguf, mlx)", path, key);
+      fail("{}: unknown field '{}' (known: architecture_aware, gguf, mlx, validation)", path, key);
     }
   }
   return r;

@@ -10,6 +10,9 @@
 //     precision: 4bit
 //     embedding_bits: 6
 //     overrides: [{pattern: "mlp\\.gate$", bits: 8}]
+//   validation:                 # PASS/FAIL gates of `validate` (and `convert --validate`)
+//     max_ppl_increase: 0.03    # fraction
+//     max_kld_mean: 0.002
 //
 // Command-line flags are applied after the recipe (CLI --tensor-type patterns are tried before the recipe's).
 #pragma once
@@ -31,6 +34,8 @@ struct Recipe {
   std::optional<std::string> mlx_precision;
   std::optional<int> embedding_bits;
   std::vector<BitsOverride> mlx_overrides;
+  std::optional<double> max_ppl_increase;  // validation gates
+  std::optional<double> max_kld_mean;
 };
 
 // Reads .yaml/.yml/.json (by content: JSON is valid YAML). Errors name the file and the field.

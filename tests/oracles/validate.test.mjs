@@ -27,6 +27,7 @@ let prepared;
 function prepare() {
   if (prepared) return prepared;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lp-validate-oracle-"));
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   execFileSync(quantBin, ["convert", tinyDir, "--output", dir, "--formats", "gguf", "--precision", "f32,q4_k_m",
     "--no-architecture-aware", "--quiet"], { stdio: "pipe" });
   const files = fs.readdirSync(path.join(dir, "gguf")).filter((f) => f.endsWith(".gguf"));

@@ -1,0 +1,382 @@
+#include "engine/folder_loader.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numbers>
+
+#include "arch/arch.h"
+#include "core/error.h"
+#include "formats/checkpoint.h"
+#include "quant/mlx_affine.h"
+#include "text/tokenizer/tokenizer.h"
+
+namespace lp::engine {
+namespace fs = std::filesystem;
+using formats::StDtype;
+using formats::StTensor;
+
+namespace {
+
+bool is_runnable_arch(const std::string& a) { return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3"; }
+
+// Owns what the view's tensors point at: the mapped checkpoint files and the buffers built at load.
+struct FolderData {
+  formats::Checkpoint ckpt;
+  std::vector<std::vector<uint8_t>> buffers;  // moving the outer vector keeps each buffer's address
+  uint8_t* alloc(size_t bytes) { return buffers.emplace_back(bytes).data(); }
+  float* alloc_f32(size_t n) { return reinterpret_cast<float*>(alloc(n * sizeof(float))); }
+};
+
+const nlohmann::json* mlx_quantization(const nlohmann::json& config) {
+  auto it = config.find("quantization");
+  if (it == config.end() || !it->is_object() || !it->contains("bits") || !it->contains("group_size")) return nullptr;
+  return &*it;
+}
+
+std::optional<nlohmann::json> read_config(const fs::path& dir) {
+  std::ifstream in(dir / "config.json");
+  if (!in) return std::nullopt;
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    fail("{}: invalid JSON: {}", (dir / "config.json").string(), e.what());
+  }
+}
+
+GgufValue widen(const arch::GgufMetaValue& v) {
+  return std::visit(
+      [](const auto& x) -> GgufValue {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, uint32_t>) return uint64_t{x};
+        else if constexpr (std::is_same_v<T, int32_t>) return int64_t{x};
+        else if constexpr (std::is_same_v<T, float>) return double{x};
+        else if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::string> || std::is_same_v<T, std::vector<std::string>>) return x;
+        else if constexpr (std::is_same_v<T, std::vector<float>>) return std::vector<double>(x.begin(), x.end());
+        else return std::vector<int64_t>(x.begin(), x.end());  // vector<int32_t>, vector<bool>
+      },
+      v);
+}
+
+GgufValue widen(const text::GgufMetaValue& v) {
+  return std::visit(
+      [](const auto& x) -> GgufValue {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, uint32_t>) return uint64_t{x};
+        else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool> || std::is_same_v<T, std::vector<std::string>>) return x;
+        else if constexpr (std::is_same_v<T, std::vector<float>>) return std::vector<double>(x.begin(), x.end());
+        else return std::vector<int64_t>(x.begin(), x.end());
+      },
+      v);
+}
+
+// The metadata a GGUF from our converter carries: architecture keys, plus the tokenizer's scalar keys (ids,
+// add_bos, model) which Model reads; the vocabulary itself stays with text::Tokenizer.
+std::map<std::string, GgufValue> folder_metadata(const arch::HParams& hp, const fs::path& dir, const nlohmann::json& config) {
+  std::map<std::string, GgufValue> kv;
+  for (const auto& e : arch::gguf_metadata(hp, dir.filename().string())) kv[e.key] = widen(e.value);
+  if (fs::exists(dir / "tokenizer.json")) {
+    const text::Tokenizer tok = text::Tokenizer::load(dir);
+    for (const auto& e : text::gguf_tokenizer_metadata(tok).entries)
+      if (!std::holds_alternative<std::vector<std::string>>(e.value) && !std::holds_alternative<std::vector<int32_t>>(e.value) &&
+          !std::holds_alternative<std::vector<float>>(e.value) && e.key != "tokenizer.chat_template")
+        kv[e.key] = widen(e.value);
+  }
+  // Like llama.cpp's SpecialVocab: ids the tokenizer files leave unset come from config.json.
+  for (const char* k : {"bos_token_id", "eos_token_id"}) {
+    const std::string key = std::string("tokenizer.ggml.") + k;
+    auto it = config.find(k);
+    if (kv.count(key) || it == config.end()) continue;
+    const nlohmann::json& v = it->is_array() && !it->empty() ? it->front() : *it;
+    if (v.is_number_integer() && v.get<int64_t>() >= 0) kv[key] = v.get<int64_t>();
+  }
+  return kv;
+}
+
+// llama.cpp's llama3 rope factors (convert_hf_to_gguf LlamaModel): per frequency, 1 (short wavelengths),
+// `factor` (long ones) or a smooth blend between.
+std::vector<float> llama3_rope_factors(const arch::HParams& hp) {
+  const double factor = hp.rope.factor, lo = hp.rope.low_freq_factor > 0 ? hp.rope.low_freq_factor : 1.0;
+  const double hi = hp.rope.high_freq_factor > 0 ? hp.rope.high_freq_factor : 4.0;
+  const double old_ctx = hp.rope.original_max_position > 0 ? static_cast<double>(hp.rope.original_max_position) : 8192.0;
+  const double lo_wavelen = old_ctx / lo, hi_wavelen = old_ctx / hi;
+  std::vector<float> out;
+  for (int i = 0; i < hp.head_dim; i += 2) {
+    const double freq = 1.0 / std::pow(hp.rope_theta, static_cast<double>(i) / hp.head_dim);
+    const double wavelen = 2 * std::numbers::pi / freq;
+    if (wavelen < hi_wavelen) out.push_back(1.0f);
+    else if (wavelen > lo_wavelen) out.push_back(static_cast<float>(factor));
+    else {
+      const double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+      out.push_back(static_cast<float>(1.0 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return out;
+}
+
+// GGUF row order for llama q/k: HF keeps each head as [2, head_dim/2] (rotate-half), llama.cpp's converter as
+// [head_dim/2, 2] (interleaved pairs). src_row[dst] for `rows` rows in `heads` heads.
+std::vector<int64_t> permute_qk_rows(int64_t rows, int heads) {
+  const int64_t hd = rows / heads, half = hd / 2;
+  std::vector<int64_t> src(rows);
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < half; ++i)
+      for (int64_t j = 0; j < 2; ++j) src[h * hd + i * 2 + j] = h * hd + j * half + i;
+  return src;
+}
+
+void copy_rows(const uint8_t* src, uint8_t* dst, const std::vector<int64_t>& order, size_t row_bytes) {
+  for (size_t r = 0; r < order.size(); ++r) std::memcpy(dst + r * row_bytes, src + order[r] * row_bytes, row_bytes);
+}
+
+class FolderBuilder {
+ public:
+  FolderBuilder(std::shared_ptr<FolderData> data, arch::HParams hp, std::string dir)
+      : data_(std::move(data)), hp_(std::move(hp)), dir_(std::move(dir)) {}
+
+  const arch::HParams& hp() const { return hp_; }
+
+  GgufTensor start(const arch::GgufTensorRecipe& r) const {
+    if (r.ne.empty() || r.ne.size() > 4) fail("{}: tensor {} has {} dimensions", dir_, r.gguf_name, r.ne.size());
+    GgufTensor t;
+    t.name = r.gguf_name;
+    t.n_dims = static_cast<int>(r.ne.size());
+    for (size_t d = 0; d < r.ne.size(); ++d) t.ne[d] = r.ne[d];
+    return t;
+  }
+  int64_t rows(const GgufTensor& t) const { return t.ne[1] * t.ne[2] * t.ne[3]; }
+
+  std::optional<std::vector<int64_t>> row_order(const arch::GgufTensorRecipe& r, int64_t rows) const {
+    if (r.transform != arch::Transform::PermuteQK) return std::nullopt;
+    const int heads = r.role == arch::Role::AttnQ ? hp_.n_head : hp_.n_head_kv;
+    if (rows % (2 * heads) != 0) fail("{}: tensor {} has {} rows, not 2 x {} heads", dir_, r.gguf_name, rows, heads);
+    return permute_qk_rows(rows, heads);
+  }
+
+  void check_transform(const arch::GgufTensorRecipe& r) const {
+    using arch::Transform;
+    if (r.transform != Transform::None && r.transform != Transform::PermuteQK && r.transform != Transform::AddOne)
+      fail("{}: {} tensor {} needs transform {}, which the CPU engine cannot apply at load", dir_, hp_.gguf_arch, r.gguf_name,
+           arch::transform_name(r.transform));
+    if (r.sources.size() != 1) fail("{}: tensor {} has {} sources; the CPU engine loads one", dir_, r.gguf_name, r.sources.size());
+  }
+
+  // A float checkpoint tensor in GGUF layout: vectors/norms F32; matrices in their own dtype, zero-copy when
+  // no transform applies (see folder_loader.h).
+  GgufTensor float_tensor(const arch::GgufTensorRecipe& r, const StTensor& st) {
+    check_transform(r);
+    GgufTensor t = start(r);
+    const int64_t n = t.ne[0] * rows(t);
+    if (static_cast<int64_t>(st.n_elements()) != n)
+      fail("{}: tensor {} ({}) has {} elements, expected {}", dir_, st.name, r.gguf_name, st.n_elements(), n);
+    const bool keep_dtype = t.n_dims >= 2 && !r.force_f32 && r.transform != arch::Transform::AddOne &&
+                            (st.dtype == StDtype::F32 || st.dtype == StDtype::F16 || st.dtype == StDtype::BF16);
+    if (!keep_dtype) {
+      float* f = data_->alloc_f32(n);
+      data_->ckpt.read_f32(st, f);  // integer dtypes are refused here, naming the tensor
+      if (r.transform == arch::Transform::AddOne)
+        for (int64_t i = 0; i < n; ++i) f[i] += 1.0f;
+      if (auto order = row_order(r, rows(t))) {  // 1-D q/k biases: one "row" per element
+        std::vector<float> tmp(f, f + n);
+        copy_rows(reinterpret_cast<const uint8_t*>(tmp.data()), reinterpret_cast<uint8_t*>(f), *order, t.ne[0] * sizeof(float));
+      }
+      t.type = GgmlType::F32;
+      t.data = reinterpret_cast<const uint8_t*>(f);
+      t.nbytes = n * sizeof(float);
+      return t;
+    }
+    t.type = st.dtype == StDtype::F32 ? GgmlType::F32 : st.dtype == StDtype::F16 ? GgmlType::F16 : GgmlType::BF16;
+    t.nbytes = st.nbytes;
+    const size_t elem = st.dtype == StDtype::F32 ? 4 : 2;
+    auto order = row_order(r, rows(t));
+    if (!order && reinterpret_cast<uintptr_t>(st.data) % elem == 0) {
+      t.data = st.data;  // zero-copy from the mmap
+      return t;
+    }
+    uint8_t* dst = data_->alloc(st.nbytes);
+    if (order) copy_rows(st.data, dst, *order, t.ne[0] * elem);
+    else std::memcpy(dst, st.data, st.nbytes);
+    t.data = dst;
+    return t;
+  }
+
+  // An MLX affine-quantized matrix: packed words (mmap unless rows move), scales/biases widened to F32.
+  GgufTensor mlx_tensor(const arch::GgufTensorRecipe& r, const StTensor& w, const StTensor& scales, const StTensor& biases,
+                        int bits, int group_size) {
+    check_transform(r);
+    if (r.transform == arch::Transform::AddOne) fail("{}: norm tensor {} is quantized", dir_, w.name);
+    GgufTensor t = start(r);
+    const int64_t nrows = rows(t), cols = t.ne[0], words = quant::mlx_packed_cols(cols, bits), groups = cols / group_size;
+    if (static_cast<int64_t>(w.n_elements()) != nrows * words || static_cast<int64_t>(scales.n_elements()) != nrows * groups ||
+        static_cast<int64_t>(biases.n_elements()) != nrows * groups)
+      fail("{}: MLX tensor {} does not hold [{}, {}] at {} bits, group {}", dir_, w.name, nrows, cols, bits, group_size);
+    auto order = row_order(r, nrows);
+    const uint8_t* packed = w.data;
+    if (order || reinterpret_cast<uintptr_t>(packed) % 4 != 0) {
+      uint8_t* dst = data_->alloc(w.nbytes);
+      if (order) copy_rows(w.data, dst, *order, words * 4);
+      else std::memcpy(dst, w.data, w.nbytes);
+      packed = dst;
+    }
+    auto widen_params = [&](const StTensor& p) {
+      float* f = data_->alloc_f32(nrows * groups);
+      formats::convert_to_f32(p.dtype, p.data, nrows * groups, f);
+      if (order) {
+        std::vector<float> tmp(f, f + nrows * groups);
+        copy_rows(reinterpret_cast<const uint8_t*>(tmp.data()), reinterpret_cast<uint8_t*>(f), *order, groups * sizeof(float));
+      }
+      return f;
+    };
+    for (const StTensor* p : {&scales, &biases})
+      if (p->dtype != StDtype::F32 && p->dtype != StDtype::F16 && p->dtype != StDtype::BF16)
+        fail("{}: MLX tensor {} has dtype {}, expected F32/F16/BF16", dir_, p->name, formats::st_dtype_name(p->dtype));
+    t.mlx = kernels::MlxWeights{reinterpret_cast<const uint32_t*>(packed), widen_params(scales), widen_params(biases), bits, group_size};
+    t.type = GgmlType::F32;  // unused for MLX tensors (Weight users check t.mlx first)
+    t.data = packed;
+    t.nbytes = w.nbytes + scales.nbytes + biases.nbytes;
+    return t;
+  }
+
+  GgufTensor rope_freqs(const arch::GgufTensorRecipe& r) {
+    const std::vector<float> f = llama3_rope_factors(hp_);
+    GgufTensor t = start(r);
+    t.type = GgmlType::F32;
+    t.n_dims = 1;
+    t.ne[0] = static_cast<int64_t>(f.size());
+    float* dst = data_->alloc_f32(f.size());
+    std::memcpy(dst, f.data(), f.size() * sizeof(float));
+    t.data = reinterpret_cast<const uint8_t*>(dst);
+    t.nbytes = f.size() * sizeof(float);
+    return t;
+  }
+
+ private:
+  std::shared_ptr<FolderData> data_;
+  arch::HParams hp_;
+  std::string dir_;
+};
+
+void require_runnable(const arch::HParams& hp, const std::string& dir) {
+  if (!is_runnable_arch(hp.gguf_arch) || hp.is_moe())
+    fail("{}: architecture '{}' ({}) is not supported by the CPU engine yet (dense llama, mistral, qwen2, qwen3, gemma3 are)", dir,
+         hp.model_type, hp.gguf_arch);
+}
+
+std::unique_ptr<GgufView> load_hf(const fs::path& dir) {
+  auto data = std::make_shared<FolderData>(FolderData{formats::Checkpoint::open(dir.string()), {}});
+  const formats::Checkpoint& ckpt = data->ckpt;
+  if (!ckpt.has_weights()) fail("{}: config.json but no *.safetensors weights", dir.string());
+  arch::HParams hp = arch::parse_hparams(ckpt.config(), ckpt.path_of("config.json"));
+  require_runnable(hp, dir.string());
+  const auto recipes = arch::gguf_tensors(hp, arch::classify(hp, ckpt));
+  FolderBuilder b(data, hp, dir.string());
+  std::vector<GgufTensor> tensors;
+  for (const auto& r : recipes) {
+    if (r.transform == arch::Transform::GenerateRopeFreqs) tensors.push_back(b.rope_freqs(r));
+    else tensors.push_back(b.float_tensor(r, ckpt.tensor(r.sources.at(0))));
+  }
+  return std::make_unique<GgufView>(dir.string(), ckpt.total_bytes(), folder_metadata(hp, dir, ckpt.config()), std::move(tensors), data);
+}
+
+// Bits and group size of one MLX module: the per-module override (mlx-lm writes {"bits", "group_size"} under the
+// module path) or the folder default.
+std::pair<int, int> mlx_params(const nlohmann::json& q, const std::string& module) {
+  int bits = q.at("bits").get<int>(), group = q.at("group_size").get<int>();
+  if (auto it = q.find(module); it != q.end() && it->is_object()) {
+    bits = it->value("bits", bits);
+    group = it->value("group_size", group);
+  }
+  return {bits, group};
+}
+
+std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
+  auto data = std::make_shared<FolderData>(FolderData{formats::Checkpoint::open(dir.string()), {}});
+  const formats::Checkpoint& ckpt = data->ckpt;
+  const std::string cfg_path = ckpt.path_of("config.json");
+  const nlohmann::json& q = *mlx_quantization(ckpt.config());
+  arch::HParams hp = arch::parse_hparams(ckpt.config(), cfg_path);
+  require_runnable(hp, dir.string());
+
+  // The checkpoint as the classifier expects it: quantized weights with their logical [rows, cols] shape,
+  // their .scales/.biases companions hidden.
+  struct Quantized { const StTensor *w, *scales, *biases; int bits, group; };
+  std::map<std::string, Quantized> quantized;  // by weight name
+  std::vector<arch::TensorInfo> infos;
+  for (const std::string& name : ckpt.tensor_names()) {
+    const StTensor& t = ckpt.tensor(name);
+    auto companion_of = [&](const char* suffix) {
+      const size_t n = std::strlen(suffix);
+      if (name.size() <= n || name.compare(name.size() - n, n, suffix) != 0) return false;
+      const StTensor* w = ckpt.find(name.substr(0, name.size() - n) + ".weight");
+      return w && w->dtype == StDtype::U32;
+    };
+    if (companion_of(".scales") || companion_of(".biases")) continue;
+    std::vector<int64_t> shape = t.shape;
+    std::string dtype = formats::st_dtype_name(t.dtype);
+    if (t.dtype == StDtype::U32) {
+      const std::string module = name.substr(0, name.rfind('.'));
+      const StTensor* s = ckpt.find(module + ".scales");
+      const StTensor* bi = ckpt.find(module + ".biases");
+      if (!s || !bi || shape.size() != 2 || s->shape.size() != 2)
+        fail("{}: U32 tensor {} has no 2-D {}.scales/.biases: not an MLX affine-quantized weight", dir.string(), name, module);
+      const auto [bits, group] = mlx_params(q, module);
+      const int64_t cols = s->shape[1] * group;
+      if (!quant::mlx_supported(bits, group) || quant::mlx_packed_cols(cols, bits) != shape[1])
+        fail("{}: MLX tensor {} [{} words/row, {} groups/row] does not match bits {} group_size {} from {}", dir.string(), name,
+             shape[1], s->shape[1], bits, group, cfg_path);
+      shape[1] = cols;
+      dtype = formats::st_dtype_name(s->dtype);
+      quantized[name] = {&t, s, bi, bits, group};
+    }
+    infos.push_back({name, dtype, shape});
+  }
+  const auto descs = arch::classify(hp, infos);
+  std::map<std::string, std::string> mlx_name_of;  // HF source name -> name in the MLX file
+  for (const auto& m : arch::mlx_tensors(hp, descs))
+    if (m.sources.size() == 1) mlx_name_of[m.sources[0]] = m.mlx_name;
+
+  FolderBuilder b(data, hp, dir.string());
+  std::vector<GgufTensor> tensors;
+  for (const auto& r : arch::gguf_tensors(hp, descs)) {
+    if (r.transform == arch::Transform::GenerateRopeFreqs) {
+      tensors.push_back(b.rope_freqs(r));
+      continue;
+    }
+    const std::string& hf = r.sources.at(0);
+    const std::string name = mlx_name_of.count(hf) ? mlx_name_of[hf] : hf;
+    if (auto it = quantized.find(name); it != quantized.end()) {
+      const Quantized& qt = it->second;
+      tensors.push_back(b.mlx_tensor(r, *qt.w, *qt.scales, *qt.biases, qt.bits, qt.group));
+    } else {
+      tensors.push_back(b.float_tensor(r, ckpt.tensor(name)));
+    }
+  }
+  return std::make_unique<GgufView>(dir.string(), ckpt.total_bytes(), folder_metadata(hp, dir, ckpt.config()), std::move(tensors), data);
+}
+
+}  // namespace
+
+FolderKind folder_kind(const std::string& dir_str) {
+  const fs::path dir(dir_str);
+  if (!fs::is_directory(dir)) return FolderKind::None;
+  const auto config = read_config(dir);
+  if (!config) return FolderKind::None;
+  if (mlx_quantization(*config)) return FolderKind::Mlx;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".safetensors") return FolderKind::Hf;
+  return FolderKind::None;
+}
+
+std::unique_ptr<GgufView> load_model_folder(const std::string& dir) {
+  switch (folder_kind(dir)) {
+    case FolderKind::Hf: return load_hf(dir);
+    case FolderKind::Mlx: return load_mlx(dir);
+    case FolderKind::None: break;
+  }
+  fail("{}: not a model folder (expected config.json with *.safetensors, an MLX folder, or a manifest.json)", dir);
+}
+
+}  // namespace lp::engine
