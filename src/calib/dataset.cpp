@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "calib/embedded_material.h"
-#include "calib/sha256.h"
+#include "core/sha256.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "text/jinja/chat_template.h"

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "eval/sha256.h"
+#include "core/sha256.h"
 
 namespace lp::eval {
 

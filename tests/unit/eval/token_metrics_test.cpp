@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "eval/sha256.h"
 #include "eval/thresholds.h"
 
 namespace lp::eval {
@@ -95,15 +94,6 @@ TEST(Thresholds, PlanTargetsAndOverrides) {
   EXPECT_DOUBLE_EQ(g.max_kld_mean, default_gate("Q4_K_M").max_kld_mean);
 }
 
-TEST(Sha256, KnownVectors) {
-  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  // padding that spills into a second block, and an exact one-block message
-  EXPECT_EQ(sha256_hex(std::string(119, 'x')), "000b48d4edf0fa7bee3c6236ecd2785baa5db4eeb8bb54341b029e0d9fa5fb0c");
-  EXPECT_EQ(sha256_hex(std::string(64, 'y')), "ffbf30ab94107b2c14d75cfb455ec94f200400ddc5ce304e0c21894090db055f");
-}
 
 }  // namespace
 }  // namespace lp::eval

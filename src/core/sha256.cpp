@@ -1,9 +1,9 @@
-#include "calib/sha256.h"
+#include "core/sha256.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace lp::calib {
+namespace lp {
 namespace {
 
 constexpr uint32_t kRound[64] = {
@@ -89,4 +89,4 @@ std::string sha256_hex(std::string_view bytes) {
   return s.finish_hex();
 }
 
-}  // namespace lp::calib
+}  // namespace lp

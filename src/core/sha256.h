@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4) for the reproducibility hashes in calibration metadata. Small and dependency-free;
+// SHA-256 (FIPS 180-4): reproducibility hashes of calibration sets and evaluation corpora. Small and dependency-free;
 // not meant for large throughput.
 #pragma once
 #include <array>
@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace lp::calib {
+namespace lp {
 
 class Sha256 {
  public:
@@ -26,4 +26,4 @@ class Sha256 {
 // Lower-case hex digest of `bytes`.
 std::string sha256_hex(std::string_view bytes);
 
-}  // namespace lp::calib
+}  // namespace lp
