@@ -21,7 +21,7 @@ namespace lp {
 enum class Backend { Auto, Cpu };
 
 struct RuntimeOptions {
-  Backend backend = Backend::Auto;  // Auto == Cpu today
+  Backend backend = Backend::Auto;  // Auto == Cpu today; picks the artifact of a manifest folder
   int threads = 0;                  // 0: physical cores
   int ctx = 4096;                   // context length in tokens (0: the model's training context)
   std::string cache_type = "f16";   // KV cache: "f16", "q8_0", "f32"
@@ -88,7 +88,9 @@ using PieceCallback = std::function<bool(std::string_view piece)>;
 
 class Runtime {
  public:
-  // `model`: a .gguf file, or a folder with manifest.json (the GGUF listed in its formats) or one .gguf.
+  // `model`: a .gguf file; a pipeline output folder with manifest.json (the artifact fitting options.backend:
+  // CPU prefers a GGUF, else an MLX folder); an HF checkpoint folder (config.json + F32/F16/BF16 safetensors);
+  // an MLX folder (config.json "quantization" + U32-packed affine weights); or a folder holding one .gguf.
   static Runtime open(const std::string& model, const RuntimeOptions& options = {});
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -63,8 +64,18 @@ std::vector<float> all_logits(const Model& m, std::span<const int32_t> toks) {
   return std::vector<float>(ctx.logits(0), ctx.logits(0) + toks.size() * size_t(ctx.n_vocab()));
 }
 
+fs::path scratch_root() { return fs::temp_directory_path() / ("lp_folder_test_" + std::to_string(getpid())); }
+
+// Removes this process's scratch folders when the test binary exits.
+struct ScratchCleanup {
+  ~ScratchCleanup() {
+    std::error_code ec;
+    fs::remove_all(scratch_root(), ec);
+  }
+} scratch_cleanup;
+
 fs::path scratch(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("lp_folder_test_" + std::to_string(getpid())) / name;
+  const fs::path p = scratch_root() / name;
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
