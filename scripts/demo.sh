@@ -16,7 +16,7 @@ if [ -z "$MODEL" ]; then
   else MODEL=out/tiny-qwen3-random; $Q generate --family qwen3 --output "$MODEL" --seed 1; fi
 fi
 $Q detect "$MODEL"
-$Q plan "$MODEL" --precision q4_k_m | head -n 30
+$Q plan "$MODEL" --precision q4_k_m
 $Q convert "$MODEL" --output "$OUT" --formats gguf,mlx --precision q4_k_m:4bit
 GGUF=$(ls "$OUT"/gguf/*.gguf | head -n 1)
 $R generate --model "$GGUF" --prompt "And the LORD said unto Moses," -n 40 --seed 1
