@@ -83,8 +83,8 @@ CalibrateResult calibrate(const CalibrateOptions& opt) {
   Imatrix& im = result.imatrix;
   im.chunk_size = static_cast<uint32_t>(opt.ctx);
   for (const auto& in : opt.inputs) im.datasets.push_back(fs::path(in).filename().string());
-  engine::set_activation_observer([&im](const std::string& name, const float* x, int n_tokens, int64_t cols) {
-    im.accumulate(name, 0, 1, x, n_tokens, cols);
+  engine::set_activation_observer([&im](const engine::ActivationEvent& e) {
+    im.accumulate(e.weight, e.expert, e.n_expert, e.x, e.n_tokens, e.cols);
   });
   struct ClearObserver {
     ~ClearObserver() { engine::set_activation_observer({}); }

@@ -15,17 +15,24 @@
 namespace lp::engine {
 namespace {
 
-ActivationObserver& activation_observer() {
+ActivationObserver& activation_slot() {
   static ActivationObserver observer;
+  return observer;
+}
+RoutingObserver& routing_slot() {
+  static RoutingObserver observer;
   return observer;
 }
 
 }  // namespace
 
-void set_activation_observer(ActivationObserver observer) { activation_observer() = std::move(observer); }
+void set_activation_observer(ActivationObserver observer) { activation_slot() = std::move(observer); }
+void set_routing_observer(RoutingObserver observer) { routing_slot() = std::move(observer); }
+const ActivationObserver& activation_observer() { return activation_slot(); }
+const RoutingObserver& routing_observer() { return routing_slot(); }
 
 void matmul(const Weight& W, const float* x, int n_tokens, float* y, int threads) {
-  if (const auto& observe = activation_observer()) observe(W.t->name, x, n_tokens, W.cols());
+  if (const auto& observe = activation_observer()) observe(ActivationEvent{W.t->name, 0, 1, x, n_tokens, W.cols()});
   if (W.t->mlx) return kernels::matmul_mlx(*W.t->mlx, W.rows(), W.cols(), x, n_tokens, y, threads);
   kernels::matmul(W.type(), W.t->data, W.rows(), W.cols(), x, n_tokens, y, threads);
 }

@@ -9,6 +9,7 @@
 
 #include "core/ggml_type.h"
 #include "engine/model.h"
+#include "engine/observers.h"
 
 namespace lp::engine {
 
@@ -24,10 +25,7 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
 // Row r of W as floats (W.cols() of them), for any weight the engine binds (GGUF types and MLX affine).
 void weight_row(const Weight& W, int64_t r, float* dst);
 
-// Calibration hook (the pipeline's importance-matrix collection): when set, every matmul() reports its
-// weight's GGUF name and its input activations before multiplying. Process-wide; not for concurrent sessions.
-using ActivationObserver = std::function<void(const std::string& weight, const float* x, int n_tokens, int64_t cols)>;
-void set_activation_observer(ActivationObserver observer);  // an empty function disables it
+// matmul() reports its input to the activation observer (engine/observers.h) when one is set.
 
 // Weight types the kernels can multiply.
 bool matmul_supports(GgmlType type);
