@@ -13,7 +13,7 @@ namespace {
 struct ValidateArgs {
   lp::eval::ValidateOptions o;
   std::string metrics = "perplexity,kld,generation";
-  double max_ppl = -1, max_kld = -1;
+  double max_ppl = -1, max_kld = -1, min_expert_corr = -2, min_router_agree = -1;
   std::string recipe;
   bool json = false, quiet = false, no_write = false;
 };
@@ -27,6 +27,8 @@ int run_validate(ValidateArgs a) {
   }
   if (a.max_ppl >= 0) a.o.gates.max_ppl_increase = a.max_ppl;
   if (a.max_kld >= 0) a.o.gates.max_kld_mean = a.max_kld;
+  if (a.min_expert_corr > -2) a.o.gates.min_expert_correlation = a.min_expert_corr;
+  if (a.min_router_agree >= 0) a.o.gates.min_router_agreement = a.min_router_agree;
   a.o.progress = !a.quiet && !a.json;
   a.o.write_outputs = !a.no_write;
   const lp::eval::ValidationReport r = lp::eval::validate_and_record(a.o);
@@ -45,7 +47,7 @@ lp::app::RegisterCommand reg{{"validate", "Measure quantization quality: perplex
                               [](CLI::App& sub) {
                                 auto a = std::make_shared<ValidateArgs>();
                                 auto& o = a->o;
-                                sub.add_option("--original", o.original, "Original checkpoint folder (bf16/f16/f32 safetensors) or a .gguf")->required();
+                                sub.add_option("--original", o.original, "Original checkpoint folder (bf16/f16/f32 safetensors) or a .gguf (required unless --reference)");
                                 sub.add_option("--quantized", o.quantized, "Artifact folder (manifest.json) or one .gguf")->required();
                                 sub.add_option("--metrics", a->metrics, "perplexity, kld, generation (comma-separated)")->capture_default_str();
                                 sub.add_option("--corpus", o.corpus, "Text file to evaluate on (default: the built-in corpus)")->check(CLI::ExistingFile);
@@ -54,7 +56,15 @@ lp::app::RegisterCommand reg{{"validate", "Measure quantization quality: perplex
                                 sub.add_option("--gen-tokens", o.gen_tokens, "Greedy tokens per generation prompt")->capture_default_str();
                                 sub.add_option("--max-ppl-increase", a->max_ppl, "Gate: largest perplexity increase, fraction (default per precision)");
                                 sub.add_option("--max-kld", a->max_kld, "Gate: largest mean KL divergence (default per precision)");
+                                sub.add_option("--min-expert-correlation", a->min_expert_corr, "MoE gate: expert activation correlation must exceed this (default 0.95)")
+                                    ->check(CLI::Range(-1.0, 1.0));
+                                sub.add_option("--min-router-agreement", a->min_router_agree, "MoE gate: router top-k agreement, fraction, must exceed this (default 0.95)")
+                                    ->check(CLI::Range(0.0, 1.0));
                                 sub.add_option("--recipe", a->recipe, "Recipe file whose validation: section sets the gates");
+                                sub.add_option("--save-reference", o.save_reference, "Also save the original's top-k log-probs to this file for later --reference runs");
+                                sub.add_option("--reference", o.reference_file, "Compare against a --save-reference file instead of running the original (KLD over top-k + tail)")
+                                    ->check(CLI::ExistingFile);
+                                sub.add_option("--reference-top-k", o.reference_top_k, "Tokens per position kept by --save-reference")->capture_default_str();
                                 sub.add_option("--work-dir", o.work_dir, "Keep the F32 reference GGUF here (default: temp folder, removed)");
                                 sub.add_option("--threads,-t", o.threads, "CPU threads (default: physical cores)");
                                 sub.add_flag("--no-write", a->no_write, "Do not update manifest.json / validation.json / VALIDATION.md");

@@ -64,7 +64,7 @@ ArtifactSet list_artifacts(const std::string& quantized) {
       fail("{}: a 'formats' entry lacks format/path: {}", set.manifest_path, ex.what());
     }
     e.full_path = (fs::path(quantized) / e.path).string();
-    if (e.format == "gguf" && !fs::exists(e.full_path)) fail("{}: listed GGUF '{}' does not exist", set.manifest_path, e.path);
+    if (!fs::exists(e.full_path)) fail("{}: listed {} artifact '{}' does not exist", set.manifest_path, e.format, e.path);
     set.entries.push_back(e);
   }
   return set;

@@ -16,10 +16,27 @@ using nlohmann::json;
 
 namespace {
 
-json moe_json(const ValidationReport& r) {
-  if (!r.is_moe) return nullptr;
-  return {{"expert_activation_correlation", nullptr}, {"router_topk_agreement", nullptr}, {"never_activated_experts", nullptr},
-          {"note", r.moe_note}};
+json moe_json(const ValidationReport& r, const FormatReport& f) {
+  if (!f.moe)
+    return {{"expert_activation_correlation", nullptr}, {"router_topk_agreement", nullptr}, {"never_activated_original", nullptr},
+            {"never_activated_quantized", nullptr}, {"note", r.moe_note}};
+  const MoeSummary& m = *f.moe;
+  json layers = json::array();
+  for (const auto& l : m.layers)
+    layers.push_back({{"layer", l.layer}, {"n_expert", l.n_expert}, {"expert_activation_correlation", l.correlation},
+                      {"router_topk_agreement", l.topk_agreement}, {"never_activated_original", l.never_original},
+                      {"never_activated_quantized", l.never_quantized}});
+  return {{"expert_activation_correlation", m.correlation}, {"router_topk_agreement", m.topk_agreement},
+          {"never_activated_original", m.never_original}, {"never_activated_quantized", m.never_quantized},
+          {"experts", m.total_experts}, {"routing_decisions", m.decisions},
+          {"gate", {{"min_expert_correlation", f.gate.min_expert_correlation}, {"min_router_agreement", f.gate.min_router_agreement}}},
+          {"layers", layers}};
+}
+
+std::string moe_cells(const FormatReport& f) {
+  if (!f.moe) return fmt::format(" | {:>11} | {:>12} | {:>14}", "n/a", "n/a", "n/a");
+  return fmt::format(" | {:>11.4f} | {:>12} | {:>14}", f.moe->correlation, fmt::format("{:.2f}%", 100 * f.moe->topk_agreement),
+                     fmt::format("{}/{} of {}", f.moe->never_original, f.moe->never_quantized, f.moe->total_experts));
 }
 
 json format_json(const ValidationReport& r, const FormatReport& f) {
@@ -46,7 +63,7 @@ json format_json(const ValidationReport& r, const FormatReport& f) {
   j["seconds"] = f.seconds;
   j["gate"] = {{"max_ppl_increase", f.gate.max_ppl_increase}, {"max_kld_mean", f.gate.max_kld_mean}};
   j["failures"] = f.failures;
-  if (r.is_moe) j["moe"] = moe_json(r);
+  if (r.is_moe) j["moe"] = moe_json(r, f);
   if (!f.samples.empty()) {
     j["generation"] = json::array();
     for (const auto& g : f.samples)
@@ -69,6 +86,28 @@ std::string escape_cell(const std::string& text) {
 
 std::string pct(double v, int digits = 2) { return fmt::format("{:.{}f}%", 100 * v, digits); }
 
+// Router statistics: overall per format, then per layer.
+std::string render_moe_markdown(const ValidationReport& r) {
+  if (!r.moe_note.empty()) return "\nMoE metrics (expert activation correlation, router top-k agreement, unused experts): not measured; " + r.moe_note + ".\n";
+  std::string md = "\n## MoE routing\n\nExpert activation correlation: Pearson correlation of per-expert selection counts (original vs quantized). "
+                   "Router top-k agreement: share of (token, layer) decisions whose selected expert set is identical. "
+                   "Unused: experts never selected on the corpus (original / quantized).\n\n"
+                   "| Format | Expert corr | Router top-k agreement | Unused (orig / quant) | Gate |\n|---|---|---|---|---|\n";
+  for (const auto& f : r.formats)
+    if (f.moe)
+      md += fmt::format("| {} {} | {:.4f} | {} | {} / {} of {} | corr > {}, agreement > {} |\n", f.format, f.precision, f.moe->correlation,
+                        pct(f.moe->topk_agreement), f.moe->never_original, f.moe->never_quantized, f.moe->total_experts,
+                        f.gate.min_expert_correlation, pct(f.gate.min_router_agreement, 0));
+  for (const auto& f : r.formats) {
+    if (!f.moe) continue;
+    md += fmt::format("\n### Per layer: {} {}\n\n| Layer | Expert corr | Router top-k agreement | Unused (orig / quant) |\n|---|---|---|---|\n", f.format, f.precision);
+    for (const auto& l : f.moe->layers)
+      md += fmt::format("| {} | {:.4f} | {} | {} / {} of {} |\n", l.layer, l.correlation, pct(l.topk_agreement), l.never_original,
+                        l.never_quantized, l.n_expert);
+  }
+  return md;
+}
+
 }  // namespace
 
 json to_json(const ValidationReport& r) {
@@ -79,11 +118,13 @@ json to_json(const ValidationReport& r) {
   json j = {{"created", r.created},
             {"original", {{"path", r.original_path}, {"reference_gguf", r.reference_gguf},
                           {"reference_gguf_removed", r.reference_removed}, {"architecture", r.architecture},
+                          {"reference_file", r.reference_file.empty() ? json(nullptr) : json(r.reference_file)},
                           {"perplexity", r.ref_perplexity}, {"perplexity_error", r.ref_perplexity_error}, {"seconds", r.ref_seconds}}},
             {"corpus", {{"name", r.corpus_name}, {"sha256", r.corpus_sha256}, {"bytes", r.corpus_bytes}, {"tokens", r.corpus_tokens},
                         {"chunks", r.chunks}, {"ctx", r.ctx}, {"scored_tokens", r.scored_tokens},
                         {"protocol", "llama-perplexity: non-overlapping chunks of ctx tokens, second half of each scored"}}},
-            {"settings", {{"metrics", metrics}, {"ctx", r.ctx}, {"threads", r.threads}}},
+            {"settings", {{"metrics", metrics}, {"ctx", r.ctx}, {"threads", r.threads}, {"kld", r.kld_method}}},
+            {"notes", r.notes},
             {"formats", json::array()},
             {"all_pass", r.all_pass()},
             {"seconds", r.seconds}};
@@ -99,7 +140,7 @@ std::string render_table(const ValidationReport& r) {
   std::string header = fmt::format("{:<18} | {:>9} | {:>6} | {:>9} | {:>8} | {:>9} | {:>9} | {:>10}", "Format", "Size", "BPW", "PPL",
                                    "Δ PPL", "KLD mean", "KLD p99", "Same top-1");
   if (r.metrics.generation) header += fmt::format(" | {:>9}", "Gen match");
-  if (r.is_moe) header += " | Expert corr | Router agree | Unused experts";
+  if (r.is_moe) header += " | Expert corr | Router agree | Unused (o/q)  ";
   header += " | Status";
   out += header + "\n" + std::string(header.size() - 2, '-') + "\n";  // "Δ" is 2 bytes
   for (const auto& f : r.formats) {
@@ -112,7 +153,7 @@ std::string render_table(const ValidationReport& r) {
     out += fmt::format("{:<18} | {:>9} | {:>6.3f} | {:>9.4f} | {:>+7.2f}% | {:>9.6f} | {:>9.6f} | {:>10}", name, format_bytes(f.size_bytes),
                        f.bpw, s.perplexity, 100 * f.ppl_increase, s.kld_mean, s.kld_p99, pct(s.same_top1));
     if (r.metrics.generation) out += fmt::format(" | {:>9}", f.generation_match ? pct(*f.generation_match, 1) : "-");
-    if (r.is_moe) out += fmt::format(" | {:>11} | {:>12} | {:>14}", "n/a", "n/a", "n/a");
+    if (r.is_moe) out += moe_cells(f);
     out += " | " + f.status;
     if (!f.failures.empty()) {
       out += " (";
@@ -121,7 +162,9 @@ std::string render_table(const ValidationReport& r) {
     }
     out += "\n";
   }
-  if (r.is_moe) out += "MoE columns n/a: " + r.moe_note + "\n";
+  if (!r.moe_note.empty()) out += "MoE columns n/a: " + r.moe_note + "\n";
+  if (!r.reference_file.empty()) out += "reference: " + r.reference_file + " (KLD " + r.kld_method + ")\n";
+  for (const auto& n : r.notes) out += "note: " + n + "\n";
   return out;
 }
 
@@ -131,8 +174,10 @@ std::string render_markdown(const ValidationReport& r) {
                     r.reference_gguf, r.reference_removed ? " (temporary, removed after the run)" : "");
   md += fmt::format("- Corpus: {} (sha256 `{}`), {} tokens, {} chunks of {} tokens, {} scored tokens (second half of each chunk, llama-perplexity protocol)\n",
                     r.corpus_name, r.corpus_sha256, r.corpus_tokens, r.chunks, r.ctx, r.scored_tokens);
-  md += fmt::format("- Original perplexity: {:.4f} ± {:.4f}\n- Run time: {:.1f} s on {} threads\n\n", r.ref_perplexity,
-                    r.ref_perplexity_error, r.seconds, r.threads);
+  md += fmt::format("- Original perplexity: {:.4f} ± {:.4f}\n- KL divergence over: {}{}\n- Run time: {:.1f} s on {} threads\n", r.ref_perplexity,
+                    r.ref_perplexity_error, r.kld_method, r.reference_file.empty() ? "" : " (`" + r.reference_file + "`)", r.seconds, r.threads);
+  for (const auto& n : r.notes) md += "- Note: " + n + "\n";
+  md += "\n";
   md += "| Format | Size | BPW | PPL | Δ PPL | KLD mean | KLD median | KLD p99 | KLD max | Same top-1 | mean abs Δp(top) |";
   md += r.metrics.generation ? " Gen match |" : "";
   md += " Status |\n|---|---|---|---|---|---|---|---|---|---|---|";
@@ -150,7 +195,7 @@ std::string render_markdown(const ValidationReport& r) {
     if (r.metrics.generation) md += fmt::format(" {} |", f.generation_match ? pct(*f.generation_match, 1) : "-");
     md += fmt::format(" {} |\n", f.status);
   }
-  if (r.is_moe) md += "\nMoE metrics (expert activation correlation, router top-k agreement, unused experts): not measured; " + r.moe_note + ".\n";
+  if (r.is_moe) md += render_moe_markdown(r);
   md += "\nGates: Δ PPL and mean KLD ceilings per precision (defaults from the plan's targets, or --max-ppl-increase / --max-kld).\n";
   for (const auto& f : r.formats) {
     if (f.status == "SKIP") continue;

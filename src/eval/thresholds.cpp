@@ -22,19 +22,27 @@ Gate default_gate(const std::string& precision) {
   const int bits = nominal_bits(precision).value_or(4);
   // Mean-KLD ceilings are about 3x what llama.cpp's own quantizer reaches on 7-8B models at each width,
   // so a correct quantization passes and a broken tensor (KLD in the tenths or more) fails.
-  if (bits >= 16) return {0.001, 0.0005};
-  if (bits >= 8) return {0.01, 0.005};
-  if (bits >= 6) return {0.02, 0.02};
-  if (bits == 5) return {0.03, 0.04};
-  if (bits == 4) return {0.05, 0.08};
-  if (bits == 3) return {0.10, 0.20};
-  return {0.25, 0.50};
+  const auto gate = [](double ppl, double kld) {
+    Gate g;
+    g.max_ppl_increase = ppl;
+    g.max_kld_mean = kld;
+    return g;
+  };
+  if (bits >= 16) return gate(0.001, 0.0005);
+  if (bits >= 8) return gate(0.01, 0.005);
+  if (bits >= 6) return gate(0.02, 0.02);
+  if (bits == 5) return gate(0.03, 0.04);
+  if (bits == 4) return gate(0.05, 0.08);
+  if (bits == 3) return gate(0.10, 0.20);
+  return gate(0.25, 0.50);
 }
 
 Gate resolve_gate(const std::string& precision, const GateOverrides& o) {
   Gate g = default_gate(precision);
   if (o.max_ppl_increase) g.max_ppl_increase = *o.max_ppl_increase;
   if (o.max_kld_mean) g.max_kld_mean = *o.max_kld_mean;
+  if (o.min_expert_correlation) g.min_expert_correlation = *o.min_expert_correlation;
+  if (o.min_router_agreement) g.min_router_agreement = *o.min_router_agreement;
   return g;
 }
 

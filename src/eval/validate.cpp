@@ -9,8 +9,10 @@
 #include "convert/convert.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "engine/observers.h"
 #include "eval/artifacts.h"
 #include "eval/corpus.h"
+#include "eval/reference_file.h"
 #include "formats/gguf.h"
 #include "llama_pajamas/runtime.h"
 #include "plan/preset.h"
@@ -110,6 +112,40 @@ void check_same_identity(const ModelIdentity& a, const ModelIdentity& b, const s
          path, b.layers, b.hidden, b.heads, b.kv_heads, a.layers, a.hidden, a.heads, a.kv_heads);
 }
 
+// Formats without GGUF metadata (MLX folders) are checked on what the engine loaded.
+void check_same_info(const ModelInfo& a, const ModelInfo& b, const std::string& path) {
+  if (a.n_vocab != b.n_vocab)
+    fail("{}: vocabulary of {} tokens does not match the original's {} (artifact from a different model)", path, b.n_vocab, a.n_vocab);
+  if (a.n_layer != b.n_layer || a.n_embd != b.n_embd || a.n_head != b.n_head || a.n_head_kv != b.n_head_kv)
+    fail("{}: shape (layers {}, hidden {}, heads {}/{}) does not match the original's ({}, {}, {}/{}) (artifact from a different model)",
+         path, b.n_layer, b.n_embd, b.n_head, b.n_head_kv, a.n_layer, a.n_embd, a.n_head, a.n_head_kv);
+}
+
+// Routes the engine's routing observer into whichever ChunkRouting is current; unset on scope exit so a
+// failed run leaves no dangling hook behind.
+class RoutingCapture {
+ public:
+  explicit RoutingCapture(bool enabled) : enabled_(enabled) {
+    if (enabled_) engine::set_routing_observer([this](const engine::RoutingEvent& e) {
+        if (sink_) sink_->add(e);
+      });
+  }
+  ~RoutingCapture() {
+    if (enabled_) engine::set_routing_observer({});
+  }
+  RoutingCapture(const RoutingCapture&) = delete;
+  RoutingCapture& operator=(const RoutingCapture&) = delete;
+  // Subsequent forward passes record into `r` (cleared first); nullptr stops recording.
+  void record_into(ChunkRouting* r) {
+    if (r) r->clear();
+    sink_ = r;
+  }
+
+ private:
+  bool enabled_;
+  ChunkRouting* sink_ = nullptr;
+};
+
 // Same vocabulary size but different tokens (another tokenizer) shows in the tokenization of a sample.
 void check_same_tokenizer(const Runtime& ref, const Runtime& q, const std::string& path, const std::string& sample) {
   if (ref.tokenize(sample, false, false) != q.tokenize(sample, false, false))
@@ -151,47 +187,30 @@ bool ValidationReport::all_pass() const {
   return std::none_of(formats.begin(), formats.end(), [](const FormatReport& f) { return f.status == "FAIL"; });
 }
 
-ValidationReport validate(const ValidateOptions& o) {
-  const auto t_start = Clock::now();
-  if (o.ctx < 16) fail("--ctx must be at least 16 (got {})", o.ctx);
-  ValidationReport rep;
-  rep.created = iso_now();
-  rep.original_path = o.original;
-  rep.metrics = o.metrics;
-  rep.ctx = o.ctx;
+namespace {
 
-  // Cheap checks first: the artifact list and the corpus, before any conversion.
-  const ArtifactSet set = list_artifacts(o.quantized);
-  const Corpus corpus = load_corpus(o.corpus);
-  rep.corpus_name = corpus.name;
-  rep.corpus_sha256 = corpus.sha256;
-  rep.corpus_bytes = corpus.text.size();
+// What the formats are compared against: the original model run live, or a saved reference file.
+struct Reference {
+  std::optional<Runtime> model;      // live original (absent with --reference and no --original)
+  std::optional<ReferenceFile> file;  // --reference
+  std::optional<ModelIdentity> identity;  // GGUF metadata of the live reference
+  ModelInfo info;
+};
 
-  TempDir tmp;
-  rep.reference_gguf = prepare_reference(o, tmp);
-  RuntimeOptions ro;
-  ro.threads = o.threads;
-  ro.ctx = o.ctx;
-  ro.batch = o.ctx;  // one forward pass per chunk
-  Runtime ref = Runtime::open(rep.reference_gguf, ro);
-  const ModelInfo ref_info = ref.info();
-  rep.architecture = ref_info.architecture;
-  rep.threads = ref_info.threads;
-  rep.is_moe = gguf_is_moe(rep.reference_gguf);
-  if (rep.is_moe) rep.moe_note = "expert statistics need router outputs, which the engine does not expose yet";
+ModelInfo info_from_header(const ReferenceHeader& h) {
+  ModelInfo i;
+  i.architecture = h.architecture;
+  i.n_vocab = h.n_vocab;
+  i.n_layer = h.n_layer;
+  i.n_embd = h.n_embd;
+  i.n_head = h.n_head;
+  i.n_head_kv = h.n_head_kv;
+  return i;
+}
 
-  const std::vector<int32_t> tokens = ref.tokenize(corpus.text, false, false);
-  rep.corpus_tokens = tokens.size();
-  if (tokens.size() < static_cast<size_t>(o.ctx))
-    fail("corpus '{}': {} tokens is less than one chunk of {} (use a smaller --ctx or a longer corpus)", corpus.name, tokens.size(), o.ctx);
-  int64_t n_chunks = static_cast<int64_t>(tokens.size()) / o.ctx;
-  if (o.max_tokens > 0) n_chunks = std::max<int64_t>(1, std::min(n_chunks, o.max_tokens / o.ctx));
-  rep.chunks = static_cast<int>(n_chunks);
-
-  // Open every runnable format now so a mismatched artifact is refused before hours of work.
-  const std::string sample = corpus.text.substr(0, 4000);
-  const ModelIdentity ref_identity = identity_of(rep.reference_gguf);
-  std::vector<std::optional<Runtime>> runtimes;
+// Opens every format now, so a mismatched artifact is refused before hours of work.
+void open_formats(const ArtifactSet& set, const ValidateOptions& o, const RuntimeOptions& ro, const Reference& ref, const std::string& sample,
+                  ValidationReport& rep, std::vector<std::optional<Runtime>>& runtimes) {
   for (const auto& e : set.entries) {
     FormatReport f;
     f.format = e.format;
@@ -201,89 +220,224 @@ ValidationReport validate(const ValidateOptions& o) {
     f.bpw = e.bpw;
     f.gate = resolve_gate(e.precision, o.gates);
     runtimes.emplace_back();
-    if (e.format != "gguf") {
+    if (e.format == "gguf" && ref.identity) check_same_identity(*ref.identity, identity_of(e.full_path), e.path);
+    // A format the engine cannot load yet (a block type without kernels, an unsupported family) is
+    // reported as skipped with the engine's reason rather than aborting the other formats. MLX folders
+    // load through the same engine (packed affine weights dequantized on the fly).
+    try {
+      runtimes.back().emplace(Runtime::open(e.full_path, ro));
+    } catch (const std::exception& ex) {
       f.status = "SKIP";
-      f.skip_reason = "engine cannot run " + e.format + " yet";
-    } else {
-      check_same_identity(ref_identity, identity_of(e.full_path), e.path);
-      // A GGUF the engine cannot load yet (a block type without kernels, an unsupported family) is
-      // reported as skipped with the engine's reason rather than aborting the other formats.
-      try {
-        runtimes.back().emplace(Runtime::open(e.full_path, ro));
-      } catch (const std::exception& ex) {
-        f.status = "SKIP";
-        f.skip_reason = ex.what();
-      }
-      if (runtimes.back()) check_same_tokenizer(ref, *runtimes.back(), e.path, sample);
+      f.skip_reason = ex.what();
+    }
+    if (runtimes.back()) {
+      check_same_info(ref.info, runtimes.back()->info(), e.path);
+      if (ref.model) check_same_tokenizer(*ref.model, *runtimes.back(), e.path, sample);
     }
     rep.formats.push_back(std::move(f));
   }
+}
 
-  // Chunk loop: reference logits once per chunk, then every format against them.
-  const int first = o.ctx / 2, n_vocab = ref_info.n_vocab;
+// With --reference, the corpus must be the one the file was made on and every format must cut it into
+// the same tokens.
+void check_reference_file(const ReferenceFile& file, const Corpus& corpus, int ctx, const std::string& path) {
+  const ReferenceHeader& h = file.header();
+  if (h.corpus_sha256 != corpus.sha256)
+    fail("{}: made on corpus '{}' (sha256 {}), not on '{}' (sha256 {})", path, h.corpus_name, h.corpus_sha256.substr(0, 12), corpus.name,
+         corpus.sha256.substr(0, 12));
+  if (h.ctx != ctx) fail("{}: made with --ctx {}, not {}", path, h.ctx, ctx);
+}
+
+void check_reference_tokens(const ReferenceFile& file, const std::vector<int32_t>& chunk, int64_t c, const std::string& format,
+                            const std::string& path) {
+  const auto stored = file.tokens().subspan(static_cast<size_t>(c) * chunk.size(), chunk.size());
+  if (!std::equal(stored.begin(), stored.end(), chunk.begin()))
+    fail("{}: tokenizer of {} cuts the corpus differently from the reference file's original", path, format);
+}
+
+void finish_format(FormatReport& fr, const ComparisonAccumulator& acc, const MoeAccumulator& moe, double ref_perplexity, const Metrics& m) {
+  fr.stats = acc.summary();
+  fr.moe = moe.summary();
+  fr.ppl_increase = ref_perplexity > 0 ? fr.stats.perplexity / ref_perplexity - 1 : 0;
+  if (m.perplexity && fr.ppl_increase > fr.gate.max_ppl_increase)
+    fr.failures.push_back(fmt::format("perplexity +{:.2f}% > {:.2f}%", 100 * fr.ppl_increase, 100 * fr.gate.max_ppl_increase));
+  if (m.kld && fr.stats.kld_mean > fr.gate.max_kld_mean)
+    fr.failures.push_back(fmt::format("mean KLD {:.6f} > {:.6f}", fr.stats.kld_mean, fr.gate.max_kld_mean));
+  if (fr.moe) {
+    if (!(fr.moe->correlation > fr.gate.min_expert_correlation))
+      fr.failures.push_back(fmt::format("expert activation correlation {:.4f} <= {:.4f}", fr.moe->correlation, fr.gate.min_expert_correlation));
+    if (!(fr.moe->topk_agreement > fr.gate.min_router_agreement))
+      fr.failures.push_back(fmt::format("router top-k agreement {:.2f}% <= {:.2f}%", 100 * fr.moe->topk_agreement, 100 * fr.gate.min_router_agreement));
+  }
+}
+
+void compare_generation(FormatReport& fr, Runtime& model, const std::vector<GenerationResult>& ref_gen, int gen_tokens) {
+  int match = 0, compared = 0;
+  for (size_t i = 0; i < kGenerationPrompts.size(); ++i) {
+    const GenerationResult g = model.generate(kGenerationPrompts[i], greedy(gen_tokens));
+    GenerationSample s{kGenerationPrompts[i], ref_gen[i].text, g.text, static_cast<int>(ref_gen[i].tokens.size()), 0, 0};
+    const size_t n = std::max(ref_gen[i].tokens.size(), g.tokens.size());
+    for (size_t k = 0; k < n; ++k)
+      if (k < ref_gen[i].tokens.size() && k < g.tokens.size() && ref_gen[i].tokens[k] == g.tokens[k]) ++s.matching_tokens;
+    s.compared_tokens = static_cast<int>(n);
+    match += s.matching_tokens;
+    compared += s.compared_tokens;
+    fr.samples.push_back(std::move(s));
+  }
+  fr.generation_match = compared ? static_cast<double>(match) / compared : 1.0;
+}
+
+}  // namespace
+
+ValidationReport validate(const ValidateOptions& o) {
+  const auto t_start = Clock::now();
+  if (o.ctx < 16) fail("--ctx must be at least 16 (got {})", o.ctx);
+  if (o.original.empty() && o.reference_file.empty()) fail("validate: --original or --reference is required");
+  if (!o.save_reference.empty() && o.original.empty()) fail("--save-reference needs --original (the model whose outputs are saved)");
+  if (!o.save_reference.empty() && !o.reference_file.empty()) fail("--save-reference and --reference exclude each other");
+  if (o.reference_top_k < 1) fail("--reference-top-k must be at least 1 (got {})", o.reference_top_k);
+  ValidationReport rep;
+  rep.created = iso_now();
+  rep.original_path = o.original;
+  rep.metrics = o.metrics;
+  rep.ctx = o.ctx;
+
+  // Cheap checks first: the artifact list, the corpus and a reference file, before any conversion.
+  const ArtifactSet set = list_artifacts(o.quantized);
+  const Corpus corpus = load_corpus(o.corpus);
+  rep.corpus_name = corpus.name;
+  rep.corpus_sha256 = corpus.sha256;
+  rep.corpus_bytes = corpus.text.size();
+  Reference ref;
+  if (!o.reference_file.empty()) {
+    ref.file = ReferenceFile::load(o.reference_file);
+    check_reference_file(*ref.file, corpus, o.ctx, o.reference_file);
+    ref.info = info_from_header(ref.file->header());
+    rep.reference_file = o.reference_file;
+    if (o.original.empty()) rep.original_path = ref.file->header().original_path;
+  }
+
+  TempDir tmp;
+  RuntimeOptions ro;
+  ro.threads = o.threads;
+  ro.ctx = o.ctx;
+  ro.batch = o.ctx;  // one forward pass per chunk
+  if (!o.original.empty()) {
+    rep.reference_gguf = prepare_reference(o, tmp);
+    ref.model.emplace(Runtime::open(rep.reference_gguf, ro));
+    const ModelInfo live = ref.model->info();
+    if (ref.file) check_same_info(ref.info, live, rep.reference_gguf);
+    ref.info = live;
+    ref.identity = identity_of(rep.reference_gguf);
+    rep.is_moe = gguf_is_moe(rep.reference_gguf);
+  }
+  rep.architecture = ref.info.architecture;
+
+  const std::string sample = corpus.text.substr(0, 4000);
+  std::vector<std::optional<Runtime>> runtimes;
+  open_formats(set, o, ro, ref, sample, rep, runtimes);
+  // The tokenizer: the original's, else (reference file only) the first format's, checked per chunk.
+  Runtime* tokenizer = ref.model ? &*ref.model : nullptr;
+  for (auto& r : runtimes)
+    if (!tokenizer && r) tokenizer = &*r;
+  if (!tokenizer) fail("{}: no format the engine can run, and no --original", o.quantized);
+  const ModelInfo tok_info = tokenizer->info();
+  rep.threads = tok_info.threads;
+  if (!ref.model && rep.metrics.generation) {
+    rep.metrics.generation = false;
+    rep.notes.push_back("generation not compared: it needs the original model (--original), not only --reference");
+  }
+
+  const std::vector<int32_t> tokens = tokenizer->tokenize(corpus.text, false, false);
+  rep.corpus_tokens = tokens.size();
+  if (tokens.size() < static_cast<size_t>(o.ctx))
+    fail("corpus '{}': {} tokens is less than one chunk of {} (use a smaller --ctx or a longer corpus)", corpus.name, tokens.size(), o.ctx);
+  int64_t n_chunks = static_cast<int64_t>(tokens.size()) / o.ctx;
+  if (o.max_tokens > 0) n_chunks = std::max<int64_t>(1, std::min(n_chunks, o.max_tokens / o.ctx));
+  if (ref.file) {
+    if (ref.file->header().chunks < n_chunks)
+      rep.notes.push_back(fmt::format("the reference file holds {} chunks; {} asked for", ref.file->header().chunks, n_chunks));
+    n_chunks = std::min<int64_t>(n_chunks, ref.file->header().chunks);
+  }
+  rep.chunks = static_cast<int>(n_chunks);
+  std::optional<ReferenceFile> saving;
+  if (!o.save_reference.empty())
+    saving.emplace(ReferenceHeader{corpus.name, corpus.sha256, o.original, ref.info.architecture, o.ctx, static_cast<int>(n_chunks),
+                                   o.reference_top_k, ref.info.n_vocab, ref.info.n_layer, ref.info.n_embd, ref.info.n_head, ref.info.n_head_kv});
+
+  // Chunk loop: reference log-probs once per chunk, then every format against them.
+  const int first = o.ctx / 2, n_vocab = ref.info.n_vocab;
+  const bool live = !ref.file.has_value();  // with --reference, a given --original only serves generation
+  rep.kld_method = live ? "full vocabulary" : fmt::format("top-{} + tail (reference file)", ref.file->header().top_k);
   PerplexityAccumulator ref_ppl;
   std::vector<ComparisonAccumulator> acc(rep.formats.size());
+  std::vector<MoeAccumulator> moe(rep.formats.size());
+  RoutingCapture routing(rep.is_moe && live);
+  ChunkRouting ref_routing, q_routing;
   std::vector<int> ref_top(o.ctx);
+  std::vector<float> ref_logits;
   Progress progress("validate", static_cast<uint64_t>(n_chunks), o.progress);
   for (int64_t c = 0; c < n_chunks; ++c) {
     std::vector<int32_t> chunk(tokens.begin() + c * o.ctx, tokens.begin() + (c + 1) * o.ctx);
-    if (ref_info.add_bos && ref_info.bos_token >= 0) chunk[0] = ref_info.bos_token;
+    if (tok_info.add_bos && tok_info.bos_token >= 0) chunk[0] = tok_info.bos_token;
     auto t0 = Clock::now();
-    std::vector<float> ref_logits = ref.evaluate(chunk);
-    for (int j = first; j < o.ctx - 1; ++j) {
-      std::span<float> row(ref_logits.data() + static_cast<size_t>(j) * n_vocab, n_vocab);
-      ref_top[j] = log_softmax_inplace(row).top;
-      ref_ppl.add(-row[chunk[j + 1]]);
+    if (live) {
+      routing.record_into(&ref_routing);
+      ref_logits = ref.model->evaluate(chunk);
+      routing.record_into(nullptr);
+      if (saving) saving->add_tokens(chunk);
+      for (int j = first; j < o.ctx - 1; ++j) {
+        std::span<float> row(ref_logits.data() + static_cast<size_t>(j) * n_vocab, n_vocab);
+        ref_top[j] = log_softmax_inplace(row).top;
+        ref_ppl.add(-row[chunk[j + 1]]);
+        if (saving) saving->add_row(row, -row[chunk[j + 1]]);
+      }
+    } else {
+      check_reference_tokens(*ref.file, chunk, c, "the first format", o.reference_file);
+      for (int j = first; j < o.ctx - 1; ++j) ref_ppl.add(ref.file->row(static_cast<int>(c), j - first).nll);
     }
     rep.ref_seconds += seconds_since(t0);
     for (size_t f = 0; f < rep.formats.size(); ++f) {
       if (!runtimes[f]) continue;
       t0 = Clock::now();
+      routing.record_into(&q_routing);
       const std::vector<float> q = runtimes[f]->evaluate(chunk);
+      routing.record_into(nullptr);
+      if (rep.is_moe && live) moe[f].add(ref_routing, q_routing);
       for (int j = first; j < o.ctx - 1; ++j) {
         const size_t off = static_cast<size_t>(j) * n_vocab;
-        acc[f].add(compare_token({ref_logits.data() + off, static_cast<size_t>(n_vocab)}, ref_top[j],
-                                 {q.data() + off, static_cast<size_t>(n_vocab)}, chunk[j + 1]));
+        const std::span<const float> q_row(q.data() + off, static_cast<size_t>(n_vocab));
+        acc[f].add(live ? compare_token({ref_logits.data() + off, static_cast<size_t>(n_vocab)}, ref_top[j], q_row, chunk[j + 1])
+                        : compare_token_topk(ref.file->row(static_cast<int>(c), j - first), q_row, chunk[j + 1]));
       }
       rep.formats[f].seconds += seconds_since(t0);
     }
     progress.advance(1, "ppl " + std::to_string(ref_ppl.perplexity()));
   }
   progress.finish();
+  ref_logits = {};
   rep.ref_perplexity = ref_ppl.perplexity();
   rep.ref_perplexity_error = ref_ppl.perplexity_error();
   rep.scored_tokens = ref_ppl.count;
+  if (saving) saving->save(o.save_reference);
 
-  // Greedy generation side by side.
+  // Greedy generation side by side (routing is not recorded here).
   std::vector<GenerationResult> ref_gen;
-  if (o.metrics.generation)
-    for (const auto& p : kGenerationPrompts) ref_gen.push_back(ref.generate(p, greedy(o.gen_tokens)));
-
+  if (rep.metrics.generation)
+    for (const auto& p : kGenerationPrompts) ref_gen.push_back(ref.model->generate(p, greedy(o.gen_tokens)));
   for (size_t f = 0; f < rep.formats.size(); ++f) {
     FormatReport& fr = rep.formats[f];
     if (!runtimes[f]) continue;
-    fr.stats = acc[f].summary();
-    fr.ppl_increase = rep.ref_perplexity > 0 ? fr.stats.perplexity / rep.ref_perplexity - 1 : 0;
-    if (o.metrics.generation) {
-      int match = 0, compared = 0;
-      for (size_t i = 0; i < kGenerationPrompts.size(); ++i) {
-        const GenerationResult g = runtimes[f]->generate(kGenerationPrompts[i], greedy(o.gen_tokens));
-        GenerationSample s{kGenerationPrompts[i], ref_gen[i].text, g.text, static_cast<int>(ref_gen[i].tokens.size()), 0, 0};
-        const size_t n = std::max(ref_gen[i].tokens.size(), g.tokens.size());
-        for (size_t k = 0; k < n; ++k)
-          if (k < ref_gen[i].tokens.size() && k < g.tokens.size() && ref_gen[i].tokens[k] == g.tokens[k]) ++s.matching_tokens;
-        s.compared_tokens = static_cast<int>(n);
-        match += s.matching_tokens;
-        compared += s.compared_tokens;
-        fr.samples.push_back(std::move(s));
-      }
-      fr.generation_match = compared ? static_cast<double>(match) / compared : 1.0;
-    }
-    if (o.metrics.perplexity && fr.ppl_increase > fr.gate.max_ppl_increase)
-      fr.failures.push_back(fmt::format("perplexity +{:.2f}% > {:.2f}%", 100 * fr.ppl_increase, 100 * fr.gate.max_ppl_increase));
-    if (o.metrics.kld && fr.stats.kld_mean > fr.gate.max_kld_mean)
-      fr.failures.push_back(fmt::format("mean KLD {:.6f} > {:.6f}", fr.stats.kld_mean, fr.gate.max_kld_mean));
+    if (rep.metrics.generation) compare_generation(fr, *runtimes[f], ref_gen, o.gen_tokens);
+    finish_format(fr, acc[f], moe[f], rep.ref_perplexity, rep.metrics);
     fr.status = fr.failures.empty() ? "PASS" : "FAIL";
+  }
+  if (live && rep.is_moe && std::none_of(rep.formats.begin(), rep.formats.end(), [](const FormatReport& f) { return f.moe.has_value(); }))
+    rep.moe_note = "the engine reported no routing decisions for this model";
+  const auto moe_gguf = [](const ArtifactEntry& e) { return e.format == "gguf" && gguf_is_moe(e.full_path); };
+  if (!live && std::any_of(set.entries.begin(), set.entries.end(), moe_gguf)) {
+    rep.is_moe = false;  // routing statistics need the original model run chunk by chunk
+    rep.notes.push_back("MoE routing metrics are not measured against a saved reference; run with --original instead");
   }
   rep.reference_removed = tmp.owned;
   rep.seconds = seconds_since(t_start);

@@ -3,6 +3,9 @@
 // same corpus. Each chunk's reference logits are computed once and compared on the fly with every format,
 // so memory stays at the models plus one chunk of logits per model and nothing big is written to disk.
 //
+// With --save-reference the original's top-k log-probs are also written to a file, which --reference
+// reuses instead of running the original (KLD then over top-k + tail mass, see reference_file.h).
+//
 // Chunking is llama.cpp's llama-perplexity: the corpus is tokenized once without BOS, cut into chunks of
 // `ctx` tokens (BOS replaces a chunk's first token when the vocabulary adds BOS), and only the second half
 // of each chunk is scored, so every scored token has at least ctx/2 tokens of context.
@@ -13,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/moe_metrics.h"
 #include "eval/thresholds.h"
 #include "eval/token_metrics.h"
 
@@ -34,6 +38,9 @@ struct ValidateOptions {
   int threads = 0;         // 0: physical cores
   GateOverrides gates;
   std::string work_dir;    // where the reference GGUF is written (default: a temp folder, removed after)
+  std::string save_reference;  // write the original's top-k log-probs here (reference_file.h)
+  std::string reference_file;  // compare against this saved reference (then --original is optional)
+  int reference_top_k = 32;
   bool write_outputs = true;  // manifest.json validation section, validation.json, VALIDATION.md
   bool progress = true;
 };
@@ -53,13 +60,16 @@ struct FormatReport {
   double ppl_increase = 0;  // fraction
   std::optional<double> generation_match;  // fraction of identical tokens (position by position)
   std::vector<GenerationSample> samples;
+  std::optional<MoeSummary> moe;  // MoE models, when the engine reported routing
   Gate gate;
   std::vector<std::string> failures;  // which gate failed, readable
   double seconds = 0;
 };
 
 struct ValidationReport {
-  std::string original_path, reference_gguf, architecture;
+  std::string original_path, reference_gguf, reference_file, architecture;
+  std::string kld_method;           // "full vocabulary" or "top-k + tail (reference file)"
+  std::vector<std::string> notes;   // what was not measured and why
   bool reference_removed = false;  // the reference GGUF was a temporary file, deleted after the run
   bool is_moe = false;
   std::string moe_note;  // why MoE columns are not measured

@@ -89,9 +89,17 @@ TEST(Thresholds, PlanTargetsAndOverrides) {
   EXPECT_DOUBLE_EQ(default_gate("Q8_0").max_ppl_increase, 0.01);
   EXPECT_LT(default_gate("Q8_0").max_kld_mean, default_gate("Q4_K_M").max_kld_mean);
   EXPECT_LT(default_gate("Q4_K_M").max_kld_mean, default_gate("Q2_K").max_kld_mean);
-  const Gate g = resolve_gate("Q4_K_M", {0.01, std::nullopt});
+  GateOverrides o;
+  o.max_ppl_increase = 0.01;
+  const Gate g = resolve_gate("Q4_K_M", o);
   EXPECT_DOUBLE_EQ(g.max_ppl_increase, 0.01);
   EXPECT_DOUBLE_EQ(g.max_kld_mean, default_gate("Q4_K_M").max_kld_mean);
+  // MoE gates: issue #7's defaults for every precision, overridable.
+  EXPECT_DOUBLE_EQ(default_gate("Q2_K").min_expert_correlation, 0.95);
+  EXPECT_DOUBLE_EQ(default_gate("Q8_0").min_router_agreement, 0.95);
+  o.min_router_agreement = 0.8;
+  EXPECT_DOUBLE_EQ(resolve_gate("Q2_K", o).min_router_agreement, 0.8);
+  EXPECT_DOUBLE_EQ(resolve_gate("Q2_K", o).min_expert_correlation, 0.95);
 }
 
 
