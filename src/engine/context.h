@@ -7,6 +7,7 @@
 
 #include "engine/kv_cache.h"
 #include "engine/model.h"
+#include "engine/moe.h"
 
 namespace lp::engine {
 
@@ -47,6 +48,7 @@ class Context {
   std::vector<float> logits_;
   // scratch, sized for n_batch tokens
   std::vector<float> x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, scores_;
+  MoeScratch moe_;
 };
 
 }  // namespace lp::engine

@@ -1,8 +1,9 @@
 // The transformer forward pass, top to bottom (llama2.c style), for a batch of n tokens at positions
 // n_past..n_past+n-1:
 //   x = embed(tokens) [* sqrt(d) for gemma]
-//   per layer: x += Wo * attention(rope(Wq*norm(x)), rope(Wk*norm(x)), Wv*norm(x))   (+QK-norm, biases)
+//   per layer: x += Wo * attention(rope(Wq*norm(x)), rope(Wk*norm(x)), Wv*norm(x))   (+QK-norm, biases, sinks)
 //              x += down(act(gate*norm(x)) * up*norm(x))                            (SwiGLU / GeGLU)
+//           or x += sum over the k routed experts of weight * expert(norm(x))      (MoE: engine/moe.cpp)
 //   logits = Wout * norm(x)
 // The math follows llama.cpp's CPU graph (same RMSNorm accumulation, rope cache, f16 KV cache).
 #include <omp.h>
@@ -179,6 +180,7 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
 
     // Causal (and sliding-window) softmax attention; one (token, head) pair per task.
     const int window = L.attention == AttentionKind::Sliding ? L.window : 0;
+    const float* sinks = L.attn_sinks ? f32(L.attn_sinks) : nullptr;  // gpt-oss: one more logit per head, no value
     const bool f16_cache = cache_.type() == CacheType::F16;
 #pragma omp parallel num_threads(threads_)
     {
@@ -202,7 +204,8 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
             scores[j] = s * kq_scale;
             mx = std::max(mx, scores[j]);
           }
-          double sum = 0.0;
+          if (sinks) mx = std::max(mx, sinks[h]);
+          double sum = sinks ? std::exp(sinks[h] - mx) : 0.0;
           for (int j = first; j <= pos; ++j) {
             scores[j] = std::exp(scores[j] - mx);
             sum += scores[j];
@@ -233,14 +236,18 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
 
     // 3. feed-forward block
     for (int t = 0; t < n; ++t) rms_norm(&x_[size_t(t) * d], f32(L.ffn_norm), &xn_[size_t(t) * d], d, hp.rms_eps);
-    matmul(L.gate, xn_.data(), n, gate_.data(), threads_);
-    matmul(L.up, xn_.data(), n, up_.data(), threads_);
-    const size_t nf = size_t(n) * hp.n_ff;
-    if (L.ffn == FfnKind::GeGLU)
-      for (size_t i = 0; i < nf; ++i) gate_[i] = gelu_tanh(gate_[i]) * up_[i];
-    else
-      for (size_t i = 0; i < nf; ++i) gate_[i] = silu(gate_[i]) * up_[i];
-    matmul(L.down, gate_.data(), n, o_.data(), threads_);
+    if (L.moe) {
+      moe_ffn(hp, L, il, xn_.data(), n, o_.data(), moe_, threads_);
+    } else {
+      matmul(L.gate, xn_.data(), n, gate_.data(), threads_);
+      matmul(L.up, xn_.data(), n, up_.data(), threads_);
+      const size_t nf = size_t(n) * hp.n_ff;
+      if (L.ffn == FfnKind::GeGLU)
+        for (size_t i = 0; i < nf; ++i) gate_[i] = gelu_tanh(gate_[i]) * up_[i];
+      else
+        for (size_t i = 0; i < nf; ++i) gate_[i] = silu(gate_[i]) * up_[i];
+      matmul(L.down, gate_.data(), n, o_.data(), threads_);
+    }
     for (int t = 0; t < n; ++t) {
       float* o = &o_[size_t(t) * d];
       if (L.post_ffn_norm) rms_norm(o, f32(L.post_ffn_norm), o, d, hp.rms_eps);

@@ -55,6 +55,19 @@ void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const floa
                           W.rows(), threads);
 }
 
+void matmul_expert(const Weight& W, int expert, const float* x, int n_tokens, float* y, int threads) {
+  const int64_t rows = W.expert_rows(), first = int64_t{expert} * rows;
+  if (const auto& observe = activation_observer())
+    observe(ActivationEvent{W.t->name, expert, static_cast<int>(W.n_experts()), x, n_tokens, W.cols()});
+  if (W.t->mlx) {
+    const kernels::MlxWeights& m = *W.t->mlx;
+    const int64_t words = quant::mlx_packed_cols(W.cols(), m.bits), groups = W.cols() / m.group_size;
+    const kernels::MlxWeights sub{m.packed + first * words, m.scales + first * groups, m.biases + first * groups, m.bits, m.group_size};
+    return kernels::matmul_mlx(sub, rows, W.cols(), x, n_tokens, y, threads);
+  }
+  kernels::matmul(W.type(), W.row(first), rows, W.cols(), x, n_tokens, y, threads);
+}
+
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n) {
   if (!quant::can_dequantize(type)) fail("engine: cannot dequantize tensor type {}", ggml_type_name(type));
   quant::dequantize_row(type, src, dst, n);

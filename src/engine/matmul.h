@@ -19,6 +19,10 @@ void matmul(const Weight& W, const float* x, int n_tokens, float* y, int threads
 // Same, restricted to weight rows [row_begin, row_end) (y rows are still W.rows() wide).
 void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const float* x, int n_tokens, float* y, int threads);
 
+// Expert `expert` of a stacked expert weight [cols, expert_rows, n_expert]: y (n_tokens rows of
+// W.expert_rows() floats) = slice * x. Reads only that expert's rows; reports the event per expert.
+void matmul_expert(const Weight& W, int expert, const float* x, int n_tokens, float* y, int threads);
+
 // Dequantizes one row of W into dst (W.cols() floats): embeddings and tests.
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
 

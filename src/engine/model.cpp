@@ -9,7 +9,9 @@
 namespace lp::engine {
 namespace {
 
-bool is_dense_family(const std::string& a) { return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3"; }
+bool is_supported_family(const std::string& a) {
+  return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3" || a == "qwen3moe" || a == "gpt-oss";
+}
 
 RopeStyle rope_style_for(const std::string& arch) {
   // llama.cpp: llama's converter permutes Q/K so "normal" rope applies; Qwen and Gemma keep HF layout (NEOX).
@@ -34,6 +36,12 @@ class Binder {
     if (w && (w.cols() != cols || w.rows() != rows))
       fail("{}: tensor {} has shape [{}, {}], expected [{}, {}]", g_.path(), w.t->name, w.cols(), w.rows(), cols, rows);
   }
+  void check_experts(const Weight& w, int64_t cols, int64_t rows, int64_t n_expert) const {
+    if (w.t->ne[0] != cols || w.t->ne[1] != rows || w.t->ne[2] != n_expert || w.t->ne[3] != 1)
+      fail("{}: expert tensor {} has shape [{}, {}, {}], expected [{}, {}, {}] (expert_count {})", g_.path(), w.t->name, w.t->ne[0],
+           w.t->ne[1], w.t->ne[2], cols, rows, n_expert, n_expert);
+  }
+  const std::string& path() const { return g_.path(); }
 
  private:
   void check_type(const GgufTensor& t) const {
@@ -44,6 +52,55 @@ class Binder {
   const GgufView& g_;
   const std::string& arch_;
 };
+
+// MoE hyper-parameters as llama.cpp reads them (llama-model.cpp load_hparams and each graph's build_moe_ffn call).
+void read_moe_hparams(const GgufView& g, HParams& hp) {
+  const std::string& a = hp.arch;
+  hp.n_expert_used = static_cast<int>(g.get_int(a + ".expert_used_count").value_or(0));
+  if (hp.n_expert_used <= 0 || hp.n_expert_used > hp.n_expert)
+    fail("{}: {}.expert_used_count {} must be in 1..expert_count ({})", g.path(), a, hp.n_expert_used, hp.n_expert);
+  hp.n_ff_exp = static_cast<int>(g.get_int(a + ".expert_feed_forward_length").value_or(hp.n_ff));
+  if (hp.n_ff_exp <= 0) fail("{}: {} MoE model has neither expert_feed_forward_length nor feed_forward_length", g.path(), a);
+  hp.n_ff_shexp = static_cast<int>(g.get_int(a + ".expert_shared_feed_forward_length").value_or(0));
+  const bool gptoss = a == "gpt-oss";
+  hp.gating = gptoss ? MoeGating::SoftmaxWeight : MoeGating::Softmax;
+  // llama.cpp passes norm_w = true for mixtral and qwen3moe and false for gpt-oss, whatever the file says;
+  // an explicit expert_weights_norm key (written by llama.cpp's converter for some families) still wins.
+  hp.expert_weights_norm = g.get_bool(a + ".expert_weights_norm").value_or(!gptoss);
+  hp.expert_weights_scale = static_cast<float>(g.get_float(a + ".expert_weights_scale").value_or(0.0));
+}
+
+void bind_moe(const Binder& bind, const HParams& hp, const std::string& p, MoeDesc& moe) {
+  const int64_t d = hp.n_embd, nf = hp.n_ff_exp, ne = hp.n_expert;
+  moe.router = bind.required(p + "ffn_gate_inp.weight");
+  bind.check_shape(moe.router, d, ne);
+  moe.router_bias = bind.optional(p + "ffn_gate_inp.bias");
+  bind.check_shape(moe.router_bias, ne, 1);
+  moe.gate_exps = bind.required(p + "ffn_gate_exps.weight");
+  moe.up_exps = bind.required(p + "ffn_up_exps.weight");
+  moe.down_exps = bind.required(p + "ffn_down_exps.weight");
+  bind.check_experts(moe.gate_exps, d, nf, ne);
+  bind.check_experts(moe.up_exps, d, nf, ne);
+  bind.check_experts(moe.down_exps, nf, d, ne);
+  moe.gate_exps_b = bind.optional(p + "ffn_gate_exps.bias");
+  moe.up_exps_b = bind.optional(p + "ffn_up_exps.bias");
+  moe.down_exps_b = bind.optional(p + "ffn_down_exps.bias");
+  bind.check_shape(moe.gate_exps_b, nf, ne);
+  bind.check_shape(moe.up_exps_b, nf, ne);
+  bind.check_shape(moe.down_exps_b, d, ne);
+  if (hp.n_ff_shexp > 0) {
+    moe.gate_shexp = bind.required(p + "ffn_gate_shexp.weight");
+    moe.up_shexp = bind.required(p + "ffn_up_shexp.weight");
+    moe.down_shexp = bind.required(p + "ffn_down_shexp.weight");
+    moe.router_shexp = bind.required(p + "ffn_gate_inp_shexp.weight");
+    bind.check_shape(moe.gate_shexp, d, hp.n_ff_shexp);
+    bind.check_shape(moe.up_shexp, d, hp.n_ff_shexp);
+    bind.check_shape(moe.down_shexp, hp.n_ff_shexp, d);
+    bind.check_shape(moe.router_shexp, d, 1);
+    if (moe.router_shexp.t->mlx || moe.router_shexp.type() != GgmlType::F32)
+      fail("{}: shared-expert gate {} must be F32", bind.path(), moe.router_shexp.t->name);
+  }
+}
 
 }  // namespace
 
@@ -66,8 +123,9 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   HParams& hp = m->hp_;
   hp.arch = g.get_string("general.architecture").value_or("");
   if (hp.arch.empty()) fail("{}: general.architecture is missing", path);
-  if (!is_dense_family(hp.arch))
-    fail("{}: architecture '{}' is not supported by the CPU engine yet (dense llama, mistral, qwen2, qwen3, gemma3 are)", path, hp.arch);
+  if (!is_supported_family(hp.arch))
+    fail("{}: architecture '{}' is not supported by the CPU engine yet (llama, mistral, mixtral, qwen2, qwen3, qwen3moe, gemma3, gpt-oss are)",
+         path, hp.arch);
   const std::string& a = hp.arch;
   auto need_int = [&](const std::string& key) {
     auto v = g.get_int(a + "." + key);
@@ -76,7 +134,9 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   };
   hp.n_embd = need_int("embedding_length");
   hp.n_layer = need_int("block_count");
-  hp.n_ff = need_int("feed_forward_length");
+  hp.n_expert = static_cast<int>(g.get_int(a + ".expert_count").value_or(0));
+  // MoE files may omit the dense width (every FFN is routed); dense ones must carry it.
+  hp.n_ff = hp.n_expert > 0 ? static_cast<int>(g.get_int(a + ".feed_forward_length").value_or(0)) : need_int("feed_forward_length");
   hp.n_head = need_int("attention.head_count");
   hp.n_head_kv = static_cast<int>(g.get_int(a + ".attention.head_count_kv").value_or(hp.n_head));
   hp.head_dim = static_cast<int>(g.get_int(a + ".attention.key_length").value_or(hp.n_embd / hp.n_head));
@@ -120,12 +180,17 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
     rope.freq_factors = reinterpret_cast<const float*>(ff->data);
   }
 
+  if (hp.n_expert > 0) read_moe_hparams(g, hp);
+  const bool gptoss = a == "gpt-oss";
   const bool gemma = a == "gemma3";
   if (gemma) {
     hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
     hp.rms_eps = static_cast<float>(g.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-6));
   }
   const int window = static_cast<int>(g.get_int(a + ".attention.sliding_window").value_or(0));
+  // gpt-oss: llama.cpp's set_swa_pattern(period): layer il slides when il % period < period - 1 (even layers).
+  const int gptoss_period = static_cast<int>(g.get_int(a + ".attention.sliding_window_pattern").value_or(2));
+  const float swa_base = static_cast<float>(g.get_float(a + ".rope.freq_base_swa").value_or(rope.freq_base));
 
   const int64_t q_dim = int64_t{hp.n_head} * hp.head_dim, kv_dim = int64_t{hp.n_head_kv} * hp.head_dim;
   m->layers_.resize(hp.n_layer);
@@ -143,6 +208,11 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
         L.rope.freq_scale = 1.0f;
       }
     }
+    if (gptoss && window > 0 && gptoss_period > 0 && il % gptoss_period < gptoss_period - 1) {
+      L.attention = AttentionKind::Sliding;
+      L.window = window;
+      L.rope.freq_base = swa_base;
+    }
     L.attn_norm = bind.required(p + "attn_norm.weight");
     L.wq = bind.required(p + "attn_q.weight");
     L.wk = bind.required(p + "attn_k.weight");
@@ -154,20 +224,33 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
     L.bo = bind.optional(p + "attn_output.bias");
     L.q_norm = bind.optional(p + "attn_q_norm.weight");
     L.k_norm = bind.optional(p + "attn_k_norm.weight");
-    L.post_attn_norm = bind.optional(p + "post_attention_norm.weight");
-    L.ffn_norm = bind.required(p + "ffn_norm.weight");
-    L.gate = bind.required(p + "ffn_gate.weight");
-    L.up = bind.required(p + "ffn_up.weight");
-    L.down = bind.required(p + "ffn_down.weight");
+    if (gptoss) {
+      // gpt-oss's "post_attention_norm" is its pre-FFN norm (llama.cpp: attn_post_norm feeds the MoE).
+      L.ffn_norm = bind.required(p + "post_attention_norm.weight");
+      L.attn_sinks = bind.required(p + "attn_sinks.weight");
+      bind.check_shape(L.attn_sinks, hp.n_head, 1);
+    } else {
+      L.post_attn_norm = bind.optional(p + "post_attention_norm.weight");
+      L.ffn_norm = bind.required(p + "ffn_norm.weight");
+    }
+    if (hp.n_expert > 0) {
+      bind_moe(bind, hp, p, L.moe);
+      if (gptoss) L.ffn = FfnKind::SwiGLUOai;
+    } else {
+      L.gate = bind.required(p + "ffn_gate.weight");
+      L.up = bind.required(p + "ffn_up.weight");
+      L.down = bind.required(p + "ffn_down.weight");
+      bind.check_shape(L.gate, hp.n_embd, hp.n_ff);
+      bind.check_shape(L.up, hp.n_embd, hp.n_ff);
+      bind.check_shape(L.down, hp.n_ff, hp.n_embd);
+    }
     L.post_ffn_norm = bind.optional(p + "post_ffw_norm.weight");
     bind.check_shape(L.wq, hp.n_embd, q_dim);
     bind.check_shape(L.wk, hp.n_embd, kv_dim);
     bind.check_shape(L.wv, hp.n_embd, kv_dim);
     bind.check_shape(L.wo, q_dim, hp.n_embd);
-    bind.check_shape(L.gate, hp.n_embd, hp.n_ff);
-    bind.check_shape(L.up, hp.n_embd, hp.n_ff);
-    bind.check_shape(L.down, hp.n_ff, hp.n_embd);
-    for (const Weight* v : {&L.attn_norm, &L.ffn_norm, &L.q_norm, &L.k_norm, &L.bq, &L.bk, &L.bv, &L.bo, &L.post_attn_norm, &L.post_ffn_norm})
+    for (const Weight* v : {&L.attn_norm, &L.ffn_norm, &L.q_norm, &L.k_norm, &L.bq, &L.bk, &L.bv, &L.bo, &L.post_attn_norm,
+                            &L.post_ffn_norm, &L.attn_sinks, &L.moe.router_bias, &L.moe.gate_exps_b, &L.moe.up_exps_b, &L.moe.down_exps_b})
       if (*v && (v->t->mlx || v->type() != GgmlType::F32)) fail("{}: vector tensor {} must be F32, found {}", path, v->t->name, ggml_type_name(v->type()));
   }
 

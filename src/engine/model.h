@@ -1,7 +1,7 @@
 // What the forward pass needs to know about a model: hyper-parameters, a per-layer description
 // (attention kind, window, rope base, FFN variant) and weights bound by GGUF name into the mmap.
-// Dense llama/mistral/qwen2/qwen3 run today; the per-layer fields are where gemma3 (local/global,
-// separate rope bases, extra norms, GeGLU) and MoE families (expert tensors, sinks) slot in.
+// Dense llama/mistral/qwen2/qwen3/gemma3 and the MoE families (mixtral, qwen3moe, gpt-oss: stacked expert
+// tensors, router, attention sinks) run.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,12 +20,19 @@ struct Weight {
   GgmlType type() const { return t->type; }
   int64_t cols() const { return t->ne[0]; }
   int64_t rows() const { return t->ne[1] * t->ne[2] * t->ne[3]; }
+  // Stacked expert matrices [cols, rows_per_expert, n_expert]: expert e owns rows [e*ne[1], (e+1)*ne[1]).
+  int64_t expert_rows() const { return t->ne[1]; }
+  int64_t n_experts() const { return t->ne[2]; }
   const uint8_t* row(int64_t r) const { return t->data + static_cast<uint64_t>(r) * ggml_row_bytes(t->type, t->ne[0]); }
 };
 
 enum class RopeStyle { Normal, Neox };  // Normal rotates pairs (2i, 2i+1); NEOX rotates (i, i + d/2)
 enum class AttentionKind { Full, Sliding };
-enum class FfnKind { SwiGLU, GeGLU };
+enum class FfnKind { SwiGLU, GeGLU, SwiGLUOai };  // SwiGLUOai: gpt-oss's clamped SwiGLU (experts)
+// How router logits become expert weights (llama.cpp's llama_expert_gating_func_type):
+// Softmax: softmax over all experts, top-k of the probabilities (mixtral, qwen3moe);
+// SoftmaxWeight: top-k of the logits, softmax over the k chosen (gpt-oss).
+enum class MoeGating { Softmax, SoftmaxWeight };
 
 struct RopeParams {
   RopeStyle style = RopeStyle::Normal;
@@ -39,6 +46,16 @@ struct RopeParams {
   const float* freq_factors = nullptr;  // rope_freqs.weight (llama3 scaling), n_dims/2 entries
 };
 
+// A mixture-of-experts FFN: router + stacked experts (3-D, one ggml type for the whole stack) with optional
+// per-expert biases (gpt-oss) and an optional sigmoid-gated shared expert (qwen2moe-style).
+struct MoeDesc {
+  Weight router, router_bias;                  // ffn_gate_inp [n_embd, n_expert] (+ bias [n_expert])
+  Weight gate_exps, up_exps, down_exps;        // [n_embd, n_ff_exp, n_expert], [n_ff_exp, n_embd, n_expert]
+  Weight gate_exps_b, up_exps_b, down_exps_b;  // [n_ff_exp | n_embd, n_expert] F32
+  Weight gate_shexp, up_shexp, down_shexp, router_shexp;
+  explicit operator bool() const { return static_cast<bool>(router); }
+};
+
 struct LayerDesc {
   AttentionKind attention = AttentionKind::Full;
   int window = 0;  // sliding window in tokens (Sliding only)
@@ -49,6 +66,8 @@ struct LayerDesc {
   Weight post_attn_norm;  // gemma3: norm on the attention output before the residual add
   Weight ffn_norm, gate, up, down;
   Weight post_ffn_norm;   // gemma3
+  Weight attn_sinks;      // gpt-oss: one extra logit per head in the softmax denominator [n_head]
+  MoeDesc moe;            // set for MoE layers (then gate/up/down are unset)
 };
 
 struct HParams {
@@ -61,6 +80,16 @@ struct HParams {
   float attn_scale = 0.0f;           // 0 = 1/sqrt(head_dim)
   float final_logit_softcap = 0.0f;  // gemma2-style, 0 = off
   bool norm_adds_one = false;        // gemma (1 + w) stored already-shifted by llama.cpp's converter; kept for HF loads
+
+  // Mixture of experts (n_expert == 0 for dense models).
+  int n_expert = 0, n_expert_used = 0;
+  int n_ff_exp = 0;                  // expert FFN width (expert_feed_forward_length, else feed_forward_length)
+  int n_ff_shexp = 0;                // shared expert width, 0 = none
+  MoeGating gating = MoeGating::Softmax;
+  bool expert_weights_norm = false;  // renormalise the k weights to sum 1 (llama.cpp: always for mixtral/qwen3moe)
+  float expert_weights_scale = 0.0f; // 0 or 1 = no scaling
+  float swiglu_alpha = 1.702f, swiglu_limit = 7.0f;  // gpt-oss (llama.cpp's constants; no GGUF key)
+  bool is_moe() const { return n_expert > 0; }
 };
 
 struct TokenIds {
