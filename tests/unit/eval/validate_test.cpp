@@ -247,6 +247,38 @@ TEST_F(ValidateTiny, MlxFoldersAreMeasuredLikeGguf) {
   for (const auto& f : j["formats"]) EXPECT_TRUE(f["kld_mean"].is_number()) << f["format"];
 }
 
+TEST_F(ValidateTiny, SavedReferenceReproducesTheLiveRun) {
+  const std::string q8 = [&] {
+    for (const auto& e : fs::recursive_directory_iterator(work / "presets"))
+      if (e.path().string().find("q8_0") != std::string::npos && e.path().extension() == ".gguf") return e.path().string();
+    return std::string();
+  }();
+  ASSERT_FALSE(q8.empty());
+  const std::string saved = (work / "reference.lpref").string();
+  ValidateOptions o = options(q8, 1024);
+  o.save_reference = saved;
+  const ValidationReport live = validate(o);
+  ASSERT_TRUE(fs::exists(saved));
+  ValidateOptions again = options(q8, 1024);
+  again.original.clear();  // the saved file replaces the original model
+  again.reference_file = saved;
+  const ValidationReport reused = validate(again);
+  ASSERT_EQ(reused.formats.size(), 1u);
+  const auto &a = live.formats[0].stats, &b = reused.formats[0].stats;
+  std::printf("live kld %.7f, top-32 + tail %.7f; ppl %.4f / %.4f\n", a.kld_mean, b.kld_mean, a.perplexity, b.perplexity);
+  EXPECT_EQ(reused.scored_tokens, live.scored_tokens);
+  EXPECT_NEAR(reused.ref_perplexity, live.ref_perplexity, 1e-6 * live.ref_perplexity);  // stored NLLs
+  EXPECT_DOUBLE_EQ(b.perplexity, a.perplexity);
+  EXPECT_DOUBLE_EQ(b.same_top1, a.same_top1);
+  EXPECT_LE(b.kld_mean, a.kld_mean * (1 + 1e-6));  // coarsened KL never exceeds the full one
+  EXPECT_GT(b.kld_mean, 0.5 * a.kld_mean);
+  EXPECT_NE(reused.kld_method.find("top-32"), std::string::npos);
+  // Another corpus is refused: the file names the corpus it was made on.
+  ValidateOptions other = again;
+  other.corpus.clear();
+  EXPECT_THROW(validate(other), lp::Error);
+}
+
 TEST(EvalCorpus, BuiltinCorpusIsVariedAndHashed) {
   const Corpus c = builtin_corpus();
   EXPECT_EQ(c.name, "builtin");
