@@ -12,6 +12,8 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 echo "== release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
+echo "== llama.cpp's llama-perplexity from node-llama-cpp's bundled sources (peer for validate's KLD)"
+scripts/build_llama_tools.sh build/release llama-perplexity
 echo "== release tests (unit + oracle)"
 ctest --preset release -j "$jobs"
 

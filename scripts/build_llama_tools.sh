@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds llama.cpp's own command-line tools (llama-perplexity by default) from the sources node-llama-cpp
+# ships as a git bundle (tests/oracles/node_modules/node-llama-cpp/llama/gitRelease.bundle), so the
+# peer tests can compare with llama-perplexity --kl-divergence on the exact llama.cpp release whose
+# library the other oracle tests load. Offline: the bundle is part of the npm package.
+#
+# usage: scripts/build_llama_tools.sh BUILD_DIR [TARGET ...]    (binaries land in BUILD_DIR/llama.cpp/bin)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:?usage: scripts/build_llama_tools.sh BUILD_DIR [TARGET ...]}"
+shift
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(llama-perplexity)
+bundle=tests/oracles/node_modules/node-llama-cpp/llama/gitRelease.bundle
+[ -f "$bundle" ] || { echo "error: $bundle missing (run scripts/setup.sh)" >&2; exit 1; }
+src="$build/llama.cpp-src"
+out="$build/llama.cpp"
+if [ ! -d "$src/.git" ]; then
+  rm -rf "$src"
+  git clone -q "$bundle" "$src"
+fi
+have_all=1
+for t in "${targets[@]}"; do [ -x "$out/bin/$t" ] || have_all=0; done
+if [ $have_all = 1 ]; then echo "llama.cpp tools up to date in $out/bin"; exit 0; fi
+# Generic x86-64 build (no -march=native) keeps the binary portable across CI runners; the tests
+# compare numbers, not speed.
+cmake -S "$src" -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DBUILD_SHARED_LIBS=OFF >/dev/null
+cmake --build "$out" -j "$(nproc)" --target "${targets[@]}"
