@@ -470,6 +470,31 @@ void validate(const BuildOptions& o) {
 
 }  // namespace
 
+CalibrationSet builtin_calibration_samples() {
+  CalibrationSet set;
+  set.origin = "built-in calibration material";
+  for (const auto& domain : known_domains())
+    for (const auto& file : embedded_calibration_material()) {
+      if (std::string(file.name) != domain + ".jsonl") continue;
+      for (const auto& src : parse_material(file, domain)) {
+        CalibrationSample s;
+        s.id = src.id;
+        s.domain = src.domain;
+        if (!chat_like(domain)) {
+          if (!src.record.contains("text") || !src.record["text"].is_string())
+            fail("calibration material {}: missing \"text\"", src.id);
+          s.text = src.record["text"].get<std::string>();
+        } else {
+          auto [messages, tools] = to_messages(src);
+          s.text = render_plain_chat(messages, tools);
+        }
+        s.text = normalize_sample(s.text);
+        set.samples.push_back(std::move(s));
+      }
+    }
+  return set;
+}
+
 BuildResult build_calibration(const BuildOptions& options) {
   validate(options);
   std::vector<std::string> domains;

@@ -68,6 +68,10 @@ class SplitMix64 {
   uint64_t state_;
 };
 
+// Every built-in sample (all domains, canonical order), rendered as plain text without a model and
+// normalized like build-calibration's: the candidate pool of expert-balanced calibration.
+CalibrationSet builtin_calibration_samples();
+
 // Plain-text rendering of a chat sample (used without --model): see docs/CALIBRATION.md.
 std::string render_plain_chat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools);
 

@@ -10,6 +10,7 @@
 #include "formats/gguf.h"
 #include "writers/gguf_writer.h"
 #include "core/atomic_file.h"
+#include "calib/shrinkage.h"
 
 namespace lp::calib {
 namespace {
@@ -178,10 +179,7 @@ std::optional<std::vector<float>> Imatrix::importance(const std::string& name, i
     }
     return out;
   }
-  const int64_t c = e.counts[static_cast<size_t>(expert)];
-  if (c > 0)
-    for (int64_t i = 0; i < npr; ++i) out[static_cast<size_t>(i)] = e.sums[static_cast<size_t>(expert * npr + i)] / static_cast<float>(c);
-  return out;
+  return shrunk_expert_importance(e, expert, npr, expert_shrinkage_tokens);
 }
 
 ImatrixCoverage check_imatrix(const Imatrix& im, const std::map<std::string, WeightShape>& weights, const std::string& path) {

@@ -30,6 +30,9 @@ class Imatrix {
   uint32_t chunk_count = 0;
   uint32_t chunk_size = 0;
   bool legacy = false;
+  // Experts routed fewer tokens than this get importance shrunk toward the layer's other experts
+  // (shrinkage.h); 0 = llama.cpp's behaviour (own statistics, uniform ones when never routed).
+  int64_t expert_shrinkage_tokens = 64;
 
   // GGUF imatrix, else legacy .dat (as llama.cpp decides: try GGUF first). Errors name the file and field.
   static Imatrix load(const std::string& path);
@@ -40,8 +43,10 @@ class Imatrix {
   // (0 for dense weights), creating the entry with n_mat slots on first use.
   void accumulate(const std::string& name, int expert, int n_mat, const float* x, int64_t n_tokens, int64_t n_per_row);
 
-  // The importance vector llama-quantize derives for one expert slice: sums / count, or all ones where the
-  // expert saw no tokens (legacy: sums / ncall). nullopt when the tensor has no entry.
+  // The importance vector for one expert slice: sums / count as llama-quantize derives it; for an expert of a
+  // stacked MoE weight with fewer than expert_shrinkage_tokens tokens, the count-weighted blend with the
+  // layer's other experts (shrunk_expert_importance); all ones only when no expert of the tensor saw tokens.
+  // Legacy files: sums / ncall. nullopt when the tensor has no entry.
   std::optional<std::vector<float>> importance(const std::string& name, int expert, int64_t n_per_row) const;
 };
 

@@ -36,8 +36,12 @@ TEST(Imatrix, AccumulatesSquaresAndCounts) {
   auto imp = im.importance("blk.0.attn_q.weight", 0, 4);
   ASSERT_TRUE(imp);
   EXPECT_FLOAT_EQ((*imp)[3], 16.25f / 2);
-  // an expert that saw no tokens gets uniform importance, as llama-quantize does
+  // an expert that saw no tokens: the layer's other experts' mean (shrinkage), or uniform importance as
+  // llama-quantize does when shrinkage is off
   auto unseen = im.importance("blk.0.ffn_down_exps.weight", 0, 4);
+  EXPECT_FLOAT_EQ((*unseen)[3], 16.25f / 2);
+  im.expert_shrinkage_tokens = 0;
+  unseen = im.importance("blk.0.ffn_down_exps.weight", 0, 4);
   EXPECT_EQ(*unseen, std::vector<float>(4, 1.0f));
   EXPECT_FALSE(im.importance("output.weight", 0, 4));
   EXPECT_THROW(im.accumulate("blk.0.attn_q.weight", 0, 1, std::vector<float>(5).data(), 1, 5), lp::Error);
