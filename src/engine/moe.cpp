@@ -70,9 +70,11 @@ void shared_expert(const HParams& hp, const MoeDesc& m, const float* xn, int n, 
 
 void route_token(const float* logits, const RouterConfig& cfg, int32_t* selected, float* weights) {
   const int ne = cfg.n_expert, k = cfg.k;
-  std::vector<float> probs(logits, logits + ne);
+  thread_local std::vector<float> probs;  // per-token scratch without a heap allocation per call
+  thread_local std::vector<int32_t> ids;
+  probs.assign(logits, logits + ne);
   if (cfg.gating == MoeGating::Softmax) softmax(logits, probs.data(), ne);
-  std::vector<int32_t> ids(ne);
+  ids.resize(ne);
   std::iota(ids.begin(), ids.end(), 0);
   std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
                     [&](int32_t a, int32_t b) { return probs[a] > probs[b] || (probs[a] == probs[b] && a < b); });
