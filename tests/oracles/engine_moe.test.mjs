@@ -76,8 +76,8 @@ if (!missing && haveFixture("tiny-qwen3moe")) {
 }
 if (!missing && haveFixture("tiny-gptoss")) {
   // F16 keeps the checkpoint's MXFP4 experts bit-exact (as convert_hf_to_gguf does); F32 dequantizes them.
-  cases.push({ name: "tiny-gptoss f16 (MXFP4 experts)", make: () => convert(fixture("tiny-gptoss"), "gptoss-f16", "f16"), n: 300, tol: [0.1, 5e-3], ppl: 86.3804 });
-  cases.push({ name: "tiny-gptoss f32", make: () => convert(fixture("tiny-gptoss"), "gptoss-f32", "f32"), n: 200, tol: [2e-3, 2e-4], exact: true });
+  cases.push({ name: "tiny-gptoss f16 (MXFP4 experts)", make: () => convert(fixture("tiny-gptoss"), "gptoss-f16", "f16"), n: 300, tol: [0.1, 5e-3] });
+  cases.push({ name: "tiny-gptoss f32", make: () => convert(fixture("tiny-gptoss"), "gptoss-f32", "f32"), n: 200, tol: [2e-3, 2e-4], exact: true, ppl: 86.3804 });
   cases.push({ name: "tiny-gptoss q4_k_m (MXFP4 experts)", make: () => convert(fixture("tiny-gptoss"), "gptoss-q4km", "q4_k_m"), n: 200, tol: [0.1, 5e-3] });
 }
 if (!missing) {
