@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -120,9 +121,16 @@ ConvertResult convert(const ConvertOptions& opt) {
     po.output_type = opt.output_type;
     po.token_embd_type = opt.token_embedding_type;
     po.has_imatrix = static_cast<bool>(opt.importance);
+    po.assigned = opt.gguf_assigned;
+    po.label = opt.gguf_label;
     GgufJob job;
     job.plan = plan::plan_gguf(src.hp, src.gguf, po);
-    job.rel_path = "gguf/" + src.name + "-" + plan::preset_file_suffix(p) + ".gguf";
+    std::string suffix = plan::preset_file_suffix(p);
+    if (!opt.gguf_label.empty()) {
+      suffix = opt.gguf_label;
+      for (char& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    job.rel_path = "gguf/" + src.name + "-" + suffix + ".gguf";
     gguf_jobs.push_back(std::move(job));
   }
   std::vector<MlxJob> mlx_jobs;
@@ -232,7 +240,7 @@ ConvertResult convert(const ConvertOptions& opt) {
     json files = json::array();
     for (auto& job : gguf_jobs) {
       job.writer->finish();
-      Artifact a{"gguf", plan::preset_name(job.plan.preset), job.rel_path,
+      Artifact a{"gguf", job.plan.precision_name(), job.rel_path,
                  static_cast<uint64_t>(fs::file_size(staging.path() / job.rel_path)), job.plan.bpw(), job.plan.total_params};
       files.push_back({{"file", fs::path(job.rel_path).filename().string()},
                        {"precision", a.precision},
@@ -365,7 +373,7 @@ ConvertResult convert(const ConvertOptions& opt) {
       by_type[ggml_type_name(t.type)] += t.bytes;
       if (t.rule.starts_with("arch:") || t.rule == "user") ++rules[t.rule];
     }
-    plans.push_back({{"format", "gguf"}, {"precision", plan::preset_name(job.plan.preset)}, {"total_bytes", job.plan.total_bytes},
+    plans.push_back({{"format", "gguf"}, {"precision", job.plan.precision_name()}, {"total_bytes", job.plan.total_bytes},
                      {"bpw", job.plan.bpw()}, {"bytes_by_type", by_type}, {"architecture_rules_applied", rules}});
   }
   for (const auto& job : mlx_jobs) {

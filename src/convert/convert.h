@@ -4,6 +4,7 @@
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ struct ConvertOptions {
   plan::PrecisionRequest precision;
   bool architecture_aware = true;
   std::vector<plan::TypeOverride> tensor_types;   // --tensor-type (GGUF)
+  // Per-tensor types from the allocator (`--precision auto`), applied to every GGUF artifact; the artifact is
+  // then named by gguf_label ("AUTO-4.50BPW") instead of its preset.
+  std::map<std::string, plan::AssignedType> gguf_assigned;
+  std::string gguf_label;
   std::optional<GgmlType> output_type, token_embedding_type;
   std::vector<plan::BitsOverride> mlx_overrides;
   int embedding_bits = 6;

@@ -45,6 +45,8 @@ class GgufView {
   uint64_t file_bytes() const { return file_bytes_; }
 
   bool has(const std::string& key) const { return kv_.count(key) != 0; }
+  // Every metadata key, for building an in-memory variant of this view (allocate: one tensor replaced).
+  const std::map<std::string, GgufValue>& metadata() const { return kv_; }
   const GgufValue* find(const std::string& key) const;
   std::optional<int64_t> get_int(const std::string& key) const;
   std::optional<double> get_float(const std::string& key) const;

@@ -230,6 +230,7 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
   GgufPlan plan;
   plan.preset = options.preset;
   plan.architecture_aware = options.architecture_aware;
+  plan.label = options.label;
 
   ModelFacts m;
   m.n_layer = hp.n_layer;
@@ -292,6 +293,10 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
         d = llama_cpp_rule(m, options.preset, r, options.has_imatrix);
         if (options.architecture_aware) d = architecture_rule(hp, m, options.preset, r, d, kv_share);
       }
+      if (auto a = options.assigned.find(r.gguf_name); a != options.assigned.end()) {
+        d = {a->second.type, a->second.rule, a->second.reason};
+        p.sensitivity = a->second.sensitivity;
+      }
     }
 
     bool manual = false;
@@ -300,6 +305,7 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
       ++o.hits;
       if (!p.quantizable) break;  // reported below if the pattern never hits a quantizable tensor
       d = {o.src->type, "user", fmt::format("--tensor-type {}={}", o.src->pattern, ggml_type_name(o.src->type))};
+      p.sensitivity.reset();
       manual = true;
       break;
     }
@@ -341,7 +347,7 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
 nlohmann::json to_json(const GgufPlan& plan) {
   nlohmann::json j;
   j["format"] = "gguf";
-  j["precision"] = preset_name(plan.preset);
+  j["precision"] = plan.precision_name();
   j["architecture_aware"] = plan.architecture_aware;
   j["total_bytes"] = plan.total_bytes;
   j["total_params"] = plan.total_params;
@@ -357,22 +363,26 @@ nlohmann::json to_json(const GgufPlan& plan) {
                    {"params", p.n_params},
                    {"rule", p.rule},
                    {"reason", p.reason}});
+    if (p.sensitivity) arr.back()["sensitivity"] = *p.sensitivity;
   }
   return j;
 }
 
 std::string to_table(const GgufPlan& plan, bool verbose) {
-  std::string out = fmt::format("GGUF plan {} ({}architecture-aware)\n", preset_name(plan.preset),
+  std::string out = fmt::format("GGUF plan {} ({}architecture-aware)\n", plan.precision_name(),
                                 plan.architecture_aware ? "" : "not ");
-  out += fmt::format("{:<34} {:<18} {:>4} {:<20} {:>8} {:>10}  {}\n", "tensor", "role", "lyr", "shape", "type",
-                     "bytes", "reason");
+  const bool any_sensitivity = std::any_of(plan.tensors.begin(), plan.tensors.end(), [](const auto& p) { return p.sensitivity.has_value(); });
+  out += fmt::format("{:<34} {:<18} {:>4} {:<20} {:>8} {:>10}{}  {}\n", "tensor", "role", "lyr", "shape", "type",
+                     "bytes", any_sensitivity ? fmt::format(" {:>11}", "sensitivity") : "", "reason");
   for (const auto& p : plan.tensors) {
     if (!verbose && !p.quantizable && p.type == GgmlType::F32 && p.rule == "f32") continue;
     std::string shape;
     for (size_t i = 0; i < p.recipe.ne.size(); ++i) shape += (i ? "x" : "") + std::to_string(p.recipe.ne[i]);
-    out += fmt::format("{:<34} {:<18} {:>4} {:<20} {:>8} {:>10}  {}\n", p.recipe.gguf_name,
+    std::string sens;
+    if (any_sensitivity) sens = p.sensitivity ? fmt::format(" {:>11.3e}", *p.sensitivity) : fmt::format(" {:>11}", "-");
+    out += fmt::format("{:<34} {:<18} {:>4} {:<20} {:>8} {:>10}{}  {}\n", p.recipe.gguf_name,
                        arch::role_name(p.recipe.role), p.recipe.layer < 0 ? std::string("-") : std::to_string(p.recipe.layer),
-                       shape, ggml_type_name(p.type), p.bytes, p.reason);
+                       shape, ggml_type_name(p.type), p.bytes, sens, p.reason);
   }
   if (!verbose) out += "(norms and biases: F32, hidden; --verbose shows them)\n";
   out += fmt::format("total: {} tensors, {} parameters, {} ({:.3f} bits per weight)\n", plan.tensors.size(),

@@ -8,6 +8,7 @@
 // User overrides come last and always win; an override that matches nothing or cannot apply is an error.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -24,6 +25,15 @@ struct TypeOverride {
   GgmlType type;
 };
 
+// A type chosen for one tensor by an allocator (src/allocate) from measured or estimated sensitivity.
+// Applied after the preset's rules and before user overrides (which still win).
+struct AssignedType {
+  GgmlType type;
+  std::string rule;                   // "allocate:measured", "allocate:proxy"
+  std::string reason;
+  std::optional<double> sensitivity;  // predicted loss at `type` (mean KLD for measured, scaled error for proxy)
+};
+
 struct GgufPlanOptions {
   Preset preset = Preset::Q4_K_M;
   bool architecture_aware = true;
@@ -31,6 +41,8 @@ struct GgufPlanOptions {
   std::vector<TypeOverride> overrides;        // first match wins
   std::optional<GgmlType> output_type;        // --output-tensor-type
   std::optional<GgmlType> token_embd_type;    // --token-embedding-type
+  std::map<std::string, AssignedType> assigned;  // by GGUF tensor name (allocator output)
+  std::string label;                          // artifact precision name when assigned ("AUTO-4.50BPW"); empty: preset
 };
 
 struct PlannedTensor {
@@ -41,14 +53,17 @@ struct PlannedTensor {
   uint64_t n_params = 0;
   uint64_t bytes = 0;
   bool quantizable = false;  // a weight matrix that a quantized preset may lower
+  std::optional<double> sensitivity;  // from the allocator, when one chose this tensor's type
 };
 
 struct GgufPlan {
   Preset preset = Preset::Q4_K_M;
   bool architecture_aware = true;
+  std::string label;  // "AUTO-4.50BPW" for allocated plans; empty: the preset's name
   std::vector<PlannedTensor> tensors;
   uint64_t total_bytes = 0;
   uint64_t total_params = 0;
+  std::string precision_name() const { return label.empty() ? preset_name(preset) : label; }
   double bpw() const { return total_params ? 8.0 * static_cast<double>(total_bytes) / static_cast<double>(total_params) : 0; }
 };
 

@@ -145,6 +145,12 @@ PrecisionRequest parse_precision(std::string_view text, bool want_gguf, bool wan
   if (want_gguf) {
     if (gguf_part.empty()) fail("--precision: no GGUF precision in '{}'", text);
     for (const auto& v : split(gguf_part, ',')) {
+      if (v == "auto" || v == "AUTO") {
+        if (gguf_part.find(',') != std::string::npos) fail("--precision: 'auto' cannot be combined with other GGUF precisions");
+        req.gguf_auto = true;
+        req.gguf.push_back(Preset::Q4_K_M);
+        continue;
+      }
       auto p = preset_from_name(v);
       if (!p) {
         std::string names;

@@ -33,8 +33,11 @@ std::optional<MlxPrecision> mlx_precision_from_name(std::string_view name);
 
 // `--precision` as convert takes it: "q4_k_m:4bit" (GGUF:MLX), "q4_k_m,q8_0" (several artifacts),
 // or one value when one format is asked for. Throws lp::Error naming the bad value.
+// GGUF "auto": per-tensor types from the allocator (src/allocate) under a size budget; `gguf` then holds
+// Q4_K_M as the base preset (its rules and general.file_type for tensors the allocator leaves alone).
 struct PrecisionRequest {
   std::vector<Preset> gguf;
+  bool gguf_auto = false;
   std::vector<MlxPrecision> mlx;
 };
 PrecisionRequest parse_precision(std::string_view text, bool want_gguf, bool want_mlx);

@@ -19,6 +19,48 @@ TypeOverride parse_type_override(const std::string& text) {
   return {text.substr(0, eq), parse_ggml_type(text.substr(eq + 1), "--tensor-type " + text)};
 }
 
+BitsOverride parse_bits_override(const std::string& text) {
+  auto eq = text.rfind('=');
+  if (eq == std::string::npos) fail("--mlx-bits: '{}' is not REGEX=BITS", text);
+  try {
+    return {text.substr(0, eq), std::stoi(text.substr(eq + 1))};
+  } catch (const std::exception&) {
+    fail("--mlx-bits: '{}' is not REGEX=BITS", text);
+  }
+}
+
+PrecisionChoice resolve_precision_flags(const PrecisionFlags& f, bool want_gguf, bool want_mlx) {
+  PrecisionChoice c;
+  if (!f.recipe.empty()) c.recipe = load_recipe(f.recipe);
+  const Recipe& r = c.recipe;
+  c.precision = f.precision;
+  if (c.precision.empty()) {
+    const std::string g = want_gguf ? r.gguf_precision.value_or("") : "", m = want_mlx ? r.mlx_precision.value_or("") : "";
+    if (!g.empty() && !m.empty()) c.precision = g + ":" + m;
+    else c.precision = g.empty() ? m : g;
+  }
+  c.architecture_aware = f.no_architecture_aware ? false : r.architecture_aware.value_or(true);
+  for (const auto& t : f.tensor_types) c.tensor_types.push_back(parse_type_override(t));
+  c.tensor_types.insert(c.tensor_types.end(), r.tensor_types.begin(), r.tensor_types.end());
+  c.output_type = f.output_type.empty() ? r.output_type : parse_ggml_type(f.output_type, "--output-tensor-type");
+  c.token_embedding_type = f.token_embedding_type.empty() ? r.token_embedding_type
+                                                          : parse_ggml_type(f.token_embedding_type, "--token-embedding-type");
+  for (const auto& b : f.mlx_bits) c.mlx_overrides.push_back(parse_bits_override(b));
+  c.mlx_overrides.insert(c.mlx_overrides.end(), r.mlx_overrides.begin(), r.mlx_overrides.end());
+  c.embedding_bits = r.embedding_bits.value_or(f.embedding_bits);
+  return c;
+}
+
+GgufPlanOptions gguf_plan_options(const PrecisionChoice& c, Preset preset) {
+  GgufPlanOptions o;
+  o.preset = preset;
+  o.architecture_aware = c.architecture_aware;
+  o.overrides = c.tensor_types;
+  o.output_type = c.output_type;
+  o.token_embd_type = c.token_embedding_type;
+  return o;
+}
+
 namespace {
 
 template <typename T>

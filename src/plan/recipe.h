@@ -41,8 +41,39 @@ struct Recipe {
 // Reads .yaml/.yml/.json (by content: JSON is valid YAML). Errors name the file and the field.
 Recipe load_recipe(const std::string& path);
 
+// The precision flags `plan` and `convert` share, as typed on the command line.
+struct PrecisionFlags {
+  std::string precision;                  // --precision ("" = from the recipe, else the caller's default)
+  std::string recipe;                     // --recipe path
+  std::vector<std::string> tensor_types;  // --tensor-type REGEX=TYPE
+  std::vector<std::string> mlx_bits;      // --mlx-bits REGEX=BITS
+  std::string output_type, token_embedding_type;
+  bool no_architecture_aware = false;
+  bool architecture_aware_flag = false;   // --architecture-aware: the default, accepted for explicitness
+  int embedding_bits = 6;
+};
+
+// Flags merged with the recipe: CLI values win; CLI --tensor-type / --mlx-bits patterns come before the recipe's.
+struct PrecisionChoice {
+  Recipe recipe;
+  std::string precision;  // merged text, "" when neither the CLI nor the recipe gives one
+  bool architecture_aware = true;
+  std::vector<TypeOverride> tensor_types;
+  std::optional<GgmlType> output_type, token_embedding_type;
+  std::vector<BitsOverride> mlx_overrides;
+  int embedding_bits = 6;
+};
+
+// want_gguf/want_mlx pick which of the recipe's precisions apply (both: "GGUF:MLX" when the recipe has both).
+PrecisionChoice resolve_precision_flags(const PrecisionFlags& flags, bool want_gguf, bool want_mlx);
+
+// GGUF plan options for one preset from a resolved choice.
+GgufPlanOptions gguf_plan_options(const PrecisionChoice& choice, Preset preset);
+
 // "REGEX=TYPE" as --tensor-type takes it.
 TypeOverride parse_type_override(const std::string& text);
 GgmlType parse_ggml_type(const std::string& text, const std::string& what);
+// "REGEX=BITS" as --mlx-bits takes it.
+BitsOverride parse_bits_override(const std::string& text);
 
 }  // namespace lp::plan

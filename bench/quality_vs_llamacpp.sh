@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Quality at equal size: our sensitivity allocation (--precision auto) against llama.cpp's mixes.
+# Protocol (fixtures README): `validate` on heldout.txt, ctx 256, KLD against the F32 original, all chunks.
+#
+#   bench/quality_vs_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
+#   env: WORK (scratch, default /tmp/lp-quality-bench), MAX_TOKENS (0 = all 138 chunks), PRESETS (default
+#        "q3_k_m q4_k_m q5_k_m"), LLAMA_QUANTIZE (cross-check one point with llama.cpp's own quantizer),
+#        THREADS, SENS_CHUNKS (sensitivity chunks, default 4)
+#
+# For each preset P (the budget anchor): (2) P without imatrix, (3) P with the imatrix, (4) auto at exactly
+# P's tensor bytes with the same imatrix plus measured sensitivity; (1) uniform Q4_K once. The imatrix and
+# the sensitivity text are our build-calibration set (data/calib: prose/chat/code/...), never heldout.txt.
+# Prints a markdown table (docs/QUALITY.md holds the measured one).
+set -euo pipefail
+BUILD=${1:-build/release}
+MODEL=${2:-/work/shared/fixtures/tiny-qwen3}
+Q=$BUILD/apps/llama-pajamas-quant
+FIX=$(dirname "$MODEL")
+HELDOUT=$FIX/heldout.txt
+WORK=${WORK:-/tmp/lp-quality-bench}/$(basename "$MODEL")
+MAX_TOKENS=${MAX_TOKENS:-0}
+PRESETS=${PRESETS:-"q3_k_m q4_k_m q5_k_m"}
+THREADS=${THREADS:-0}
+SENS_CHUNKS=${SENS_CHUNKS:-4}
+LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-/tmp/llcpp/build/bin/llama-quantize}
+[ -x "$Q" ] || { echo "error: $Q not built" >&2; exit 1; }
+[ -d "$MODEL" ] || { echo "skip: $MODEL missing" >&2; exit 0; }
+mkdir -p "$WORK"
+T=(); [ "$THREADS" != 0 ] && T=(--threads "$THREADS")
+
+# Calibration set and imatrix (ctx 256, as the README's llama.cpp imatrix).
+[ -d "$WORK/calib" ] || "$Q" build-calibration --output "$WORK/calib" >/dev/null
+[ -f "$WORK/imatrix.gguf" ] || "$Q" calibrate "$MODEL" --calibration "$WORK/calib" --ctx 256 -o "$WORK/imatrix.gguf" -q "${T[@]}" >/dev/null
+
+ROWS=$WORK/rows.tsv
+: > "$ROWS"
+validate() {  # name gguf
+  local out="$WORK/json/$(echo "$1" | tr -c 'A-Za-z0-9_\n' '-').json"
+  mkdir -p "$WORK/json"
+  "$Q" validate --original "$MODEL" --quantized "$2" --corpus "$HELDOUT" --ctx 256 --max-tokens "$MAX_TOKENS" \
+    --metrics perplexity,kld --json "${T[@]}" > "$out" 2>/dev/null
+  jq -r --arg n "$1" --arg s "$(stat -c %s "$2")" \
+    '.formats[0] as $f | [$n, $s, $f.bpw, $f.perplexity, $f.kld_mean, $f.same_top1, .corpus.chunks] | map(tostring) | @tsv' "$out" >> "$ROWS"
+  tail -1 "$ROWS"
+}
+convert() {  # out-dir args...
+  local out=$1; shift
+  rm -rf "$out"
+  "$Q" convert "$MODEL" --output "$out" -q "${T[@]}" "$@" >/dev/null
+  ls "$out"/gguf/*.gguf
+}
+
+validate "uniform Q4_K" "$(convert "$WORK/uniform-q4k" --precision q4_k_m --no-architecture-aware --tensor-type '.=q4_k')"
+for P in $PRESETS; do
+  validate "$P llama.cpp mix" "$(convert "$WORK/$P-mix" --precision "$P" --no-architecture-aware)"
+  validate "$P llama.cpp mix + imatrix" "$(convert "$WORK/$P-mix-im" --precision "$P" --no-architecture-aware --imatrix "$WORK/imatrix.gguf")"
+  BYTES=$("$Q" plan "$MODEL" --precision "$P" --no-architecture-aware --json | jq -r .total_bytes)
+  validate "auto @ $P size + imatrix + sensitivity" "$(convert "$WORK/$P-auto" --precision auto --target-size "$BYTES" \
+    --imatrix "$WORK/imatrix.gguf" --calibration "$WORK/calib" --sensitivity-chunks "$SENS_CHUNKS")"
+done
+
+# Cross-check: llama.cpp's own quantizer on an F32 GGUF we write (size and KLD should match our Q4_K_M mix).
+if [ -x "$LLAMA_QUANTIZE" ]; then
+  F32=$(convert "$WORK/f32" --precision f32 --no-architecture-aware)
+  "$LLAMA_QUANTIZE" "$F32" "$WORK/llama-quantize-q4_k_m.gguf" Q4_K_M >/dev/null 2>&1
+  validate "Q4_K_M by llama-quantize" "$WORK/llama-quantize-q4_k_m.gguf"
+fi
+
+echo
+echo "| variant | file bytes | bpw | PPL | mean KLD | same top-1 | chunks |"
+echo "|---|---|---|---|---|---|---|"
+awk -F'\t' '{printf "| %s | %d | %.3f | %.3f | %.6f | %.2f%% | %s |\n", $1, $2, $3, $4, $5, 100*$6, $7}' "$ROWS"
