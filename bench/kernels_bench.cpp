@@ -64,6 +64,7 @@ void matvec_shapes(benchmark::internal::Benchmark* b) {
 
 void prefill_shapes(benchmark::internal::Benchmark* b) {
   for (int threads : {1, 2}) b->Args({3072, 1024, 64, threads});
+  b->Args({1024, 3072, 512, 1});  // one pp512 FFN-down matmul (set LP_KERNELS_NO_TILES=1 for the 4-token path)
   b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
 }
 
@@ -77,6 +78,10 @@ BENCHMARK_CAPTURE(BM_Matmul, CacheResident_Q8_0, GgmlType::Q8_0)->Args({256, 102
 BENCHMARK_CAPTURE(BM_Matmul, CacheResident_Q6_K, GgmlType::Q6_K)->Args({256, 1024, 1, 1})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q4_K, GgmlType::Q4_K)->Apply(prefill_shapes);
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q8_0, GgmlType::Q8_0)->Apply(prefill_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q6_K, GgmlType::Q6_K)->Apply(prefill_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q5_K, GgmlType::Q5_K)->Apply(prefill_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_BF16, GgmlType::BF16)->Apply(prefill_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_F32, GgmlType::F32)->Apply(prefill_shapes);
 
 // Streaming read of a 1 GiB buffer (vectorised sum of 64-bit words, rows split across threads):
 // the bandwidth ceiling a memory-bound decode can reach on this machine.

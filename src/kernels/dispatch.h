@@ -6,6 +6,7 @@
 
 #include "core/ggml_type.h"
 #include "kernels/dot_scalar.h"
+#include "kernels/tiles.h"
 
 namespace lp::kernels::detail {
 
@@ -17,6 +18,9 @@ RowDot4Fn row_dot4_for(GgmlType wtype);
 
 // Single-token variant that takes float q8_0 activation scales (xd), writing out[0]; nullptr if none.
 RowDot4Fn row_dot1_xd_for(GgmlType wtype);
+
+// Prefill GEMM tiles for wtype on the chosen target; false (out untouched) if none.
+bool row_tiles_for(GgmlType wtype, RowTileSet* out);
 
 // MLX 4/8-bit rows: Σ_g scale_g·Σ q·x over the row (bias terms excluded); xp as mlx_prepare_x made it.
 float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const float* xp, int64_t cols, int group_size,

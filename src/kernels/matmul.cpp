@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 #include "core/error.h"
@@ -50,6 +51,8 @@ void check_args(GgmlType wtype, int64_t rows, int64_t cols, int64_t n_tokens) {
 // Row blocks small enough to stay in L1/L2 while every token of the batch passes over them, so
 // prefill reads each weight row from memory once; decode degenerates to one pass over the rows.
 constexpr int64_t kRowBlock = 16;
+// Columns per float-tile pass: 8 tokens x 512 floats (16 KB) + 16 rows x 512 weights fit in L1.
+constexpr int64_t kFloatColumnChunk = 512;
 
 // The kernels one call uses, picked once per call for the CPU's SIMD target.
 struct RowKernels {
@@ -95,6 +98,70 @@ void run_rows(const RowKernels& k, const uint8_t* W, size_t w_row_bytes, int64_t
   for (int64_t b = 0; b < nblocks; ++b) block(b);
 }
 
+// Prefill GEMM: row blocks split across threads; inside a block, each tile of up to kMaxTileTokens
+// tokens passes over the block's rows (the block's weights stay in L1/L2, the tile's activations in
+// L1). Float tiles also walk the columns in chunks (float activations are 4x the bytes of q8 ones).
+void run_tiles(const RowTileSet& tiles, const uint8_t* W, size_t w_row_bytes, int64_t rows, int64_t cols,
+               const TileArgs& base, int64_t n_tokens, float* y, int64_t y_stride, int threads) {
+  constexpr int64_t kTileRows = 16;
+  const bool chunked = tiles.activation == TileActivation::kF32;
+  const int64_t chunk = chunked ? kFloatColumnChunk : cols;
+  const size_t w_elem_bytes = chunked ? w_row_bytes / static_cast<size_t>(cols) : 0;
+  const int64_t nblocks = (rows + kTileRows - 1) / kTileRows;
+  auto block = [&](int64_t b) {
+    const int64_t r0 = b * kTileRows, r1 = std::min(rows, r0 + kTileRows);
+    for (int64_t c0 = 0; c0 < cols; c0 += chunk) {
+      const int64_t nc = std::min(chunk, cols - c0);
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTileTokens) {
+        const auto T = static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tokens - t0));
+        TileArgs a = base;
+        a.x += t0 * a.x_stride + c0 * static_cast<int64_t>(sizeof(float)) * (chunked ? 1 : 0);
+        if (a.xs != nullptr) a.xs += t0 * a.xs_stride;
+        a.accumulate = c0 > 0;
+        a.w_row_bytes = w_row_bytes;
+        const RowTileFn fn = tiles.by_tokens[T], pair = tiles.pairs_by_tokens[T];
+        const uint8_t* wc = W + c0 * static_cast<int64_t>(w_elem_bytes);
+        int64_t r = r0;
+        if (pair != nullptr)
+          for (; r + 2 <= r1; r += 2) pair(wc + r * w_row_bytes, a, nc, y + t0 * y_stride + r, y_stride);
+        for (; r < r1; ++r) fn(wc + r * w_row_bytes, a, nc, y + t0 * y_stride + r, y_stride);
+      }
+    }
+  };
+  if (threads <= 1 || nblocks == 1) {
+    for (int64_t b = 0; b < nblocks; ++b) block(b);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t b = 0; b < nblocks; ++b) block(b);
+}
+
+// LP_KERNELS_NO_TILES=1 turns the tiled prefill path off (A/B measurements against the 4-token kernels).
+bool tiles_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("LP_KERNELS_NO_TILES");
+    return v == nullptr || v[0] == '\0' || v[0] == '0';
+  }();
+  return enabled;
+}
+
+// q8_0 rows -> the kOffsetQ8_0 tile layout (codes + 128, float block scales).
+void offset_q8_0(const uint8_t* xq, size_t x_row_bytes, int64_t n_tokens, int64_t cols, std::vector<uint8_t>& u,
+                 std::vector<float>& scales, int threads) {
+  const int64_t nb = cols / 32;
+  u.resize(static_cast<size_t>(n_tokens * cols));
+  scales.resize(static_cast<size_t>(n_tokens * nb));
+#pragma omp parallel for num_threads(threads) schedule(static) if (n_tokens >= 8 && threads > 1)
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const auto* blocks = reinterpret_cast<const quant::block_q8_0*>(xq + t * x_row_bytes);
+    uint8_t* ut = u.data() + t * cols;
+    for (int64_t i = 0; i < nb; ++i) {
+      scales[static_cast<size_t>(t * nb + i)] = f16_to_f32(blocks[i].d);
+      for (int j = 0; j < 32; ++j) ut[32 * i + j] = static_cast<uint8_t>(blocks[i].qs[j] ^ 0x80);
+    }
+  }
+}
+
 }  // namespace
 
 void matmul(GgmlType wtype, const void* W, int64_t rows, int64_t cols, const float* x, int64_t n_tokens, float* y,
@@ -124,6 +191,20 @@ void matmul_strided(GgmlType wtype, const void* W, int64_t rows, int64_t cols, c
 #pragma omp parallel for num_threads(threads) schedule(static) if (n_tokens >= 4 && threads > 1)
     for (int64_t t = 0; t < n_tokens; ++t) quantize_activations(act, x + t * cols, dst + t * x_row_bytes, cols);
     xq = dst;
+  }
+  RowTileSet tiles;
+  if (n_tokens >= 2 && tiles_enabled() && detail::row_tiles_for(wtype, &tiles) &&
+      (tiles.activation != TileActivation::kQ8_K || cols % 256 == 0)) {
+    TileArgs a{xq, x_row_bytes, nullptr, 0};
+    if (tiles.activation == TileActivation::kOffsetQ8_0) {
+      thread_local std::vector<uint8_t> offset_codes;
+      thread_local std::vector<float> tile_scales;
+      offset_q8_0(xq, x_row_bytes, n_tokens, cols, offset_codes, tile_scales, threads);
+      a = TileArgs{offset_codes.data(), static_cast<size_t>(cols), tile_scales.data(), static_cast<size_t>(cols / 32)};
+    }
+    run_tiles(tiles, static_cast<const uint8_t*>(W), ggml_row_bytes(wtype, static_cast<uint64_t>(cols)), rows, cols, a,
+              n_tokens, y, y_stride, threads);
+    return;
   }
   if (act == GgmlType::Q8_0 && (k.dot4 != nullptr || k.dot1_xd != nullptr)) {
     const int64_t nb = cols / 32;

@@ -18,6 +18,7 @@
 #include "kernels/dot_float-inl.h"
 #include "kernels/dot_kquants-inl.h"
 #include "kernels/dot_mlx-inl.h"
+#include "kernels/gemm_tiles-inl.h"
 #include "quant/blocks.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -77,6 +78,16 @@ RowDot4Fn RowDot1XdForType(GgmlType wtype) {
   (void)wtype;
 #endif
   return nullptr;
+}
+
+bool RowTilesForType(GgmlType wtype, RowTileSet* out) {
+#ifdef LP_KERNELS_X86_SIMD
+  return FillTiles(wtype, out);
+#else
+  (void)wtype;
+  (void)out;
+  return false;
+#endif
 }
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
@@ -151,6 +162,7 @@ HWY_EXPORT(RowDotForType);
 HWY_EXPORT(TargetName);
 HWY_EXPORT(RowDot4ForType);
 HWY_EXPORT(RowDot1XdForType);
+HWY_EXPORT(RowTilesForType);
 HWY_EXPORT(QuantizeActivationsImpl);
 HWY_EXPORT(MlxScaledCodeDot);
 
@@ -166,6 +178,7 @@ float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const floa
 RowDotFn row_dot_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDotForType)(wtype); }
 RowDot4Fn row_dot4_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDot4ForType)(wtype); }
 RowDot4Fn row_dot1_xd_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDot1XdForType)(wtype); }
+bool row_tiles_for(GgmlType wtype, RowTileSet* out) { return HWY_DYNAMIC_DISPATCH(RowTilesForType)(wtype, out); }
 const char* chosen_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
 std::vector<int64_t> available_target_bits() {
