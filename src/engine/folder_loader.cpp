@@ -21,7 +21,9 @@ using formats::StTensor;
 
 namespace {
 
-bool is_runnable_arch(const std::string& a) { return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3"; }
+bool is_runnable_arch(const std::string& a) {
+  return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3" || a == "qwen3moe";
+}
 
 // Owns what the view's tensors point at: the mapped checkpoint files and the buffers built at load.
 struct FolderData {
@@ -203,6 +205,31 @@ class FolderBuilder {
     return t;
   }
 
+  // Per-expert float matrices (HF qwen3moe/mixtral: sources[e] = expert e's [out, in]) stacked into one
+  // [in, out, n_expert] tensor in the experts' common dtype: one copy, as the GGUF converter does.
+  GgufTensor stacked_experts(const arch::GgufTensorRecipe& r, const formats::Checkpoint& ckpt) {
+    GgufTensor t = start(r);
+    const int64_t per_expert = t.ne[0] * t.ne[1];
+    if (t.n_dims != 3 || static_cast<int64_t>(r.sources.size()) != t.ne[2])
+      fail("{}: tensor {} stacks {} sources into {} experts", dir_, r.gguf_name, r.sources.size(), t.ne[2]);
+    const StTensor& first = ckpt.tensor(r.sources[0]);
+    if (first.dtype != StDtype::F32 && first.dtype != StDtype::F16 && first.dtype != StDtype::BF16)
+      fail("{}: expert tensor {} has dtype {}; the CPU engine stacks F32/F16/BF16 experts", dir_, first.name, formats::st_dtype_name(first.dtype));
+    const size_t bytes = first.nbytes;
+    uint8_t* dst = data_->alloc(bytes * r.sources.size());
+    for (size_t e = 0; e < r.sources.size(); ++e) {
+      const StTensor& st = ckpt.tensor(r.sources[e]);
+      if (st.dtype != first.dtype || static_cast<int64_t>(st.n_elements()) != per_expert || st.nbytes != bytes)
+        fail("{}: expert tensor {} ({} elements, {}) does not match {} ({} elements, {})", dir_, st.name, st.n_elements(),
+             formats::st_dtype_name(st.dtype), first.name, per_expert, formats::st_dtype_name(first.dtype));
+      std::memcpy(dst + e * bytes, st.data, bytes);
+    }
+    t.type = first.dtype == StDtype::F32 ? GgmlType::F32 : first.dtype == StDtype::F16 ? GgmlType::F16 : GgmlType::BF16;
+    t.data = dst;
+    t.nbytes = bytes * r.sources.size();
+    return t;
+  }
+
   // An MLX affine-quantized matrix: packed words (mmap unless rows move), scales/biases widened to F32.
   GgufTensor mlx_tensor(const arch::GgufTensorRecipe& r, const StTensor& w, const StTensor& scales, const StTensor& biases,
                         int bits, int group_size) {
@@ -259,10 +286,13 @@ class FolderBuilder {
   std::string dir_;
 };
 
-void require_runnable(const arch::HParams& hp, const std::string& dir) {
-  if (!is_runnable_arch(hp.gguf_arch) || hp.is_moe())
-    fail("{}: architecture '{}' ({}) is not supported by the CPU engine yet (dense llama, mistral, qwen2, qwen3, gemma3 are)", dir,
-         hp.model_type, hp.gguf_arch);
+// HF folders: every family but gpt-oss (its MXFP4 repack and gate/up split are not done at load); MLX folders:
+// dense only (mlx-lm's stacked switch_mlp names do not classify as checkpoint tensors). Convert those to GGUF.
+void require_runnable(const arch::HParams& hp, const std::string& dir, bool moe_ok) {
+  if (!is_runnable_arch(hp.gguf_arch) || (hp.is_moe() && !moe_ok))
+    fail("{}: architecture '{}' ({}) is not supported by the CPU engine from this folder ({}; convert it to GGUF)", dir,
+         hp.model_type, hp.gguf_arch,
+         moe_ok ? "HF folders: llama, mistral, mixtral, qwen2, qwen3, qwen3moe, gemma3" : "MLX folders: dense llama, mistral, qwen2, qwen3, gemma3");
 }
 
 std::unique_ptr<GgufView> load_hf(const fs::path& dir) {
@@ -270,12 +300,13 @@ std::unique_ptr<GgufView> load_hf(const fs::path& dir) {
   const formats::Checkpoint& ckpt = data->ckpt;
   if (!ckpt.has_weights()) fail("{}: config.json but no *.safetensors weights", dir.string());
   arch::HParams hp = arch::parse_hparams(ckpt.config(), ckpt.path_of("config.json"));
-  require_runnable(hp, dir.string());
+  require_runnable(hp, dir.string(), true);
   const auto recipes = arch::gguf_tensors(hp, arch::classify(hp, ckpt));
   FolderBuilder b(data, hp, dir.string());
   std::vector<GgufTensor> tensors;
   for (const auto& r : recipes) {
     if (r.transform == arch::Transform::GenerateRopeFreqs) tensors.push_back(b.rope_freqs(r));
+    else if (r.transform == arch::Transform::StackExperts) tensors.push_back(b.stacked_experts(r, ckpt));
     else tensors.push_back(b.float_tensor(r, ckpt.tensor(r.sources.at(0))));
   }
   return std::make_unique<GgufView>(dir.string(), ckpt.total_bytes(), folder_metadata(hp, dir, ckpt.config()), std::move(tensors), data);
@@ -298,7 +329,7 @@ std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
   const std::string cfg_path = ckpt.path_of("config.json");
   const nlohmann::json& q = *mlx_quantization(ckpt.config());
   arch::HParams hp = arch::parse_hparams(ckpt.config(), cfg_path);
-  require_runnable(hp, dir.string());
+  require_runnable(hp, dir.string(), false);
 
   // The checkpoint as the classifier expects it: quantized weights with their logical [rows, cols] shape,
   // their .scales/.biases companions hidden.

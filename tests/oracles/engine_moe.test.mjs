@@ -133,6 +133,13 @@ cases.forEach((c, i) => {
   }
 });
 
+// The HF folder itself (BF16 weights, experts stacked at load by the engine's folder loader).
+test("perplexity within 0.5% of llama.cpp: tiny-qwen3moe HF folder", { skip: (missing || !haveFixture("tiny-qwen3moe")) && "fixture or binaries missing" }, () => {
+  const mine = ours(["perplexity", "--model", fixture("tiny-qwen3moe"), "--file", heldoutFile, "--ctx", "256", "--chunks", "64", "--json"]);
+  console.log(`tiny-qwen3moe HF folder: perplexity ours ${mine.perplexity} llama.cpp 90.8116`);
+  assert.ok(Math.abs(mine.perplexity / 90.8116 - 1) < 0.005, `${mine.perplexity}`);
+});
+
 test("engine MoE peer test prerequisites", { skip: !missing && "all present" }, () => {
   console.log(`skipped: ${missing}`);
 });
