@@ -36,13 +36,16 @@ ImportanceSource load_importance(const convert::SourceModel& src, const Importan
     co.chunks = r.calibration_chunks;
     co.threads = r.threads;
     co.progress = r.progress;
-    if (r.expert_balanced) s.warnings.push_back("--expert-balanced: not available in this build's calibration; plain calibration used");
+    co.expert_balanced = r.expert_balanced;
     calib::CalibrateResult cr = calib::calibrate(co);
+    s.warnings.insert(s.warnings.end(), cr.notes.begin(), cr.notes.end());
     s.imatrix = std::make_shared<calib::Imatrix>(std::move(cr.imatrix));
     s.calibration_text = calib::read_calibration_text(r.calibration);
     return s;
   }
   if (!r.calibration.empty()) s.calibration_text = calib::read_calibration_text(r.calibration);
+  if (r.expert_balanced)
+    s.warnings.push_back("--expert-balanced applies to --calibration without --imatrix (the imatrix file is used as is)");
   if (r.imatrix_path.empty()) return s;
   // Checked against the model's weight matrices before anything is written.
   s.imatrix = std::make_shared<calib::Imatrix>(calib::Imatrix::load(r.imatrix_path));
