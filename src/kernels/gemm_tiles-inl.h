@@ -107,6 +107,18 @@ using VZF = hn::Vec<DZF>;
 // acc + Σ over each 4 bytes of a[k]·b[k] (a unsigned, b signed), exact in int32 (vpdpbusd).
 HWY_INLINE VZ32 DotAccZ(VZ32 acc, VZ8u a, VZ8i b) { return VZ32{_mm512_dpbusd_epi32(acc.raw, a.raw, b.raw)}; }
 
+// Sub-block-scaled K-quant chunk: acc + Σ over each 4 bytes of q·y·scale, where scale16 holds each
+// int32 lane's scale in both int16 halves: pmaddubsw (pairs fit int16: |q| <= 63, |y| <= 127) then
+// vpdpwssd, so applying the scale costs no 32-bit multiply.
+HWY_INLINE VZ32 ScaledDotAccZ(VZ32 acc, VZ8u q, VZ8i y, VZ32 scale16) {
+  return VZ32{_mm512_dpwssd_epi32(acc.raw, _mm512_maddubs_epi16(q.raw, y.raw), scale16.raw)};
+}
+
+// int32 lanes (small signed values) -> the same value in both int16 halves of each lane.
+HWY_INLINE VZ32 DupToInt16Pairs(VZ32 v) {
+  return hn::Or(hn::And(v, hn::Set(DZ32(), 0xFFFF)), hn::ShiftLeft<16>(v));
+}
+
 // Lower 256 bits from lo, upper from hi.
 template <class D>
 HWY_INLINE hn::Vec<D> Join(D d, hn::Vec<hn::Half<D>> hi, hn::Vec<hn::Half<D>> lo) {
@@ -175,16 +187,14 @@ HWY_INLINE void KQuantMinsTile(const Block* x, const TileArgs& a, int64_t cols, 
     VZ32 scv[4];
     VZ8u q[4];
     for (int j = 0; j < 4; ++j) {
-      scv[j] = SpreadScales<8>(table, j);
+      scv[j] = DupToInt16Pairs(SpreadScales<8>(table, j));
       q[j] = chunk(x[i], j);
     }
     const float d = HalfToFloat(x[i].d), dmin = HalfToFloat(x[i].dmin);
     for (int t = 0; t < T; ++t) {
       const quant::block_q8_K& yb = TokenBlocks(a, t)[i];
       VZ32 sumi = hn::Zero(DZ32());
-      for (int j = 0; j < 4; ++j) {
-        sumi = hn::Add(sumi, hn::Mul(DotAccZ(hn::Zero(DZ32()), q[j], hn::LoadU(DZ8i(), yb.qs + 64 * j)), scv[j]));
-      }
+      for (int j = 0; j < 4; ++j) sumi = ScaledDotAccZ(sumi, q[j], hn::LoadU(DZ8i(), yb.qs + 64 * j), scv[j]);
       const auto mins = MaddI16(hn::LoadU(DY16(), yb.bsums), mins16);
       acc[t] = hn::MulAdd(hn::ConvertTo(DZF(), sumi), hn::Set(DZF(), d * yb.d), acc[t]);
       acc[t] = hn::MulAdd(hn::ConvertTo(DZF(), hn::ZeroExtendVector(DZ32(), mins)), hn::Set(DZF(), -dmin * yb.d), acc[t]);
@@ -243,14 +253,12 @@ void TileQ6_K(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t 
       q[2 * half] = Join(DZ8u(), q1, q0);
       q[2 * half + 1] = Join(DZ8u(), q3, q2);
     }
-    for (int k = 0; k < 4; ++k) scv[k] = SpreadScales<4>(table, k);
+    for (int k = 0; k < 4; ++k) scv[k] = DupToInt16Pairs(SpreadScales<4>(table, k));
     const float d = HalfToFloat(x[i].d);
     for (int t = 0; t < T; ++t) {
       const quant::block_q8_K& yb = TokenBlocks(a, t)[i];
       VZ32 sumi = hn::Zero(DZ32());
-      for (int k = 0; k < 4; ++k) {
-        sumi = hn::Add(sumi, hn::Mul(DotAccZ(hn::Zero(DZ32()), q[k], hn::LoadU(DZ8i(), yb.qs + 64 * k)), scv[k]));
-      }
+      for (int k = 0; k < 4; ++k) sumi = ScaledDotAccZ(sumi, q[k], hn::LoadU(DZ8i(), yb.qs + 64 * k), scv[k]);
       const auto offs = hn::ShiftLeft<5>(MaddI16(hn::LoadU(DY16(), yb.bsums), sc16));
       sumi = hn::Sub(sumi, hn::ZeroExtendVector(DZ32(), offs));
       acc[t] = hn::MulAdd(hn::ConvertTo(DZF(), sumi), hn::Set(DZF(), d * yb.d), acc[t]);
