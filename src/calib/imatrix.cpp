@@ -17,6 +17,8 @@ namespace {
 
 constexpr const char* kInSum2 = ".in_sum2";
 constexpr const char* kCounts = ".counts";
+// Ours (llama.cpp ignores unknown keys): the shrinkage threshold the calibration run chose.
+constexpr const char* kShrinkageKey = "imatrix.lp.expert_shrinkage_tokens";
 
 bool strip_suffix(std::string& s, const std::string& suffix) {
   if (s.size() < suffix.size() || s.compare(s.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
@@ -76,6 +78,7 @@ Imatrix Imatrix::load(const std::string& path) {
   if (const auto* v = g.find("imatrix.datasets")) im.datasets = v->strings();
   im.chunk_count = g.get_u32_or("imatrix.chunk_count", 0);
   im.chunk_size = g.get_u32_or("imatrix.chunk_size", 0);
+  im.expert_shrinkage_tokens = g.get_u32_or(kShrinkageKey, static_cast<uint32_t>(im.expert_shrinkage_tokens));
   std::map<std::string, std::pair<const formats::GgufTensorInfo*, const formats::GgufTensorInfo*>> pairs;
   for (const auto& t : g.tensors()) {
     std::string name = t.name;
@@ -107,6 +110,7 @@ void Imatrix::save_gguf(const std::string& path) const {
   w.set("imatrix.datasets", formats::GgufValue(datasets));
   w.set("imatrix.chunk_count", formats::GgufValue(chunk_count));
   w.set("imatrix.chunk_size", formats::GgufValue(chunk_size));
+  w.set(kShrinkageKey, formats::GgufValue(static_cast<uint32_t>(expert_shrinkage_tokens)));
   for (const auto& [name, e] : entries) {
     w.add_tensor(name + kInSum2, GgmlType::F32, {e.n_per_row(), e.n_mat()});
     w.add_tensor(name + kCounts, GgmlType::F32, {1, e.n_mat()});

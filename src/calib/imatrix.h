@@ -31,7 +31,9 @@ class Imatrix {
   uint32_t chunk_size = 0;
   bool legacy = false;
   // Experts routed fewer tokens than this get importance shrunk toward the layer's other experts
-  // (shrinkage.h); 0 = llama.cpp's behaviour (own statistics, uniform ones when never routed).
+  // (shrinkage.h); 0 = llama.cpp's behaviour (own statistics, uniform ones when never routed). Saved in
+  // our GGUF imatrix files as imatrix.lp.expert_shrinkage_tokens (calibrate --min-expert-tokens); files
+  // without the key (llama.cpp's) get the default.
   int64_t expert_shrinkage_tokens = 64;
 
   // GGUF imatrix, else legacy .dat (as llama.cpp decides: try GGUF first). Errors name the file and field.

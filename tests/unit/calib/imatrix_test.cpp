@@ -56,6 +56,10 @@ TEST(Imatrix, GgufRoundTrip) {
   EXPECT_EQ(back.datasets, im.datasets);
   EXPECT_EQ(back.chunk_count, 3u);
   EXPECT_EQ(back.chunk_size, 256u);
+  EXPECT_EQ(back.expert_shrinkage_tokens, 64);
+  im.expert_shrinkage_tokens = 0;  // the calibration run's choice travels with the file
+  im.save_gguf(p.string());
+  EXPECT_EQ(Imatrix::load(p.string()).expert_shrinkage_tokens, 0);
   ASSERT_EQ(back.entries.size(), 2u);
   EXPECT_EQ(back.entries.at("blk.0.ffn_down_exps.weight").counts, (std::vector<int64_t>{0, 2, 0}));
   EXPECT_EQ(back.entries.at("blk.0.attn_q.weight").sums, im.entries.at("blk.0.attn_q.weight").sums);
