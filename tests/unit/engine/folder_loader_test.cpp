@@ -236,7 +236,9 @@ TEST(FolderLoader, LlamaQkPermutationMatchesNeoxRope) {
   ASSERT_EQ(ml->hp().arch, "llama");
   ASSERT_EQ(mq->hp().arch, "qwen2");
   const auto ll = all_logits(*ml, seq), lq = all_logits(*mq, seq);
-  EXPECT_LT(max_abs_diff(ll, lq), 1e-3) << "BF16 llama vs qwen2";
+  // Float noise only (rope pairing and the kernels' tile order differ; measured 1.4e-3 since the column-chunked
+  // BF16 tiles, 11.6 without the permutation): 5e-3 separates the two.
+  EXPECT_LT(max_abs_diff(ll, lq), 5e-3) << "BF16 llama vs qwen2";
   auto xl = Model::load(write_mlx_folder(llama.string(), 8, 64).string());
   auto xq = Model::load(write_mlx_folder(qwen2.string(), 8, 64).string());
   ASSERT_TRUE(xl->layers()[0].wk.t->mlx.has_value());
