@@ -68,6 +68,10 @@ Imatrix load_legacy(const std::string& path) {
 
 }  // namespace
 
+bool is_router_weight(const std::string& name) {
+  return name.find(".ffn_gate_inp.weight") != std::string::npos || name.find(".ffn_gate_inp_shexp.weight") != std::string::npos;
+}
+
 Imatrix Imatrix::load(const std::string& path) {
   {
     MappedFile probe(path);
@@ -190,6 +194,9 @@ ImatrixCoverage check_imatrix(const Imatrix& im, const std::map<std::string, Wei
   ImatrixCoverage cov;
   for (const auto& [name, e] : im.entries) {
     auto it = weights.find(name);
+    // Router matmuls are observed too (llama-imatrix records every "blk." matmul) but routers are never
+    // quantized with importance: a caller's weight list may leave them out.
+    if (it == weights.end() && is_router_weight(name)) continue;
     if (it == weights.end())
       fail("{}: entry '{}' is not a weight matrix of this model (an imatrix from another model?)", path, name);
     // legacy files flatten experts: sums = n_mat * n_per_row with a single ncall

@@ -63,6 +63,8 @@ struct WeightShape {
   int64_t n_per_row;
   int64_t n_mat;
 };
+// Router entries ("blk.N.ffn_gate_inp.weight") are skipped when `weights` lacks them.
+bool is_router_weight(const std::string& gguf_name);
 ImatrixCoverage check_imatrix(const Imatrix& im, const std::map<std::string, WeightShape>& weights, const std::string& path);
 
 }  // namespace lp::calib
