@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "formats/checkpoint.h"
 #include "quant/mlx_affine.h"
+#include "quant/mxfp4.h"
 #include "text/tokenizer/tokenizer.h"
 
 namespace lp::engine {
@@ -22,7 +23,7 @@ using formats::StTensor;
 namespace {
 
 bool is_runnable_arch(const std::string& a) {
-  return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3" || a == "qwen3moe";
+  return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3" || a == "qwen3moe" || a == "gpt-oss";
 }
 
 // Owns what the view's tensors point at: the mapped checkpoint files and the buffers built at load.
@@ -134,6 +135,10 @@ void copy_rows(const uint8_t* src, uint8_t* dst, const std::vector<int64_t>& ord
   for (size_t r = 0; r < order.size(); ++r) std::memcpy(dst + r * row_bytes, src + order[r] * row_bytes, row_bytes);
 }
 
+bool is_expert_split(const arch::GgufTensorRecipe& r) {
+  return r.transform == arch::Transform::SplitGateUpEven || r.transform == arch::Transform::SplitGateUpOdd || r.transpose_source;
+}
+
 class FolderBuilder {
  public:
   FolderBuilder(std::shared_ptr<FolderData> data, arch::HParams hp, std::string dir)
@@ -230,6 +235,70 @@ class FolderBuilder {
     return t;
   }
 
+  // gpt-oss MXFP4 experts: `*_blocks` U8 [E, src_rows, cols/32, 16] + `*_scales` U8 [E, src_rows, cols/32] become
+  // ggml block_mxfp4 rows (a lossless nibble reorder with the exponent moved into each block: one buffer the size
+  // of the checkpoint's bytes, never dequantized). gate_up keeps its even (gate) or odd (up) rows.
+  GgufTensor mxfp4_experts(const arch::GgufTensorRecipe& r, const formats::Checkpoint& ckpt) {
+    using arch::Transform;
+    GgufTensor t = start(r);
+    if (t.n_dims != 3 || r.sources.size() != 2) fail("{}: MXFP4 tensor {} needs 3 dimensions and blocks + scales", dir_, r.gguf_name);
+    const StTensor& blocks = ckpt.tensor(r.sources[0]);
+    const StTensor& scales = ckpt.tensor(r.sources[1]);
+    const int64_t cols = t.ne[0], rows = t.ne[1], n_expert = t.ne[2], nb = cols / quant::QK_MXFP4;
+    const int64_t stride = r.transform == Transform::Mxfp4Repack ? 1 : 2;
+    const int64_t offset = r.transform == Transform::SplitGateUpOddMxfp4 ? 1 : 0;
+    const int64_t src_rows = rows * stride;
+    if (blocks.dtype != StDtype::U8 || scales.dtype != StDtype::U8)
+      fail("{}: MXFP4 tensors {} / {} must be U8", dir_, blocks.name, scales.name);
+    if (cols % quant::QK_MXFP4 != 0 || static_cast<int64_t>(blocks.nbytes) != n_expert * src_rows * cols / 2 ||
+        static_cast<int64_t>(scales.nbytes) != n_expert * src_rows * nb)
+      fail("{}: MXFP4 tensor {} ({} bytes) / {} ({} bytes) does not hold {} experts x {} rows x {} columns", dir_, blocks.name,
+           blocks.nbytes, scales.name, scales.nbytes, n_expert, src_rows, cols);
+    auto* dst = reinterpret_cast<quant::block_mxfp4*>(data_->alloc(n_expert * rows * nb * sizeof(quant::block_mxfp4)));
+    for (int64_t e = 0; e < n_expert; ++e)
+      for (int64_t row = 0; row < rows; ++row) {
+        const int64_t src = e * src_rows + row * stride + offset;
+        quant::mxfp4_from_checkpoint(blocks.data + src * cols / 2, scales.data + src * nb, cols, dst + (e * rows + row) * nb);
+      }
+    t.type = GgmlType::MXFP4;
+    t.data = reinterpret_cast<const uint8_t*>(dst);
+    t.nbytes = n_expert * rows * nb * sizeof(quant::block_mxfp4);
+    return t;
+  }
+
+  // gpt-oss float expert tensors that need rows picked or transposed: the gate_up bias [E, 2F] split into
+  // gate/up [F, E]; the dense-BF16 layout (gate_up [E, D, 2F], down [E, F, D]) transposed to [E][out][in].
+  // Built in F32 (these are copies anyway; the MXFP4 layout is the one real checkpoints use).
+  GgufTensor split_experts(const arch::GgufTensorRecipe& r, const formats::Checkpoint& ckpt) {
+    using arch::Transform;
+    GgufTensor t = start(r);
+    const StTensor& st = ckpt.tensor(r.sources.at(0));
+    const int64_t stride = r.transform == Transform::None ? 1 : 2;
+    const int64_t offset = r.transform == Transform::SplitGateUpOdd ? 1 : 0;
+    const int64_t n = t.ne[0] * rows(t);
+    if (static_cast<int64_t>(st.n_elements()) != n * stride)
+      fail("{}: tensor {} ({}) has {} elements, expected {}", dir_, st.name, r.gguf_name, st.n_elements(), n * stride);
+    std::vector<float> src(st.n_elements());
+    data_->ckpt.read_f32(st, src.data());
+    float* dst = data_->alloc_f32(n);
+    if (t.n_dims == 2) {  // bias [E, stride*F] -> [F, E]
+      const int64_t width = t.ne[0];
+      for (int64_t e = 0; e < t.ne[1]; ++e)
+        for (int64_t c = 0; c < width; ++c) dst[e * width + c] = src[e * width * stride + c * stride + offset];
+    } else if (t.n_dims == 3 && r.transpose_source) {  // source [E, in, stride*out] -> [E][out][in]
+      const int64_t in = t.ne[0], out = t.ne[1];
+      for (int64_t e = 0; e < t.ne[2]; ++e)
+        for (int64_t o = 0; o < out; ++o)
+          for (int64_t i = 0; i < in; ++i) dst[(e * out + o) * in + i] = src[(e * in + i) * out * stride + o * stride + offset];
+    } else {
+      fail("{}: tensor {} needs transform {}, which the CPU engine cannot apply at load", dir_, r.gguf_name, arch::transform_name(r.transform));
+    }
+    t.type = GgmlType::F32;
+    t.data = reinterpret_cast<const uint8_t*>(dst);
+    t.nbytes = n * sizeof(float);
+    return t;
+  }
+
   // An MLX affine-quantized matrix: packed words (mmap unless rows move), scales/biases widened to F32.
   GgufTensor mlx_tensor(const arch::GgufTensorRecipe& r, const StTensor& w, const StTensor& scales, const StTensor& biases,
                         int bits, int group_size) {
@@ -286,13 +355,13 @@ class FolderBuilder {
   std::string dir_;
 };
 
-// HF folders: every family but gpt-oss (its MXFP4 repack and gate/up split are not done at load); MLX folders:
+// HF folders: every family (gpt-oss MXFP4 experts repacked at load); MLX folders:
 // dense only (mlx-lm's stacked switch_mlp names do not classify as checkpoint tensors). Convert those to GGUF.
 void require_runnable(const arch::HParams& hp, const std::string& dir, bool moe_ok) {
   if (!is_runnable_arch(hp.gguf_arch) || (hp.is_moe() && !moe_ok))
     fail("{}: architecture '{}' ({}) is not supported by the CPU engine from this folder ({}; convert it to GGUF)", dir,
          hp.model_type, hp.gguf_arch,
-         moe_ok ? "HF folders: llama, mistral, mixtral, qwen2, qwen3, qwen3moe, gemma3" : "MLX folders: dense llama, mistral, qwen2, qwen3, gemma3");
+         moe_ok ? "HF folders: llama, mistral, mixtral, qwen2, qwen3, qwen3moe, gemma3, gpt-oss" : "MLX folders: dense llama, mistral, qwen2, qwen3, gemma3");
 }
 
 std::unique_ptr<GgufView> load_hf(const fs::path& dir) {
@@ -307,6 +376,8 @@ std::unique_ptr<GgufView> load_hf(const fs::path& dir) {
   for (const auto& r : recipes) {
     if (r.transform == arch::Transform::GenerateRopeFreqs) tensors.push_back(b.rope_freqs(r));
     else if (r.transform == arch::Transform::StackExperts) tensors.push_back(b.stacked_experts(r, ckpt));
+    else if (r.native_mxfp4) tensors.push_back(b.mxfp4_experts(r, ckpt));
+    else if (is_expert_split(r)) tensors.push_back(b.split_experts(r, ckpt));
     else tensors.push_back(b.float_tensor(r, ckpt.tensor(r.sources.at(0))));
   }
   return std::make_unique<GgufView>(dir.string(), ckpt.total_bytes(), folder_metadata(hp, dir, ckpt.config()), std::move(tensors), data);

@@ -140,6 +140,23 @@ test("perplexity within 0.5% of llama.cpp: tiny-qwen3moe HF folder", { skip: (mi
   assert.ok(Math.abs(mine.perplexity / 90.8116 - 1) < 0.005, `${mine.perplexity}`);
 });
 
+// The gpt-oss HF folder (BF16 dense weights, MXFP4 `*_blocks`/`*_scales` experts repacked to ggml's block layout
+// at load, never dequantized): the same tensors as the F16 + MXFP4 GGUF (BF16 values are exact in F16), so it must
+// match llama.cpp on that GGUF within the quantized tolerance (measured perplexity 86.3608 vs 86.3607).
+const gptossF16 = cases.findIndex((c) => c.name.startsWith("tiny-gptoss f16"));
+test("logits match llama.cpp: tiny-gptoss HF folder (MXFP4 experts repacked at load)", { skip: gptossF16 < 0 && "fixture or binaries missing" }, () => {
+  const r = peerResults()[gptossF16];
+  assert.ok(r.ok, `llama.cpp failed: ${r.error}`);
+  const c = cases[gptossF16];
+  const a = agreement(fixture("tiny-gptoss"), c.tokens, readProbs(c.probsFile, r.results[0].vocab));
+  console.log(`tiny-gptoss HF folder: top-1 ${a.top1}/${a.positions}, |dlogp| max ${a.maxDiff.toExponential(3)} mean ${a.meanDiff.toExponential(3)}` +
+    (a.flips.length ? `, flips ${JSON.stringify(a.flips)}` : ""));
+  assert.ok(a.flips.length <= 1, `${a.flips.length} top-1 flips`);
+  for (const f of a.flips) assert.ok(f.peerMargin < c.tol[0] && f.ourMargin < c.tol[0], `top-1 flip at a clear margin: ${JSON.stringify(f)}`);
+  assert.ok(a.maxDiff < c.tol[0], `max |dlogp| ${a.maxDiff} >= ${c.tol[0]}`);
+  assert.ok(a.meanDiff < c.tol[1], `mean |dlogp| ${a.meanDiff} >= ${c.tol[1]}`);
+});
+
 test("engine MoE peer test prerequisites", { skip: !missing && "all present" }, () => {
   console.log(`skipped: ${missing}`);
 });

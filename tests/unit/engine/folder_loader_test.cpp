@@ -21,6 +21,7 @@
 #include "formats/checkpoint.h"
 #include "llama_pajamas/runtime.h"
 #include "quant/mlx_affine.h"
+#include "quant/mxfp4.h"
 #include "tiny_fixture.h"
 
 namespace lp::engine {
@@ -292,14 +293,6 @@ TEST(FolderLoader, ClearErrorsForFoldersItCannotRun) {
   const fs::path manifest = scratch("bad_manifest");
   std::ofstream(manifest / "manifest.json") << R"({"formats": [{"format": "gguf", "path": "gguf/missing.gguf"}]})";
   EXPECT_NE(open_error(manifest.string()).find("manifest.json names no GGUF"), std::string::npos) << open_error(manifest.string());
-
-  // A folder the engine cannot run (gpt-oss: MXFP4 repack at load is not done): named with the folder.
-  const std::string gptoss = testing::fixture_dir("tiny-gptoss");
-  if (!gptoss.empty()) {
-    const std::string e = open_error(gptoss);
-    EXPECT_NE(e.find("gpt-oss"), std::string::npos) << e;
-    EXPECT_NE(e.find("not supported"), std::string::npos) << e;
-  }
 }
 
 // HF MoE folder: per-expert BF16 matrices are stacked into one [in, out, n_expert] tensor; expert e's row r
@@ -323,6 +316,53 @@ TEST(FolderLoader, Qwen3MoeExpertsAreStackedInExpertOrder) {
     for (int64_t r : {int64_t{0}, int64_t{7}, w.expert_rows() - 1}) {
       weight_row(w, expert * w.expert_rows() + r, row.data());
       for (int64_t c = 0; c < w.cols(); ++c) ASSERT_EQ(row[c], src[r * w.cols() + c]) << gguf << " expert " << expert << " row " << r;
+    }
+  }
+}
+
+// gpt-oss HF folder: MXFP4 experts (`*_blocks`/`*_scales`) are repacked to ggml block_mxfp4 at load, never
+// dequantized; gate_up's interleaved rows split into gate (even) and up (odd), its bias likewise. Every expert row
+// checked must decode to the checkpoint's values by the independent checkpoint-layout decoder.
+// (Perplexity == the F16+MXFP4 GGUF's: tests/oracles/engine_moe.test.mjs.)
+TEST(FolderLoader, GptOssMxfp4ExpertsRepackedLosslessly) {
+  const std::string dir = testing::fixture_dir("tiny-gptoss");
+  if (dir.empty()) GTEST_SKIP() << "shared fixture tiny-gptoss missing";
+  auto m = Model::load(dir);
+  ASSERT_TRUE(m->hp().is_moe());
+  const auto ckpt = formats::Checkpoint::open(dir);
+  for (int layer : {0, 3}) {
+    const MoeDesc& moe = m->layers()[layer].moe;
+    const std::string prefix = "model.layers." + std::to_string(layer) + ".mlp.experts.";
+    for (const auto& [w, proj, stride, offset] : {std::tuple{&moe.gate_exps, "gate_up_proj", 2, 0}, std::tuple{&moe.up_exps, "gate_up_proj", 2, 1},
+                                                  std::tuple{&moe.down_exps, "down_proj", 1, 0}}) {
+      ASSERT_TRUE(*w);
+      EXPECT_EQ(w->type(), GgmlType::MXFP4) << proj;
+      const auto& blocks = ckpt.tensor(prefix + proj + "_blocks");
+      const auto& scales = ckpt.tensor(prefix + proj + "_scales");
+      const int64_t cols = w->cols(), rows = w->expert_rows(), src_rows = rows * stride;
+      std::vector<float> got(cols), want(cols);
+      for (int64_t e : {int64_t{0}, w->n_experts() - 1})
+        for (int64_t r : {int64_t{0}, int64_t{5}, rows - 1}) {
+          weight_row(*w, e * rows + r, got.data());
+          const int64_t src = e * src_rows + r * stride + offset;
+          quant::mxfp4_checkpoint_dequantize(blocks.data + src * cols / 2, scales.data + src * (cols / 32), cols, want.data());
+          for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(got[c], want[c]) << proj << " layer " << layer << " expert " << e << " row " << r;
+        }
+    }
+    // gate_up bias [E, 2F] interleaved -> gate/up [F, E]; down bias [E, D] as is.
+    const auto bias = ckpt.read_f32(prefix + "gate_up_proj_bias");
+    const auto down_bias = ckpt.read_f32(prefix + "down_proj_bias");
+    const int64_t F = moe.gate_exps.expert_rows(), D = moe.down_exps.expert_rows();
+    std::vector<float> g(F), u(F), d(D);
+    for (int64_t e : {int64_t{0}, int64_t{6}}) {
+      weight_row(moe.gate_exps_b, e, g.data());
+      weight_row(moe.up_exps_b, e, u.data());
+      weight_row(moe.down_exps_b, e, d.data());
+      for (int64_t f = 0; f < F; ++f) {
+        ASSERT_EQ(g[f], bias[e * 2 * F + 2 * f]) << "gate bias expert " << e;
+        ASSERT_EQ(u[f], bias[e * 2 * F + 2 * f + 1]) << "up bias expert " << e;
+      }
+      for (int64_t c = 0; c < D; ++c) ASSERT_EQ(d[c], down_bias[e * D + c]) << "down bias expert " << e;
     }
   }
 }
