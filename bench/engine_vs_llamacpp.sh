@@ -7,6 +7,9 @@
 # Models: a Qwen3-0.6B-shaped checkpoint from `llama-pajamas-quant generate --preset qwen3-0.6b`,
 # converted to Q8_0 and Q4_K_M; when the quant tool is not built, $LP_BENCH_MODELS (space-separated
 # .gguf paths) is used instead.
+# Shared / oversubscribed machine: OpenMP threads spin at barriers by default, which collapses
+# multi-threaded numbers when cores are busy; export OMP_WAIT_POLICY=passive there (not on a quiet machine).
+# LP_KERNELS_NO_TILES=1 runs our engine without the prefill GEMM tiles (A/B).
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$src/build/release}"
