@@ -210,6 +210,10 @@ ImatrixCoverage check_imatrix(const Imatrix& im, const std::map<std::string, Wei
   }
   for (const auto& [name, shape] : weights)
     if (!im.entries.count(name)) cov.missing.push_back(name);
+  cov.uncovered_fallback = im.expert_shrinkage_tokens > 0 && !im.legacy
+                               ? "the pooled mean of the layer's other experts (shrinkage below " +
+                                     std::to_string(im.expert_shrinkage_tokens) + " tokens)"
+                               : "uniform importance (as llama.cpp)";
   return cov;
 }
 

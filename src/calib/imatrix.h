@@ -58,6 +58,9 @@ class Imatrix {
 struct ImatrixCoverage {
   std::vector<std::string> missing;          // tensors with no entry
   std::vector<std::string> uncovered_experts;  // "blk.3.ffn_down_exps.weight expert 5"
+  // What importance those experts get, for warnings: "the mean of the layer's other experts (shrinkage
+  // below 64 tokens)" or, with shrinkage off / legacy files, "uniform importance (as llama.cpp)".
+  std::string uncovered_fallback;
 };
 struct WeightShape {
   int64_t n_per_row;

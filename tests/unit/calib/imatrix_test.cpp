@@ -96,6 +96,7 @@ TEST(Imatrix, RejectsCorruptFilesAndForeignModels) {
   auto cov = lp::calib::check_imatrix(im, model, "im.gguf");
   EXPECT_EQ(cov.missing, std::vector<std::string>{"blk.0.attn_k.weight"});
   EXPECT_EQ(cov.uncovered_experts.size(), 2u);
+  EXPECT_NE(cov.uncovered_fallback.find("shrinkage below 64 tokens"), std::string::npos);
   // a router entry (llama-imatrix and our engine record it) is not an error when the caller omits routers
   im.accumulate("blk.0.ffn_gate_inp.weight", 0, 1, std::vector<float>(4, 1.0f).data(), 1, 4);
   EXPECT_EQ(lp::calib::check_imatrix(im, model, "im.gguf").missing.size(), 1u);
