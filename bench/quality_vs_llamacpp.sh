@@ -5,7 +5,7 @@
 #   bench/quality_vs_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
 #   env: WORK (scratch, default /tmp/lp-quality-bench), MAX_TOKENS (0 = all 138 chunks), PRESETS (default
 #        "q3_k_m q4_k_m q5_k_m"), LLAMA_QUANTIZE (cross-check one point with llama.cpp's own quantizer),
-#        THREADS, SENS_CHUNKS (sensitivity chunks, default 4)
+#        THREADS, SENS_CHUNKS (sensitivity chunks, default 4), UNIFORM=0 skips the uniform Q4_K row
 #
 # For each preset P (the budget anchor): (2) P without imatrix, (3) P with the imatrix, (4) auto at exactly
 # P's tensor bytes with the same imatrix plus measured sensitivity; (1) uniform Q4_K once. The imatrix and
@@ -50,7 +50,7 @@ convert() {  # out-dir args...
   ls "$out"/gguf/*.gguf
 }
 
-validate "uniform Q4_K" "$(convert "$WORK/uniform-q4k" --precision q4_k_m --no-architecture-aware --tensor-type '.=q4_k')"
+[ "${UNIFORM:-1}" = 0 ] || validate "uniform Q4_K" "$(convert "$WORK/uniform-q4k" --precision q4_k_m --no-architecture-aware --tensor-type '.=q4_k')"
 for P in $PRESETS; do
   validate "$P llama.cpp mix" "$(convert "$WORK/$P-mix" --precision "$P" --no-architecture-aware)"
   validate "$P llama.cpp mix + imatrix" "$(convert "$WORK/$P-mix-im" --precision "$P" --no-architecture-aware --imatrix "$WORK/imatrix.gguf")"
@@ -60,7 +60,7 @@ for P in $PRESETS; do
 done
 
 # Cross-check: llama.cpp's own quantizer on an F32 GGUF we write (size and KLD should match our Q4_K_M mix).
-if [ -x "$LLAMA_QUANTIZE" ]; then
+if [ -n "$LLAMA_QUANTIZE" ] && [ -x "$LLAMA_QUANTIZE" ]; then
   F32=$(convert "$WORK/f32" --precision f32 --no-architecture-aware)
   "$LLAMA_QUANTIZE" "$F32" "$WORK/llama-quantize-q4_k_m.gguf" Q4_K_M >/dev/null 2>&1
   validate "Q4_K_M by llama-quantize" "$WORK/llama-quantize-q4_k_m.gguf"
