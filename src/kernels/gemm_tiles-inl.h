@@ -94,15 +94,12 @@ void TileBF16(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t 
 using DZ8u = hn::Full512<uint8_t>;
 using DZ8i = hn::Full512<int8_t>;
 using DZ32 = hn::Full512<int32_t>;
-using DZF = hn::Full512<float>;
 using DY8u = hn::Full256<uint8_t>;
 using DY8i = hn::Full256<int8_t>;
 using DY16 = hn::Full256<int16_t>;
-using DYF = hn::Full256<float>;
 using VZ8u = hn::Vec<DZ8u>;
 using VZ8i = hn::Vec<DZ8i>;
 using VZ32 = hn::Vec<DZ32>;
-using VZF = hn::Vec<DZF>;
 
 // acc + Σ over each 4 bytes of a[k]·b[k] (a unsigned, b signed), exact in int32 (vpdpbusd).
 HWY_INLINE VZ32 DotAccZ(VZ32 acc, VZ8u a, VZ8i b) { return VZ32{_mm512_dpbusd_epi32(acc.raw, a.raw, b.raw)}; }
@@ -134,11 +131,11 @@ HWY_INLINE VZ32 SpreadScales(VZ32 table, int j) {
   return hn::TableLookupLanes(table, hn::SetTableIndices(DZ32(), idx));
 }
 
-HWY_INLINE float ReduceZ(VZF v) { return hn::GetLane(hn::SumOfLanes(DZF(), v)); }
-
-template <int T>
-HWY_INLINE void StoreTile(const VZF (&acc)[T], float* y, int64_t y_stride) {
-  for (int t = 0; t < T; ++t) y[t * y_stride] = ReduceZ(acc[t]);
+// 16 int32 lanes -> 8 (lane k + lane k+8, exact): lane k then covers elements 32m+4k..32m+4k+3, the
+// same lanes as the 256-bit 4-token kernels, so the float accumulation below is theirs bit for bit.
+HWY_INLINE V32 FoldHalves(VZ32 v) {
+  const hn::Half<DZ32> dh;
+  return hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v));
 }
 
 // Q8_0 weights against offset activations u = x + 128 (TileArgs::x, same block layout as the
@@ -173,8 +170,8 @@ HWY_INLINE const quant::block_q8_K* TokenBlocks(const TileArgs& a, int t) {
 template <int T, class Block, class ChunkFn>
 HWY_INLINE void KQuantMinsTile(const Block* x, const TileArgs& a, int64_t cols, float* y, int64_t y_stride,
                                ChunkFn&& chunk) {
-  VZF acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = hn::Zero(DZF());
+  VF acc[T], accm[T];  // d-scaled sums and dmin-scaled mins, 8 lanes each (the 4-token kernel's order)
+  for (int t = 0; t < T; ++t) acc[t] = accm[t] = hn::Zero(DF());
   // bytes 8..15 (the mins) each twice, for int16 pairs against bsums[2k], bsums[2k+1]
   alignas(16) static constexpr uint8_t kMinPairs[16] = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
   const hn::Full128<uint8_t> d128;
@@ -195,12 +192,12 @@ HWY_INLINE void KQuantMinsTile(const Block* x, const TileArgs& a, int64_t cols, 
       const quant::block_q8_K& yb = TokenBlocks(a, t)[i];
       VZ32 sumi = hn::Zero(DZ32());
       for (int j = 0; j < 4; ++j) sumi = ScaledDotAccZ(sumi, q[j], hn::LoadU(DZ8i(), yb.qs + 64 * j), scv[j]);
-      const auto mins = MaddI16(hn::LoadU(DY16(), yb.bsums), mins16);
-      acc[t] = hn::MulAdd(hn::ConvertTo(DZF(), sumi), hn::Set(DZF(), d * yb.d), acc[t]);
-      acc[t] = hn::MulAdd(hn::ConvertTo(DZF(), hn::ZeroExtendVector(DZ32(), mins)), hn::Set(DZF(), -dmin * yb.d), acc[t]);
+      const V32 mins = MaddI16(hn::LoadU(DY16(), yb.bsums), mins16);
+      acc[t] = hn::MulAdd(hn::ConvertTo(DF(), FoldHalves(sumi)), hn::Set(DF(), yb.d * d), acc[t]);
+      accm[t] = hn::MulAdd(hn::ConvertTo(DF(), mins), hn::Set(DF(), -yb.d * dmin), accm[t]);
     }
   }
-  StoreTile<T>(acc, y, y_stride);
+  for (int t = 0; t < T; ++t) y[t * y_stride] = ReduceF(hn::Add(acc[t], accm[t]));
 }
 
 template <int T>
@@ -233,8 +230,8 @@ void TileQ5_K(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t 
 template <int T>
 void TileQ6_K(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t y_stride) {
   const auto* x = static_cast<const quant::block_q6_K*>(w);
-  VZF acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = hn::Zero(DZF());
+  VF acc[T];  // 8 lanes: the 4-token kernel's summation order
+  for (int t = 0; t < T; ++t) acc[t] = hn::Zero(DF());
   const DY8u d8;
   const auto m4 = hn::Set(d8, 0x0F), m3 = hn::Set(d8, 0x03);
   for (int64_t i = 0; i < cols / quant::QK_K; ++i) {
@@ -259,12 +256,11 @@ void TileQ6_K(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t 
       const quant::block_q8_K& yb = TokenBlocks(a, t)[i];
       VZ32 sumi = hn::Zero(DZ32());
       for (int k = 0; k < 4; ++k) sumi = ScaledDotAccZ(sumi, q[k], hn::LoadU(DZ8i(), yb.qs + 64 * k), scv[k]);
-      const auto offs = hn::ShiftLeft<5>(MaddI16(hn::LoadU(DY16(), yb.bsums), sc16));
-      sumi = hn::Sub(sumi, hn::ZeroExtendVector(DZ32(), offs));
-      acc[t] = hn::MulAdd(hn::ConvertTo(DZF(), sumi), hn::Set(DZF(), d * yb.d), acc[t]);
+      const V32 offs = hn::ShiftLeft<5>(MaddI16(hn::LoadU(DY16(), yb.bsums), sc16));
+      acc[t] = hn::MulAdd(hn::ConvertTo(DF(), hn::Sub(FoldHalves(sumi), offs)), hn::Set(DF(), yb.d * d), acc[t]);
     }
   }
-  StoreTile<T>(acc, y, y_stride);
+  for (int t = 0; t < T; ++t) y[t * y_stride] = ReduceF(acc[t]);
 }
 
 
