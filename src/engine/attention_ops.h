@@ -1,10 +1,25 @@
 // Inner loops of attention over an F16 KV cache: q.k dot and acc += w * v, F16C/AVX2 when available.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace lp::engine {
 
 float dot_f32_f16(const float* q, const uint16_t* k, int n);
 void axpy_f16(float w, const uint16_t* v, float* acc, int n);
+
+// Rows of one KV head in an F16 cache: row j starts at base + j * stride.
+struct F16Rows {
+  const uint16_t* base;
+  size_t stride;
+  const uint16_t* row(int j) const { return base + static_cast<size_t>(j) * stride; }
+};
+
+// Softmax attention of one query (n floats) over keys first..last: two passes (max, then exp/sum in
+// double), an optional sink logit that joins the denominator only (gpt-oss), out = sum_j w_j * v_j.
+// scores needs last - first + 1 floats. Several keys per dot pass and the output held in registers;
+// results are bit-identical to calling dot_f32_f16 / axpy_f16 key by key.
+void attend_f16(const float* q, F16Rows k, F16Rows v, int first, int last, int n, float scale,
+                const float* sink, float* scores, float* out);
 
 }  // namespace lp::engine

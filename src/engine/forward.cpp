@@ -191,6 +191,13 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
           const int pos = p0 + t, kvh = h / group;
           const int first = window > 0 ? std::max(0, pos - window + 1) : 0;
           const float* q = &q_[size_t(t) * q_dim + size_t(h) * hd];
+          if (f16_cache) {
+            const F16Rows k_rows{cache_.k_f16(il, 0) + kvh * hd, size_t(kv_dim)};
+            const F16Rows v_rows{cache_.v_f16(il, 0) + kvh * hd, size_t(kv_dim)};
+            attend_f16(q, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr, scores.data(),
+                       &attn_[size_t(t) * q_dim + size_t(h) * hd]);
+            continue;
+          }
           float mx = -INFINITY;
           for (int j = first; j <= pos; ++j) {
             float s;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -30,6 +31,78 @@ TEST(AttentionOps, DotAndAxpyMatchFloatMath) {
     const float w = 0.37f;
     axpy_f16(w, k.data(), acc.data(), n);
     for (int i = 0; i < n; ++i) EXPECT_NEAR(acc[i], want_acc[i] + w * f16_to_f32(k[i]), 1e-6) << "n=" << n << " i=" << i;
+  }
+}
+
+
+// Key-by-key attention as forward.cpp did it before attend_f16: the blocked kernel must match it bit
+// for bit (the oracle tests were validated against this order).
+std::vector<float> attend_key_by_key(const float* q, F16Rows k, F16Rows v, int first, int last, int n, float scale,
+                                     const float* sink) {
+  std::vector<float> s(last - first + 1), out(n, 0.0f);
+  float mx = -INFINITY;
+  for (int j = first; j <= last; ++j) {
+    s[j - first] = dot_f32_f16(q, k.row(j), n) * scale;
+    mx = std::max(mx, s[j - first]);
+  }
+  if (sink) mx = std::max(mx, *sink);
+  double sum = sink ? std::exp(*sink - mx) : 0.0;
+  for (float& x : s) {
+    x = std::exp(x - mx);
+    sum += x;
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int j = first; j <= last; ++j) axpy_f16(s[j - first] * inv, v.row(j), out.data(), n);
+  return out;
+}
+
+// Plain double-precision softmax attention, to catch an error shared by both float paths.
+std::vector<double> attend_reference(const float* q, F16Rows k, F16Rows v, int first, int last, int n, float scale,
+                                     const float* sink) {
+  std::vector<double> s;
+  for (int j = first; j <= last; ++j) {
+    double d = 0;
+    for (int i = 0; i < n; ++i) d += double(q[i]) * f16_to_f32(k.row(j)[i]);
+    s.push_back(d * scale);
+  }
+  double mx = sink ? *sink : -INFINITY;
+  for (double x : s) mx = std::max(mx, x);
+  double sum = sink ? std::exp(*sink - mx) : 0.0;
+  for (double& x : s) sum += (x = std::exp(x - mx));
+  std::vector<double> out(n, 0.0);
+  for (int j = first; j <= last; ++j)
+    for (int i = 0; i < n; ++i) out[i] += s[j - first] / sum * f16_to_f32(v.row(j)[i]);
+  return out;
+}
+
+TEST(AttentionOps, BlockedAttentionMatchesKeyByKeyAndReference) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int n_ctx = 37, n_kv_heads = 2;
+  for (int n : {16, 24, 64, 80, 128, 256}) {
+    const size_t stride = size_t(n) * n_kv_heads;  // GQA: a KV head's rows interleave with the other head's
+    std::vector<uint16_t> kc(stride * n_ctx), vc(stride * n_ctx);
+    for (auto& x : kc) x = f32_to_f16(dist(rng));
+    for (auto& x : vc) x = f32_to_f16(dist(rng));
+    std::vector<float> q(n), scores(n_ctx), out(n);
+    for (auto& x : q) x = 2.0f * dist(rng);
+    const float scale = 1.0f / std::sqrt(float(n)), sink = 0.8f;
+    for (int kvh = 0; kvh < n_kv_heads; ++kvh) {
+      const F16Rows k{kc.data() + kvh * n, stride}, v{vc.data() + kvh * n, stride};
+      // (first, last): a single key, odd causal lengths, sliding windows that start past key 0
+      for (auto [first, last] : {std::pair{0, 0}, {0, 2}, {0, 6}, {0, 36}, {5, 13}, {29, 36}, {3, 3}}) {
+        for (const float* s : {static_cast<const float*>(nullptr), &sink}) {
+          attend_f16(q.data(), k, v, first, last, n, scale, s, scores.data(), out.data());
+          const auto want = attend_key_by_key(q.data(), k, v, first, last, n, scale, s);
+          const auto ref = attend_reference(q.data(), k, v, first, last, n, scale, s);
+          for (int i = 0; i < n; ++i) {
+            ASSERT_EQ(out[i], want[i]) << "n=" << n << " kvh=" << kvh << " keys " << first << ".." << last
+                                       << " sink=" << (s != nullptr) << " i=" << i;
+            ASSERT_NEAR(out[i], ref[i], 2e-5) << "n=" << n << " keys " << first << ".." << last << " i=" << i;
+          }
+        }
+      }
+    }
   }
 }
 
