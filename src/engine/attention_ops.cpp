@@ -57,56 +57,74 @@ __attribute__((target("avx512f"))) void axpy_avx512(float w, const uint16_t* v, 
   for (; i < n; ++i) acc[i] += w * f16_to_f32(v[i]);
 }
 
-// Four keys per pass over q: same per-key accumulation (a0/a1 split, 32-wide then 16-wide steps,
-// reduce) as dot_avx512, so scores are bit-identical; n must be a multiple of 16 (no scalar tail).
-__attribute__((target("avx512f"))) void dot4_avx512(const float* q, const uint16_t* const* k, int n, float* out) {
-  __m512 a0[4], a1[4];
-  for (int r = 0; r < 4; ++r) a0[r] = a1[r] = _mm512_setzero_ps();
+// Four keys per pass over Q queries (GQA heads sharing the K rows convert each F16 row once): the same
+// per-(query, key) accumulation (a0/a1 split, 32-wide then 16-wide steps, reduce) as dot_avx512, so
+// scores are bit-identical; n must be a multiple of 16 (no scalar tail). out[qi * out_stride + r].
+template <int Q>
+__attribute__((target("avx512f"))) void dot4_avx512(const float* const* q, const uint16_t* const* k, int n,
+                                                   float* out, size_t out_stride) {
+  __m512 a0[Q][4], a1[Q][4];
+  for (int p = 0; p < Q; ++p)
+    for (int r = 0; r < 4; ++r) a0[p][r] = a1[p][r] = _mm512_setzero_ps();
   int i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m512 q0 = _mm512_loadu_ps(q + i), q1 = _mm512_loadu_ps(q + i + 16);
     for (int r = 0; r < 4; ++r) {
-      a0[r] = _mm512_fmadd_ps(q0, half16(k[r] + i), a0[r]);
-      a1[r] = _mm512_fmadd_ps(q1, half16(k[r] + i + 16), a1[r]);
+      const __m512 k0 = half16(k[r] + i), k1 = half16(k[r] + i + 16);
+      for (int p = 0; p < Q; ++p) {
+        a0[p][r] = _mm512_fmadd_ps(_mm512_loadu_ps(q[p] + i), k0, a0[p][r]);
+        a1[p][r] = _mm512_fmadd_ps(_mm512_loadu_ps(q[p] + i + 16), k1, a1[p][r]);
+      }
     }
   }
   for (; i + 16 <= n; i += 16) {
-    const __m512 q0 = _mm512_loadu_ps(q + i);
-    for (int r = 0; r < 4; ++r) a0[r] = _mm512_fmadd_ps(q0, half16(k[r] + i), a0[r]);
+    for (int r = 0; r < 4; ++r) {
+      const __m512 k0 = half16(k[r] + i);
+      for (int p = 0; p < Q; ++p) a0[p][r] = _mm512_fmadd_ps(_mm512_loadu_ps(q[p] + i), k0, a0[p][r]);
+    }
   }
-  for (int r = 0; r < 4; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r]));
+  for (int p = 0; p < Q; ++p)
+    for (int r = 0; r < 4; ++r) out[p * out_stride + r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[p][r], a1[p][r]));
 }
 
-// out[c..c+16*R) = sum_j w[j] * v_j, fused multiply-adds in key order from zero: the same values
+// out_p[c..c+16*R) = sum_j w_p[j] * v_j, fused multiply-adds in key order from zero: the same values
 // axpy_avx512 produces key by key, without a load/store of the accumulator per key.
-template <int R>
-__attribute__((target("avx512f"))) void weighted_sum_avx512(const float* w, F16Rows v, int first, int last, int c,
-                                                           float* out) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+template <int Q, int R>
+__attribute__((target("avx512f"))) void weighted_sum_avx512(const float* w, size_t w_stride, F16Rows v, int first,
+                                                           int last, int c, float* const* out) {
+  __m512 acc[Q][R];
+  for (int p = 0; p < Q; ++p)
+    for (int r = 0; r < R; ++r) acc[p][r] = _mm512_setzero_ps();
   for (int j = first; j <= last; ++j) {
-    const __m512 wv = _mm512_set1_ps(w[j - first]);
     const uint16_t* row = v.row(j) + c;
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(wv, half16(row + 16 * r), acc[r]);
+    __m512 vr[R];
+    for (int r = 0; r < R; ++r) vr[r] = half16(row + 16 * r);
+    for (int p = 0; p < Q; ++p) {
+      const __m512 wv = _mm512_set1_ps(w[p * w_stride + (j - first)]);
+      for (int r = 0; r < R; ++r) acc[p][r] = _mm512_fmadd_ps(wv, vr[r], acc[p][r]);
+    }
   }
-  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + c + 16 * r, acc[r]);
+  for (int p = 0; p < Q; ++p)
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(out[p] + c + 16 * r, acc[p][r]);
 }
 
-__attribute__((target("avx512f"))) void scores_avx512(const float* q, F16Rows k, int first, int last, int n,
-                                                     float* scores) {
+template <int Q>
+__attribute__((target("avx512f"))) void scores_avx512(const float* const* q, F16Rows k, int first, int last, int n,
+                                                     float* scores, size_t stride) {
   int j = first;
   for (; j + 4 <= last + 1; j += 4) {
     const uint16_t* rows[4] = {k.row(j), k.row(j + 1), k.row(j + 2), k.row(j + 3)};
-    dot4_avx512(q, rows, n, scores + (j - first));
+    dot4_avx512<Q>(q, rows, n, scores + (j - first), stride);
   }
-  for (; j <= last; ++j) scores[j - first] = dot_avx512(q, k.row(j), n);
+  for (; j <= last; ++j)
+    for (int p = 0; p < Q; ++p) scores[p * stride + (j - first)] = dot_avx512(q[p], k.row(j), n);
 }
 
-__attribute__((target("avx512f"))) void weighted_avx512(const float* w, F16Rows v, int first, int last, int n,
-                                                       float* out) {
+template <int Q>
+__attribute__((target("avx512f"))) void weighted_avx512(const float* w, size_t w_stride, F16Rows v, int first,
+                                                       int last, int n, float* const* out) {
   int c = 0;
-  for (; c + 64 <= n; c += 64) weighted_sum_avx512<4>(w, v, first, last, c, out);
-  for (; c + 16 <= n; c += 16) weighted_sum_avx512<1>(w, v, first, last, c, out);
+  for (; c + 64 <= n; c += 64) weighted_sum_avx512<Q, 4>(w, w_stride, v, first, last, c, out);
+  for (; c + 16 <= n; c += 16) weighted_sum_avx512<Q, 1>(w, w_stride, v, first, last, c, out);
 }
 
 #pragma GCC diagnostic pop
@@ -156,15 +174,10 @@ void axpy_f16(float w, const uint16_t* v, float* acc, int n) {
   for (int i = 0; i < n; ++i) acc[i] += w * f16_to_f32(v[i]);
 }
 
-void attend_f16(const float* q, F16Rows k, F16Rows v, int first, int last, int n, float scale,
-                const float* sink, float* scores, float* out) {
-  const bool wide = isa() == Isa::kAvx512 && n % 16 == 0;
-  if (wide) {
-    scores_avx512(q, k, first, last, n, scores);
-  } else {
-    for (int j = first; j <= last; ++j) scores[j - first] = dot_f32_f16(q, k.row(j), n);
-  }
-  const int count = last - first + 1;
+namespace {
+
+// Softmax in place over count scores: scale, max (with the sink), exp, sum in double, normalize.
+void softmax_scores(float* scores, int count, float scale, const float* sink) {
   float mx = -INFINITY;
   for (int i = 0; i < count; ++i) {
     scores[i] *= scale;
@@ -178,12 +191,40 @@ void attend_f16(const float* q, F16Rows k, F16Rows v, int first, int last, int n
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (int i = 0; i < count; ++i) scores[i] *= inv;
-  if (wide) {
-    weighted_avx512(scores, v, first, last, n, out);
-  } else {
-    std::fill(out, out + n, 0.0f);
-    for (int j = first; j <= last; ++j) axpy_f16(scores[j - first], v.row(j), out, n);
+}
+
+template <int Q>
+void attend_avx512(const float* const* q, F16Rows k, F16Rows v, int first, int last, int n, float scale,
+                   const float* sinks, float* scores, float* const* out) {
+  const size_t stride = size_t(last - first + 1);
+  scores_avx512<Q>(q, k, first, last, n, scores, stride);
+  for (int p = 0; p < Q; ++p) softmax_scores(scores + p * stride, int(stride), scale, sinks ? sinks + p : nullptr);
+  weighted_avx512<Q>(scores, stride, v, first, last, n, out);
+}
+
+}  // namespace
+
+void attend_f16(const float* q, F16Rows k, F16Rows v, int first, int last, int n, float scale,
+                const float* sink, float* scores, float* out) {
+  if (isa() == Isa::kAvx512 && n % 16 == 0) return attend_avx512<1>(&q, k, v, first, last, n, scale, sink, scores, &out);
+  for (int j = first; j <= last; ++j) scores[j - first] = dot_f32_f16(q, k.row(j), n);
+  softmax_scores(scores, last - first + 1, scale, sink);
+  std::fill(out, out + n, 0.0f);
+  for (int j = first; j <= last; ++j) axpy_f16(scores[j - first], v.row(j), out, n);
+}
+
+void attend_f16_heads(const float* q, int n_heads, F16Rows k, F16Rows v, int first, int last, int n, float scale,
+                      const float* sinks, float* scores, float* out) {
+  int h = 0;
+  if (isa() == Isa::kAvx512 && n % 16 == 0) {
+    for (; h + 2 <= n_heads; h += 2) {
+      const float* qs[2] = {q + size_t(h) * n, q + size_t(h + 1) * n};
+      float* outs[2] = {out + size_t(h) * n, out + size_t(h + 1) * n};
+      attend_avx512<2>(qs, k, v, first, last, n, scale, sinks ? sinks + h : nullptr, scores, outs);
+    }
   }
+  for (; h < n_heads; ++h)
+    attend_f16(q + size_t(h) * n, k, v, first, last, n, scale, sinks ? sinks + h : nullptr, scores, out + size_t(h) * n);
 }
 
 }  // namespace lp::engine

@@ -22,4 +22,10 @@ struct F16Rows {
 void attend_f16(const float* q, F16Rows k, F16Rows v, int first, int last, int n, float scale,
                 const float* sink, float* scores, float* out);
 
+// attend_f16 for n_heads consecutive query heads (q and out: n floats per head, contiguous) that share
+// one KV head (GQA): pairs of heads convert each F16 K/V row once. sinks: one per head or null;
+// scores needs 2 * (last - first + 1) floats. Same bits as attend_f16 head by head.
+void attend_f16_heads(const float* q, int n_heads, F16Rows k, F16Rows v, int first, int last, int n, float scale,
+                      const float* sinks, float* scores, float* out);
+
 }  // namespace lp::engine

@@ -184,18 +184,19 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
     const bool f16_cache = cache_.type() == CacheType::F16;
 #pragma omp parallel num_threads(threads_)
     {
-      std::vector<float> scores(p0 + n), kv(hd), acc(hd);
+      std::vector<float> scores(2 * size_t(p0 + n)), kv(hd), acc(hd);
 #pragma omp for schedule(dynamic, 1) collapse(2)
       for (int t = 0; t < n; ++t) {
         for (int h = 0; h < nh; ++h) {
           const int pos = p0 + t, kvh = h / group;
           const int first = window > 0 ? std::max(0, pos - window + 1) : 0;
           const float* q = &q_[size_t(t) * q_dim + size_t(h) * hd];
-          if (f16_cache) {
+          if (f16_cache) {  // the group's first head attends for all heads sharing this KV head
+            if (h % group != 0) continue;
             const F16Rows k_rows{cache_.k_f16(il, 0) + kvh * hd, size_t(kv_dim)};
             const F16Rows v_rows{cache_.v_f16(il, 0) + kvh * hd, size_t(kv_dim)};
-            attend_f16(q, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr, scores.data(),
-                       &attn_[size_t(t) * q_dim + size_t(h) * hd]);
+            attend_f16_heads(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr,
+                             scores.data(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
             continue;
           }
           float mx = -INFINITY;

@@ -106,5 +106,30 @@ TEST(AttentionOps, BlockedAttentionMatchesKeyByKeyAndReference) {
   }
 }
 
+TEST(AttentionOps, GroupedHeadsMatchHeadByHead) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int n_ctx = 23;
+  for (int n : {24, 64, 128}) {
+    for (int heads : {1, 2, 3, 4}) {
+      std::vector<uint16_t> kc(size_t(n) * n_ctx), vc(size_t(n) * n_ctx);
+      for (auto& x : kc) x = f32_to_f16(dist(rng));
+      for (auto& x : vc) x = f32_to_f16(dist(rng));
+      std::vector<float> q(size_t(n) * heads), sinks(heads), scores(2 * n_ctx), out(q.size()), want(n);
+      for (auto& x : q) x = 2.0f * dist(rng);
+      for (auto& x : sinks) x = dist(rng);
+      const F16Rows k{kc.data(), size_t(n)}, v{vc.data(), size_t(n)};
+      for (bool with_sinks : {false, true}) {
+        const float* s = with_sinks ? sinks.data() : nullptr;
+        attend_f16_heads(q.data(), heads, k, v, 4, 18, n, 0.125f, s, scores.data(), out.data());
+        for (int h = 0; h < heads; ++h) {
+          attend_f16(q.data() + h * n, k, v, 4, 18, n, 0.125f, s ? s + h : nullptr, scores.data(), want.data());
+          for (int i = 0; i < n; ++i) ASSERT_EQ(out[h * n + i], want[i]) << "n=" << n << " heads=" << heads << " h=" << h;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lp::engine
