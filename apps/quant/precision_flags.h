@@ -39,7 +39,7 @@ inline void add_precision_flags(CLI::App& sub, plan::PrecisionFlags& f) {
 inline void add_auto_flags(CLI::App& sub, AutoFlags& f) {
   sub.add_option("--imatrix", f.imatrix, "Importance matrix (llama.cpp imatrix.gguf or legacy .dat)");
   sub.add_option("--calibration", f.calibration,
-                 "Calibration text (.txt/.jsonl files, folders, or a build-calibration folder): computes the imatrix "
+                 "Calibration text (.txt/.jsonl files, folders, a build-calibration folder, or 'builtin'): computes the imatrix "
                  "now and feeds measured sensitivity");
   sub.add_option("--calibration-ctx", f.calibration_ctx, "Tokens per calibration chunk")->capture_default_str();
   sub.add_option("--calibration-chunks", f.calibration_chunks, "Calibration chunks (0: all)")->capture_default_str();

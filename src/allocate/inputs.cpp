@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "calib/calibrate.h"
+#include "calib/dataset.h"
 #include "core/error.h"
 
 namespace lp::allocate {
@@ -25,8 +26,14 @@ std::function<double(const std::string&, int)> ImportanceSource::expert_usage() 
   };
 }
 
-ImportanceSource load_importance(const convert::SourceModel& src, const ImportanceRequest& r) {
+ImportanceSource load_importance(const convert::SourceModel& src, const ImportanceRequest& request) {
   ImportanceSource s;
+  ImportanceRequest r = request;
+  // `--expert-balanced` alone (issue #7's command line) calibrates inline on the built-in material.
+  if (r.expert_balanced && r.calibration.empty() && r.imatrix_path.empty()) {
+    r.calibration = {calib::kBuiltinCalibration};
+    s.warnings.push_back("--expert-balanced without --calibration: calibrating on the built-in calibration set");
+  }
   // Both given: the imatrix file weighs quantization, the text only feeds measured sensitivity.
   if (!r.calibration.empty() && r.imatrix_path.empty()) {
     calib::CalibrateOptions co;
@@ -45,7 +52,7 @@ ImportanceSource load_importance(const convert::SourceModel& src, const Importan
   }
   if (!r.calibration.empty()) s.calibration_text = calib::read_calibration_text(r.calibration);
   if (r.expert_balanced)
-    s.warnings.push_back("--expert-balanced applies to --calibration without --imatrix (the imatrix file is used as is)");
+    s.warnings.push_back("--expert-balanced is ignored with --imatrix (the imatrix file is used as is)");
   if (r.imatrix_path.empty()) return s;
   // Checked against the model's weight matrices before anything is written.
   s.imatrix = std::make_shared<calib::Imatrix>(calib::Imatrix::load(r.imatrix_path));

@@ -185,6 +185,8 @@ CalibrationSet load_file(const fs::path& path) {
 }  // namespace
 
 CalibrationSet load_calibration(const std::string& dir_or_file) {
+  // "builtin" names the project's own material (every domain) when no such file exists.
+  if (dir_or_file == kBuiltinCalibration && !fs::exists(dir_or_file)) return builtin_calibration_samples();
   const fs::path path(dir_or_file);
   std::error_code ec;
   if (!fs::exists(path, ec)) fail("{}: no such file or directory", dir_or_file);

@@ -37,6 +37,8 @@ struct CalibrationSet {
 //   any other FILE: plain text, split into samples at runs of two or more empty lines;
 //   a DIR without metadata.json: every *.txt / *.jsonl in it (not recursive), sorted by name.
 // Throws lp::Error naming the path when it is unreadable, malformed or holds no text.
+// dir_or_file may also be kBuiltinCalibration ("builtin"): every built-in sample, no file needed.
+inline constexpr const char* kBuiltinCalibration = "builtin";
 CalibrationSet load_calibration(const std::string& dir_or_file);
 
 struct BuildOptions {

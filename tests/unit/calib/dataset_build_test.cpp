@@ -266,3 +266,13 @@ TEST_F(CalibBuild, ToolTurnsWithRealTemplates) {
   EXPECT_EQ(r.metadata["template_fallbacks"].get<int64_t>(), 0);
   for (const auto& s : r.train.samples) EXPECT_NE(s.text.find("<start_of_turn>model"), std::string::npos) << s.text;
 }
+
+TEST(CalibBuiltin, BuiltinNamesTheEmbeddedMaterialOfEveryDomain) {
+  const auto set = load_calibration(lp::calib::kBuiltinCalibration);
+  const auto all = lp::calib::builtin_calibration_samples();
+  ASSERT_FALSE(set.samples.empty());
+  EXPECT_EQ(set.samples.size(), all.samples.size());
+  std::set<std::string> domains;
+  for (const auto& s : set.samples) domains.insert(s.domain);
+  EXPECT_EQ(domains.size(), lp::calib::known_domains().size());
+}
