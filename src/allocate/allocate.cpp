@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "allocate/candidates.h"
 #include "allocate/solver.h"
 #include "core/error.h"
@@ -31,6 +34,22 @@ GgmlType anchor_type(const std::vector<GgmlType>& types) {
   for (GgmlType t : types)
     if (t == GgmlType::Q4_K || t == GgmlType::Q5_0) return t;
   return types[types.size() / 2];
+}
+
+// For a stacked expert tensor, the measured usage behind its error weighting: each expert's routed tokens
+// relative to the layer's mean (1 = average), from the imatrix counts.
+std::string expert_usage_note(const arch::GgufTensorRecipe& r, const std::function<double(const std::string&, int)>& usage) {
+  if (!usage || r.ne.size() < 3 || r.ne[2] <= 1) return "";
+  double lo = 1e300, hi = 0;
+  int rare = 0;
+  for (int e = 0; e < static_cast<int>(r.ne[2]); ++e) {
+    const double u = usage(r.gguf_name, e);
+    lo = std::min(lo, u);
+    hi = std::max(hi, u);
+    rare += u < 0.25;
+  }
+  return fmt::format("; expert usage (routed tokens / layer mean) min {:.2f} max {:.2f}, {} of {} experts under 0.25",
+                     lo, hi, rare, r.ne[2]);
 }
 
 }  // namespace
@@ -127,6 +146,7 @@ Allocation allocate(const convert::SourceModel& src, const plan::GgufPlanOptions
                         ggml_type_name(cheapest.type));
     const auto& prior = priors[name];
     if (!prior.applied.empty()) why += "; " + prior.summary();
+    why += expert_usage_note(base.tensors[i].recipe, o.sensitivity.expert_usage);
     a.assigned[name] = {chosen.type, "allocate:" + a.estimator, why, chosen.loss};
   }
   return a;
