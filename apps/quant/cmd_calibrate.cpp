@@ -66,7 +66,7 @@ lp::app::RegisterCommand reg{{"calibrate", "Compute an importance matrix (llama.
                                 auto a = std::make_shared<CalibrateArgs>();
                                 sub.add_option("model", a->model, "Hugging Face checkpoint folder (or a .gguf)")->required();
                                 sub.add_option("--calibration,-c", a->calibration,
-                                               "Text file(s), folder(s) of .txt files, or a build-calibration folder")
+                                               "Text file(s), folder(s) of .txt files, a build-calibration folder, or builtin (the project's own samples)")
                                     ->required();
                                 sub.add_option("--output,-o", a->output, "imatrix file to write")->capture_default_str();
                                 sub.add_option("--ctx", a->ctx, "Tokens per chunk")->capture_default_str();
