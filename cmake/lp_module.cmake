@@ -18,6 +18,7 @@ function(lp_add_unit_tests name)
   endif()
   add_executable(test_${name} ${sources})
   target_link_libraries(test_${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
   target_compile_definitions(test_${name} PRIVATE
     LP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     LP_SHARED_FIXTURES="${PROJECT_SOURCE_DIR}/../shared/fixtures")

@@ -7,6 +7,7 @@
 
 #include "calib/calibrate.h"
 #include "core/error.h"
+#include "scratch_path.h"
 
 namespace fs = std::filesystem;
 using namespace lp::calib;
@@ -15,7 +16,7 @@ namespace {
 fs::path fixture(const std::string& name) { return fs::path(LP_SHARED_FIXTURES) / name; }
 
 std::string text_file() {
-  const fs::path p = fs::temp_directory_path() / "lp_calibrate_fixture_test.txt";
+  const fs::path p = lp::test::scratch_path("lp_calibrate_fixture_test.txt");
   std::ofstream f(p);
   for (int i = 0; i < 40; ++i)
     f << "And God said, Let there be light: and there was light. And the evening and the morning were the day "

@@ -9,6 +9,7 @@
 #include "calib/shrinkage.h"
 #include "core/error.h"
 #include "engine/observers.h"
+#include "scratch_path.h"
 
 namespace fs = std::filesystem;
 using namespace lp::calib;
@@ -38,7 +39,7 @@ TEST(ExpertCoverage, CountsRoutedTokensPerLayerAndFlagsRareExperts) {
   EXPECT_NE(text.find("6 experts under the threshold"), std::string::npos);
 
   // JSON round trip through a file (what the planner reads)
-  const fs::path p = fs::temp_directory_path() / "lp_expert_coverage_test.json";
+  const fs::path p = lp::test::scratch_path("lp_expert_coverage_test.json");
   cov.save(p.string());
   ExpertCoverage back = ExpertCoverage::load(p.string());
   EXPECT_EQ(back.routed, cov.routed);

@@ -5,13 +5,14 @@
 
 #include "calib/imatrix.h"
 #include "core/error.h"
+#include "scratch_path.h"
 
 namespace fs = std::filesystem;
 using lp::calib::Imatrix;
 
 namespace {
 fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / "lp_imatrix_test";
+  fs::path d = lp::test::scratch_path("lp_imatrix_test");
   fs::create_directories(d);
   return d;
 }

@@ -8,6 +8,7 @@
 #include "core/fp16.h"
 #include "core/ggml_type.h"
 #include "core/units.h"
+#include "scratch_path.h"
 
 namespace fs = std::filesystem;
 
@@ -60,7 +61,7 @@ TEST(Units, ParseAndFormat) {
 }
 
 TEST(AtomicFile, UncommittedLeavesNothing) {
-  fs::path dir = fs::temp_directory_path() / "lp_atomic_test";
+  fs::path dir = lp::test::scratch_path("lp_atomic_test");
   fs::remove_all(dir);
   fs::create_directories(dir);
   {
@@ -81,7 +82,7 @@ TEST(AtomicFile, UncommittedLeavesNothing) {
 }
 
 TEST(StagingDir, CommitMovesAndAbortRemoves) {
-  fs::path base = fs::temp_directory_path() / "lp_staging_test";
+  fs::path base = lp::test::scratch_path("lp_staging_test");
   fs::remove_all(base);
   {
     lp::StagingDir s(base / "out");

@@ -11,6 +11,7 @@
 #include "plan/preset.h"
 #include "plan/priors.h"
 #include "plan/recipe.h"
+#include "scratch_path.h"
 
 using lp::GgmlType;
 using namespace lp::plan;
@@ -80,7 +81,7 @@ TEST(AutoPrecision, ParsesAloneOnly) {
 }
 
 TEST(PrecisionFlags, CliBeforeRecipeAndDefaults) {
-  const auto dir = std::filesystem::temp_directory_path() / "lp-precision-flags-test";
+  const auto dir = lp::test::scratch_path("lp-precision-flags-test");
   std::filesystem::create_directories(dir);
   const auto recipe = (dir / "r.yaml").string();
   std::ofstream(recipe) << "architecture_aware: false\ngguf:\n  precision: q3_k_m\n  tensor_types: {\"attn_v\": q8_0}\n"

@@ -12,6 +12,7 @@
 #include "plan/mlx_plan.h"
 #include "plan/preset.h"
 #include "plan/recipe.h"
+#include "scratch_path.h"
 
 namespace fs = std::filesystem;
 using lp::GgmlType;
@@ -224,7 +225,7 @@ TEST(MlxPlan, MixedPrecisionRouterAndQuantizationConfig) {
 }
 
 TEST(Recipe, LoadsYamlAndJsonAndNamesBadFields) {
-  fs::path dir = fs::temp_directory_path() / "lp_recipe_test";
+  fs::path dir = lp::test::scratch_path("lp_recipe_test");
   fs::create_directories(dir);
   {
     std::ofstream(dir / "r.yaml") << "architecture_aware: false\ngguf:\n  precision: q3_k_m\n  tensor_types:\n"
