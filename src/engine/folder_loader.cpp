@@ -7,6 +7,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <set>
+#include <tuple>
 
 #include "arch/arch.h"
 #include "core/error.h"
@@ -300,16 +302,17 @@ class FolderBuilder {
   }
 
   // An MLX affine-quantized matrix: packed words (mmap unless rows move), scales/biases widened to F32.
+  // Stacked experts (mlx-lm's SwitchLinear, [E, out, in]) are already in the engine's [in, out, E] order.
   GgufTensor mlx_tensor(const arch::GgufTensorRecipe& r, const StTensor& w, const StTensor& scales, const StTensor& biases,
-                        int bits, int group_size) {
-    check_transform(r);
+                        int bits, int group_size, bool stacked_experts = false) {
+    if (!stacked_experts) check_transform(r);
     if (r.transform == arch::Transform::AddOne) fail("{}: norm tensor {} is quantized", dir_, w.name);
     GgufTensor t = start(r);
     const int64_t nrows = rows(t), cols = t.ne[0], words = quant::mlx_packed_cols(cols, bits), groups = cols / group_size;
     if (static_cast<int64_t>(w.n_elements()) != nrows * words || static_cast<int64_t>(scales.n_elements()) != nrows * groups ||
         static_cast<int64_t>(biases.n_elements()) != nrows * groups)
       fail("{}: MLX tensor {} does not hold [{}, {}] at {} bits, group {}", dir_, w.name, nrows, cols, bits, group_size);
-    auto order = row_order(r, nrows);
+    auto order = stacked_experts ? std::nullopt : row_order(r, nrows);
     const uint8_t* packed = w.data;
     if (order || reinterpret_cast<uintptr_t>(packed) % 4 != 0) {
       uint8_t* dst = data_->alloc(w.nbytes);
@@ -336,6 +339,35 @@ class FolderBuilder {
     return t;
   }
 
+  // An MLX float tensor of stacked experts ([E, out, in] weights, [E, n] biases): the layout the engine reads.
+  // Biases become F32 (the engine's vector convention); weights stay in their dtype, zero-copy when aligned.
+  GgufTensor mlx_float_experts(const arch::GgufTensorRecipe& r, const StTensor& st) {
+    GgufTensor t = start(r);
+    const int64_t n = t.ne[0] * rows(t);
+    if (static_cast<int64_t>(st.n_elements()) != n)
+      fail("{}: expert tensor {} ({}) has {} elements, expected {}", dir_, st.name, r.gguf_name, st.n_elements(), n);
+    const bool keep = !r.is_bias && (st.dtype == StDtype::F32 || st.dtype == StDtype::F16 || st.dtype == StDtype::BF16);
+    if (!keep) {
+      float* f = data_->alloc_f32(n);
+      data_->ckpt.read_f32(st, f);
+      t.type = GgmlType::F32;
+      t.data = reinterpret_cast<const uint8_t*>(f);
+      t.nbytes = n * sizeof(float);
+      return t;
+    }
+    const size_t elem = st.dtype == StDtype::F32 ? 4 : 2;
+    t.type = st.dtype == StDtype::F32 ? GgmlType::F32 : st.dtype == StDtype::F16 ? GgmlType::F16 : GgmlType::BF16;
+    t.nbytes = st.nbytes;
+    if (reinterpret_cast<uintptr_t>(st.data) % elem == 0) {
+      t.data = st.data;
+    } else {
+      uint8_t* dst = data_->alloc(st.nbytes);
+      std::memcpy(dst, st.data, st.nbytes);
+      t.data = dst;
+    }
+    return t;
+  }
+
   GgufTensor rope_freqs(const arch::GgufTensorRecipe& r) {
     const std::vector<float> f = llama3_rope_factors(hp_);
     GgufTensor t = start(r);
@@ -355,21 +387,24 @@ class FolderBuilder {
   std::string dir_;
 };
 
-// HF folders: every family (gpt-oss MXFP4 experts repacked at load); MLX folders:
-// dense only (mlx-lm's stacked switch_mlp names do not classify as checkpoint tensors). Convert those to GGUF.
-void require_runnable(const arch::HParams& hp, const std::string& dir, bool moe_ok) {
-  if (!is_runnable_arch(hp.gguf_arch) || (hp.is_moe() && !moe_ok))
-    fail("{}: architecture '{}' ({}) is not supported by the CPU engine from this folder ({}; convert it to GGUF)", dir,
-         hp.model_type, hp.gguf_arch,
-         moe_ok ? "HF folders: llama, mistral, mixtral, qwen2, qwen3, qwen3moe, gemma3, gpt-oss" : "MLX folders: dense llama, mistral, qwen2, qwen3, gemma3");
+// HF folders (gpt-oss MXFP4 experts repacked at load) and MLX folders (stacked SwitchLinear experts read as
+// they are) of every family the engine runs.
+void require_runnable(const arch::HParams& hp, const std::string& dir) {
+  if (!is_runnable_arch(hp.gguf_arch))
+    fail("{}: architecture '{}' ({}) is not supported by the CPU engine from this folder (llama, mistral, mixtral, qwen2, "
+         "qwen3, qwen3moe, gemma3, gpt-oss are; convert it to GGUF)", dir, hp.model_type, hp.gguf_arch);
 }
+
+// Routed-expert tensors are keyed by what they are, not by name: HF and MLX name them differently.
+using ExpertKey = std::tuple<int, arch::Role, bool>;  // layer, role, is_bias
+bool is_routed_expert(arch::Role r) { return arch::role_is_routed_expert(r); }
 
 std::unique_ptr<GgufView> load_hf(const fs::path& dir) {
   auto data = std::make_shared<FolderData>(FolderData{formats::Checkpoint::open(dir.string()), {}});
   const formats::Checkpoint& ckpt = data->ckpt;
   if (!ckpt.has_weights()) fail("{}: config.json but no *.safetensors weights", dir.string());
   arch::HParams hp = arch::parse_hparams(ckpt.config(), ckpt.path_of("config.json"));
-  require_runnable(hp, dir.string(), true);
+  require_runnable(hp, dir.string());
   const auto recipes = arch::gguf_tensors(hp, arch::classify(hp, ckpt));
   FolderBuilder b(data, hp, dir.string());
   std::vector<GgufTensor> tensors;
@@ -400,7 +435,18 @@ std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
   const std::string cfg_path = ckpt.path_of("config.json");
   const nlohmann::json& q = *mlx_quantization(ckpt.config());
   arch::HParams hp = arch::parse_hparams(ckpt.config(), cfg_path);
-  require_runnable(hp, dir.string(), false);
+  require_runnable(hp, dir.string());
+
+  // MoE: the routed experts the folder should hold, by MLX name (mlx-lm's stacked form of the HF layout, which
+  // for gpt-oss is the dense BF16 one: MLX folders carry no MXFP4 quantization_config).
+  std::set<std::string> mlx_expert_names;
+  std::vector<arch::TensorInfo> hf_experts;
+  if (hp.is_moe()) {
+    for (const auto& d : arch::classify(hp, arch::expected_tensors(hp)))
+      if (is_routed_expert(d.role)) hf_experts.push_back({d.hf_name, d.dtype, d.hf_shape});
+    for (const auto& m : arch::mlx_tensors(hp, arch::classify(hp, arch::expected_tensors(hp))))
+      if (is_routed_expert(m.role)) mlx_expert_names.insert(m.mlx_name);
+  }
 
   // The checkpoint as the classifier expects it: quantized weights with their logical [rows, cols] shape,
   // their .scales/.biases companions hidden.
@@ -422,29 +468,50 @@ std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
       const std::string module = name.substr(0, name.rfind('.'));
       const StTensor* s = ckpt.find(module + ".scales");
       const StTensor* bi = ckpt.find(module + ".biases");
-      if (!s || !bi || shape.size() != 2 || s->shape.size() != 2)
-        fail("{}: U32 tensor {} has no 2-D {}.scales/.biases: not an MLX affine-quantized weight", dir.string(), name, module);
+      const size_t rank = mlx_expert_names.count(name) ? 3 : 2;  // stacked experts: [E, out, words]
+      if (!s || !bi || shape.size() != rank || s->shape.size() != rank || bi->shape != s->shape ||
+          !std::equal(shape.begin(), shape.end() - 1, s->shape.begin()))
+        fail("{}: U32 tensor {} has no {}-D {}.scales/.biases of matching shape: not an MLX affine-quantized weight",
+             dir.string(), name, rank, module);
       const auto [bits, group] = mlx_params(q, module);
-      const int64_t cols = s->shape[1] * group;
-      if (!quant::mlx_supported(bits, group) || quant::mlx_packed_cols(cols, bits) != shape[1])
+      const int64_t cols = s->shape.back() * group;
+      if (!quant::mlx_supported(bits, group) || quant::mlx_packed_cols(cols, bits) != shape.back())
         fail("{}: MLX tensor {} [{} words/row, {} groups/row] does not match bits {} group_size {} from {}", dir.string(), name,
-             shape[1], s->shape[1], bits, group, cfg_path);
-      shape[1] = cols;
+             shape.back(), s->shape.back(), bits, group, cfg_path);
+      shape.back() = cols;
       dtype = formats::st_dtype_name(s->dtype);
       quantized[name] = {&t, s, bi, bits, group};
     }
+    if (mlx_expert_names.count(name)) continue;  // stands in below as the HF tensors it was stacked from
     infos.push_back({name, dtype, shape});
   }
+  for (const std::string& name : mlx_expert_names)
+    if (!ckpt.find(name)) fail("{}: missing expert tensor '{}'", dir.string(), name);
+  infos.insert(infos.end(), hf_experts.begin(), hf_experts.end());
   const auto descs = arch::classify(hp, infos);
   std::map<std::string, std::string> mlx_name_of;  // HF source name -> name in the MLX file
-  for (const auto& m : arch::mlx_tensors(hp, descs))
-    if (m.sources.size() == 1) mlx_name_of[m.sources[0]] = m.mlx_name;
+  std::map<ExpertKey, std::string> mlx_expert_of;
+  for (const auto& m : arch::mlx_tensors(hp, descs)) {
+    if (is_routed_expert(m.role)) mlx_expert_of[{m.layer, m.role, m.is_bias}] = m.mlx_name;
+    else if (m.sources.size() == 1) mlx_name_of[m.sources[0]] = m.mlx_name;
+  }
 
   FolderBuilder b(data, hp, dir.string());
   std::vector<GgufTensor> tensors;
   for (const auto& r : arch::gguf_tensors(hp, descs)) {
     if (r.transform == arch::Transform::GenerateRopeFreqs) {
       tensors.push_back(b.rope_freqs(r));
+      continue;
+    }
+    if (is_routed_expert(r.role)) {
+      auto m = mlx_expert_of.find({r.layer, r.role, r.is_bias});
+      if (m == mlx_expert_of.end()) fail("{}: no MLX tensor holds {}", dir.string(), r.gguf_name);
+      if (auto it = quantized.find(m->second); it != quantized.end()) {
+        const Quantized& qt = it->second;
+        tensors.push_back(b.mlx_tensor(r, *qt.w, *qt.scales, *qt.biases, qt.bits, qt.group, true));
+      } else {
+        tensors.push_back(b.mlx_float_experts(r, ckpt.tensor(m->second)));
+      }
       continue;
     }
     const std::string& hf = r.sources.at(0);
