@@ -397,7 +397,7 @@ void require_runnable(const arch::HParams& hp, const std::string& dir) {
 
 // Routed-expert tensors are keyed by what they are, not by name: HF and MLX name them differently.
 using ExpertKey = std::tuple<int, arch::Role, bool>;  // layer, role, is_bias
-bool is_routed_expert(arch::Role r) { return arch::role_is_routed_expert(r); }
+using arch::role_is_routed_expert;
 
 std::unique_ptr<GgufView> load_hf(const fs::path& dir) {
   auto data = std::make_shared<FolderData>(FolderData{formats::Checkpoint::open(dir.string()), {}});
@@ -442,10 +442,11 @@ std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
   std::set<std::string> mlx_expert_names;
   std::vector<arch::TensorInfo> hf_experts;
   if (hp.is_moe()) {
-    for (const auto& d : arch::classify(hp, arch::expected_tensors(hp)))
-      if (is_routed_expert(d.role)) hf_experts.push_back({d.hf_name, d.dtype, d.hf_shape});
-    for (const auto& m : arch::mlx_tensors(hp, arch::classify(hp, arch::expected_tensors(hp))))
-      if (is_routed_expert(m.role)) mlx_expert_names.insert(m.mlx_name);
+    const auto expected = arch::classify(hp, arch::expected_tensors(hp));
+    for (const auto& d : expected)
+      if (role_is_routed_expert(d.role)) hf_experts.push_back({d.hf_name, d.dtype, d.hf_shape});
+    for (const auto& m : arch::mlx_tensors(hp, expected))
+      if (role_is_routed_expert(m.role)) mlx_expert_names.insert(m.mlx_name);
   }
 
   // The checkpoint as the classifier expects it: quantized weights with their logical [rows, cols] shape,
@@ -492,7 +493,7 @@ std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
   std::map<std::string, std::string> mlx_name_of;  // HF source name -> name in the MLX file
   std::map<ExpertKey, std::string> mlx_expert_of;
   for (const auto& m : arch::mlx_tensors(hp, descs)) {
-    if (is_routed_expert(m.role)) mlx_expert_of[{m.layer, m.role, m.is_bias}] = m.mlx_name;
+    if (role_is_routed_expert(m.role)) mlx_expert_of[{m.layer, m.role, m.is_bias}] = m.mlx_name;
     else if (m.sources.size() == 1) mlx_name_of[m.sources[0]] = m.mlx_name;
   }
 
@@ -503,7 +504,7 @@ std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
       tensors.push_back(b.rope_freqs(r));
       continue;
     }
-    if (is_routed_expert(r.role)) {
+    if (role_is_routed_expert(r.role)) {
       auto m = mlx_expert_of.find({r.layer, r.role, r.is_bias});
       if (m == mlx_expert_of.end()) fail("{}: no MLX tensor holds {}", dir.string(), r.gguf_name);
       if (auto it = quantized.find(m->second); it != quantized.end()) {
