@@ -12,7 +12,8 @@
 #   (b) llama.cpp's Q4_K_M mix (--no-architecture-aware) with the imatrix of plain calibration on C
 #   (c) convert --precision auto --target-size S --calibration C, experts forced to one type (Q4_K):
 #       plain calibration and uniform expert precision
-#   gpt-oss also: (d) = (b) with the MXFP4 experts re-quantized to Q4_K instead of kept native.
+#   gpt-oss also: (d) = (b) with the MXFP4 experts re-quantized to Q4_K instead of kept native,
+#                 (e) = (b) with the MXFP4 experts kept native (bit-exact copy).
 # C is our build-calibration set (data/calib), never heldout.txt. Prints a markdown table (docs/QUALITY_MOE.md).
 set -euo pipefail
 BUILD=${1:-build/release}
@@ -73,6 +74,9 @@ for MODEL in "${MODELS[@]}"; do
     validate "(d) llama.cpp Q4_K_M mix + imatrix, MXFP4 experts re-quantized to Q4_K" \
       "$(convert "$WORK/d-q4km-requant" --precision q4_k_m --no-architecture-aware --imatrix "$WORK/imatrix.gguf" \
          --tensor-type "$EXPERTS=q4_k")"
+    validate "(e) llama.cpp Q4_K_M mix + imatrix, MXFP4 experts kept native" \
+      "$(convert "$WORK/e-q4km-native" --precision q4_k_m --no-architecture-aware --imatrix "$WORK/imatrix.gguf" \
+         --tensor-type "$EXPERTS=mxfp4")"
   fi
   # Cross-check (b)'s rules with llama.cpp's own quantizer on an F32 GGUF we write, same imatrix.
   if [ -x "$LLAMA_QUANTIZE" ] && [ "$NAME" = tiny-qwen3moe ]; then
