@@ -1,0 +1,75 @@
+// The OpenAI chat/completions wire format as llama-pajamas serves it: requests parsed into the runtime's
+// InferenceConfig with every field validated (errors name the field), responses and streaming chunks built
+// as the `openai` client libraries read them. Pure functions: the HTTP server (server.h) only moves bytes.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llama_pajamas/runtime.h"
+
+namespace lp::serve {
+
+// A request the server refuses: HTTP status, OpenAI error type and the offending parameter ("" if none).
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string type, std::string param, const std::string& message)
+      : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)) {}
+  static ApiError invalid(std::string param, const std::string& message) {
+    return ApiError(400, "invalid_request_error", std::move(param), message);
+  }
+  int status;
+  std::string type;
+  std::string param;
+};
+
+// {"error": {"message", "type", "param", "code"}}
+nlohmann::json error_body(const ApiError& e);
+
+// What the server uses where a request leaves a field out (the CLI's sampling flags). max_tokens <= 0:
+// generate until end-of-generation or the end of the context.
+struct RequestDefaults {
+  InferenceConfig config;
+  int max_tokens = 0;
+};
+
+struct GenerationRequest {
+  std::string model;                  // as sent (echoed back); "" when absent
+  std::vector<ChatMessage> messages;  // chat
+  std::string prompt;                 // completions
+  InferenceConfig config;
+  bool stream = false;
+  bool include_usage = false;         // stream_options.include_usage
+};
+
+// POST /v1/chat/completions and /v1/completions bodies. Throw ApiError (400) naming the field.
+GenerationRequest parse_chat_request(std::string_view body, const RequestDefaults& defaults);
+GenerationRequest parse_completion_request(std::string_view body, const RequestDefaults& defaults);
+
+// The runtime's stop reason in OpenAI's terms: "stop" (end of generation or a stop string) or "length".
+std::string finish_reason(std::string_view stop_reason);
+
+struct ResponseIds {
+  std::string id;     // "chatcmpl-..." / "cmpl-..."
+  int64_t created = 0;
+  std::string model;
+};
+
+nlohmann::json usage(const GenerationResult& r);
+nlohmann::json chat_completion(const ResponseIds& ids, const GenerationResult& r);
+nlohmann::json text_completion(const ResponseIds& ids, const GenerationResult& r);
+// One streamed chunk. Chat: `delta` is {"role"} first, then {"content"}, then {} with the finish reason.
+nlohmann::json chat_chunk(const ResponseIds& ids, const nlohmann::json& delta, std::optional<std::string> finish);
+nlohmann::json text_chunk(const ResponseIds& ids, std::string_view text, std::optional<std::string> finish);
+// The final usage-only chunk of a stream that asked for it (choices empty).
+nlohmann::json usage_chunk(const ResponseIds& ids, const char* object, const GenerationResult& r);
+
+// One server-sent event: "data: <json>\n\n" (and "data: [DONE]\n\n" to end the stream).
+std::string sse_event(const nlohmann::json& payload);
+inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
+
+}  // namespace lp::serve
