@@ -29,9 +29,9 @@ std::string default_model_name(const std::string& model) {
 lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, SSE)", [](CLI::App& sub) {
   auto o = std::make_shared<Opts>();
   o->add_model_options(sub, 4096);
+  o->infer.max_tokens = -1;  // serve: until end of generation or context, unless the request says (shown as -1)
   o->add_sampling_options(sub);
   o->add_json(sub);
-  o->infer.max_tokens = -1;  // serve: until end of generation or context, unless the request says
   sub.add_option("--host", o->server.host, "address to listen on")->capture_default_str();
   sub.add_option("--port", o->server.port, "TCP port (0: any free port, printed at start)")->capture_default_str();
   sub.add_option("--model-name", o->server.model_name, "model id in /v1/models and responses (default: the file name)");
