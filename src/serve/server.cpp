@@ -38,10 +38,11 @@ struct Server::Impl {
   Runtime& rt;
   ServerOptions opt;
   httplib::Server http;
+  const ModelInfo info;   // read once: /v1/models never waits for a generation
   std::mutex generation;  // one Runtime, one KV cache: one generation at a time
   int port = -1;
 
-  Impl(Runtime& r, ServerOptions o) : rt(r), opt(std::move(o)) {
+  Impl(Runtime& r, ServerOptions o) : rt(r), opt(std::move(o)), info(r.info()) {
     const int n = std::max(1, opt.http_threads);
     http.new_task_queue = [n] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which lets a second server bind a port that
@@ -77,7 +78,6 @@ struct Server::Impl {
   }
 
   void models(httplib::Response& res) {
-    const ModelInfo info = rt.info();
     send_json(res, 200,
               {{"object", "list"},
                {"data", json::array({{{"id", opt.model_name},
@@ -96,7 +96,7 @@ struct Server::Impl {
     } catch (const Error& e) {  // a template that rejects this conversation, or no template at all
       throw ApiError::invalid(chat ? "messages" : "prompt", e.what());
     }
-    const int ctx = rt.info().ctx;
+    const int ctx = info.ctx;
     if (tokens.empty()) throw ApiError::invalid(chat ? "messages" : "prompt", "the prompt is empty");
     if (static_cast<int>(tokens.size()) >= ctx)
       throw ApiError::invalid(chat ? "messages" : "prompt",
