@@ -33,7 +33,9 @@ lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/
   o->add_sampling_options(sub);
   o->add_json(sub);
   sub.add_option("--host", o->server.host, "address to listen on")->capture_default_str();
-  sub.add_option("--port", o->server.port, "TCP port (0: any free port, printed at start)")->capture_default_str();
+  sub.add_option("--port", o->server.port, "TCP port (0: any free port, printed at start)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   sub.add_option("--model-name", o->server.model_name, "model id in /v1/models and responses (default: the file name)");
   sub.add_option("--api-key", o->server.api_key, "require 'Authorization: Bearer KEY' (default: $LP_API_KEY, else none)");
   sub.add_option("--http-threads", o->server.http_threads, "connections served at once (generations run one at a time)")
