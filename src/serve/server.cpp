@@ -130,12 +130,18 @@ struct Server::Impl {
       bool open = !chat || write(sse_event(chat_chunk(ids, {{"role", "assistant"}, {"content", ""}}, std::nullopt)));
       GenerationResult result;
       if (open) {
-        std::lock_guard lock(generation);
-        // A client that hangs up stops the generation at the next piece (write fails).
-        result = rt.generate_tokens(tokens, r.config, [&](std::string_view piece) {
-          open = write(sse_event(chat ? chat_chunk(ids, {{"content", piece}}, std::nullopt) : text_chunk(ids, piece, std::nullopt)));
-          return open;
-        });
+        try {
+          std::lock_guard lock(generation);
+          // A client that hangs up stops the generation at the next piece (write fails).
+          result = rt.generate_tokens(tokens, r.config, [&](std::string_view piece) {
+            open = write(sse_event(chat ? chat_chunk(ids, {{"content", piece}}, std::nullopt) : text_chunk(ids, piece, std::nullopt)));
+            return open;
+          });
+        } catch (const std::exception& e) {  // headers are sent: report it in the stream, as OpenAI does
+          if (open) write(sse_event(error_body(ApiError(500, "server_error", "", e.what()))));
+          sink.done();
+          return true;
+        }
       }
       if (open) {
         const std::string finish = finish_reason(result.stop_reason);
