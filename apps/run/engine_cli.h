@@ -1,4 +1,4 @@
-// Options shared by the engine subcommands (generate, chat, perplexity, bench, logits).
+// Options shared by the engine subcommands (generate, chat, perplexity, bench, logits, serve).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <memory>
