@@ -16,7 +16,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { llamaBatch, llamaUnavailable, readProbs } from "./lib/llama.mjs";
+import { llamaBatch, llamaUnavailable, readProbs, topKAgreement } from "./lib/llama.mjs";
 import { quantBin, runBin, skipUnless } from "./lib/paths.mjs";
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "lp-engine-dense-"));
@@ -43,24 +43,7 @@ function ours(args) {
 function agreement(file, tokens, p) {
   const mine = ours(["logits", "--model", file, "--tokens", tokens.join(","), "--top-k", "10", "--json"]);
   assert.equal(mine.positions.length, tokens.length);
-  let top1 = 0, maxDiff = 0, sum = 0, n = 0;
-  const flips = [];
-  mine.positions.forEach((pos, i) => {
-    const probs = p[i];
-    let arg = 0;
-    for (let t = 1; t < probs.length; t++) if (probs[t] > probs[arg]) arg = t;
-    if (pos.top[0].id === arg) top1++;
-    else flips.push({ position: i, peerMargin: Math.log(probs[arg]) - Math.log(probs[pos.top[0].id]),
-                      ourMargin: pos.top[0].logprob - (pos.top.find((e) => e.id === arg)?.logprob ?? -Infinity) });
-    for (const { id, logprob } of pos.top.slice(0, 5)) {
-      if (probs[id] < 1e-6) continue;
-      const d = Math.abs(Math.log(probs[id]) - logprob);
-      maxDiff = Math.max(maxDiff, d);
-      sum += d;
-      n++;
-    }
-  });
-  return { top1, positions: tokens.length, maxDiff, meanDiff: sum / n, flips };
+  return topKAgreement(mine.positions, p);
 }
 
 const families = ["llama", "mistral", "qwen2", "qwen3", "gemma3"];

@@ -83,3 +83,27 @@ export function compareDistributions(ref, other, { topN = 10 } = {}) {
   }
   return { positions: ref.length, maxAbsDlogp, worstPosition: worst, top1: top1 / ref.length, meanKld: kld / ref.length };
 }
+
+// Our `logits --json` positions (top-k per position) against llama.cpp's full distributions: top-1 agreement,
+// and |log p - log q| over our 5 most likely tokens where llama.cpp gives them p >= 1e-6. `flips` lists the
+// positions whose top-1 differs, with both engines' log-prob margin between the two candidates.
+export function topKAgreement(positions, peerProbs) {
+  let top1 = 0, maxDiff = 0, sum = 0, n = 0;
+  const flips = [];
+  positions.forEach((pos, i) => {
+    const p = peerProbs[i];
+    let arg = 0;
+    for (let t = 1; t < p.length; t++) if (p[t] > p[arg]) arg = t;
+    if (pos.top[0].id === arg) top1++;
+    else flips.push({ position: i, peerMargin: Math.log(p[arg]) - Math.log(p[pos.top[0].id]),
+                      ourMargin: pos.top[0].logprob - (pos.top.find((e) => e.id === arg)?.logprob ?? -Infinity) });
+    for (const { id, logprob } of pos.top.slice(0, 5)) {
+      if (p[id] < 1e-6) continue;
+      const d = Math.abs(Math.log(p[id]) - logprob);
+      maxDiff = Math.max(maxDiff, d);
+      sum += d;
+      n++;
+    }
+  });
+  return { top1, positions: positions.length, maxDiff, meanDiff: sum / n, flips };
+}
