@@ -11,7 +11,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(build-essential g++ clang cmake ninja-build pkg-config git time
   libhwy-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
-  libreadline-dev libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev python3-jinja2)
+  libreadline-dev libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev python3-jinja2
+  libclang-rt-14-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

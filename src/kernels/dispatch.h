@@ -29,11 +29,14 @@ float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const floa
 // Name of the currently chosen target.
 const char* chosen_target_name();
 
-// Highway target bits compiled into lp_kernels that this CPU supports, best first.
+// Highway target bits compiled into lp_kernels that this CPU supports, best first (only the forced
+// one when LP_KERNELS_TARGET names a target).
 std::vector<int64_t> available_target_bits();
+// The target LP_KERNELS_TARGET forces for the whole process, or 0.
+int64_t env_forced_target();
 const char* target_name(int64_t target_bit);
 
-// Restricts dispatch to one target (tests); 0 restores normal CPU detection.
+// Restricts dispatch to one target (tests); 0 restores normal CPU detection (or LP_KERNELS_TARGET's target).
 void force_target(int64_t target_bit);
 
 }  // namespace lp::kernels::detail

@@ -64,7 +64,8 @@ GgmlType activation_type(GgmlType wtype);
 
 // Name of the SIMD target the dispatcher picked on this CPU ("AVX3_DL", "AVX2", "SSE4", "EMU128", ...).
 std::string active_target();
-// Every target compiled into this binary that this CPU supports (for tests and `bench` output).
+// Every target compiled into this binary that this CPU supports (for tests and `bench` output); only
+// the forced one when the environment variable LP_KERNELS_TARGET names a target (e.g. LP_KERNELS_TARGET=SSE4).
 std::vector<std::string> available_targets();
 
 }  // namespace lp::kernels

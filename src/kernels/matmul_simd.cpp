@@ -6,9 +6,15 @@
 #define HWY_TARGET_INCLUDE "kernels/matmul_simd.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "core/fp16.h"
 #include "hwy/highway.h"
@@ -181,16 +187,54 @@ RowDot4Fn row_dot1_xd_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDot1X
 bool row_tiles_for(GgmlType wtype, RowTileSet* out) { return HWY_DYNAMIC_DISPATCH(RowTilesForType)(wtype, out); }
 const char* chosen_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
+namespace {
+// The targets compiled in that this CPU supports, read once before anything restricts dispatch.
+const std::vector<int64_t>& detected_target_bits() {
+  static const std::vector<int64_t> bits = [] {
+    std::vector<int64_t> out;
+    const int64_t supported = hwy::SupportedTargets();
+    for (int64_t bit = 1; bit != 0 && bit <= HWY_TARGETS; bit <<= 1) {
+      if ((bit & HWY_TARGETS) && (bit & supported)) out.push_back(bit);
+    }
+    return out;  // lower bit = better target in Highway's numbering
+  }();
+  return bits;
+}
+
+// LP_KERNELS_TARGET=NAME (e.g. AVX2, SSE4, EMU128; case-insensitive) restricts dispatch to that one
+// target for the whole process: A/B measurements, and the test suite running the kernel and engine
+// tests once per target. A name this CPU or build lacks is reported on stderr and ignored.
+int64_t env_target_bit() {
+  static const int64_t bit = [] {
+    const char* want = std::getenv("LP_KERNELS_TARGET");
+    if (want == nullptr || want[0] == '\0') return int64_t{0};
+    std::string names;
+    for (int64_t b : detected_target_bits()) {
+      if (strcasecmp(hwy::TargetName(b), want) == 0) return b;
+      names += names.empty() ? "" : " ";
+      names += hwy::TargetName(b);
+    }
+    std::fprintf(stderr, "warning: LP_KERNELS_TARGET=%s is not a target of this CPU and build (available: %s); using %s\n",
+                 want, names.c_str(), hwy::TargetName(detected_target_bits().front()));
+    return int64_t{0};
+  }();
+  return bit;
+}
+
+// Applied when the library is loaded, before the first dispatch.
+[[maybe_unused]] const bool kEnvTargetApplied = [] {
+  if (const int64_t bit = env_target_bit()) hwy::SetSupportedTargetsForTest(bit);
+  return true;
+}();
+}  // namespace
+
 std::vector<int64_t> available_target_bits() {
-  std::vector<int64_t> out;
-  const int64_t supported = hwy::SupportedTargets();
-  for (int64_t bit = 1; bit != 0 && bit <= HWY_TARGETS; bit <<= 1) {
-    if ((bit & HWY_TARGETS) && (bit & supported)) out.push_back(bit);
-  }
-  return out;  // lower bit = better target in Highway's numbering
+  if (const int64_t bit = env_target_bit()) return {bit};
+  return detected_target_bits();
 }
 const char* target_name(int64_t target_bit) { return hwy::TargetName(target_bit); }
-void force_target(int64_t target_bit) { hwy::SetSupportedTargetsForTest(target_bit); }
+void force_target(int64_t target_bit) { hwy::SetSupportedTargetsForTest(target_bit != 0 ? target_bit : env_target_bit()); }
+int64_t env_forced_target() { return env_target_bit(); }
 }  // namespace detail
 }  // namespace lp::kernels
 #endif  // HWY_ONCE

@@ -5,6 +5,7 @@
 
 #include "arch/arch.h"
 #include "formats/checkpoint.h"
+#include "peer_skip.h"
 
 namespace {
 
@@ -19,7 +20,7 @@ std::optional<lp::formats::Checkpoint> open_fixture(const std::string& name) {
 
 #define OPEN_OR_SKIP(var, name)                                                         \
   auto var##_opt = open_fixture(name);                                                  \
-  if (!var##_opt) GTEST_SKIP() << "fixture " << name << " missing in " LP_SHARED_FIXTURES; \
+  if (!var##_opt) LP_SKIP_OR_FAIL("fixture " << name << " missing in " LP_SHARED_FIXTURES); \
   const auto& var = *var##_opt
 
 // Every tensor in the file is classified (none left over, none invented).

@@ -8,6 +8,7 @@
 #include "calib/calibrate.h"
 #include "core/error.h"
 #include "scratch_path.h"
+#include "peer_skip.h"
 
 namespace fs = std::filesystem;
 using namespace lp::calib;
@@ -38,7 +39,7 @@ CalibrateOptions small_run(const fs::path& model) {
 
 TEST(CalibrateFixture, MoeExpertCountsAreTheTokensRouted) {
   const fs::path model = fixture("tiny-qwen3moe");
-  if (!fs::exists(model)) GTEST_SKIP() << "fixture missing: " << model;
+  if (!fs::exists(model)) LP_SKIP_OR_FAIL("fixture missing: " << model);
   CalibrateResult r = calibrate(small_run(model));
   ASSERT_FALSE(r.coverage.empty());
   EXPECT_EQ(r.coverage.tokens, 64);
@@ -59,7 +60,7 @@ TEST(CalibrateFixture, MoeExpertCountsAreTheTokensRouted) {
 
 TEST(CalibrateFixture, DenseModelWithExpertBalancedIsANoteNotAnError) {
   const fs::path model = fixture("tiny-qwen3");
-  if (!fs::exists(model)) GTEST_SKIP() << "fixture missing: " << model;
+  if (!fs::exists(model)) LP_SKIP_OR_FAIL("fixture missing: " << model);
   CalibrateOptions o = small_run(model);
   o.expert_balanced = true;
   CalibrateResult r = calibrate(o);

@@ -9,6 +9,8 @@
 #include "calib/dataset.h"
 #include "core/sha256.h"
 #include "core/error.h"
+#include "peer_skip.h"
+#include "scratch_path.h"
 
 namespace fs = std::filesystem;
 using lp::calib::BuildOptions;
@@ -29,10 +31,8 @@ void spit(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::
 class CalibBuild : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("lp_calib_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = lp::test::scratch_path(std::string("lp_calib_test_") +
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(root_);
   }
   void TearDown() override { fs::remove_all(root_); }
@@ -205,7 +205,7 @@ TEST_F(CalibBuild, Errors) {
 
 TEST_F(CalibBuild, ChatTemplateAndTokensWithTinyQwen3) {
   const fs::path model = fs::path(LP_SHARED_FIXTURES) / "tiny-qwen3";
-  if (!fs::exists(model / "tokenizer.json")) GTEST_SKIP() << "fixture missing: " << model;
+  if (!fs::exists(model / "tokenizer.json")) LP_SKIP_OR_FAIL("fixture missing: " << model);
   auto o = opts("out");
   o.model = model.string();
   o.context_length = 64;
@@ -234,7 +234,7 @@ TEST_F(CalibBuild, ChatTemplateAndTokensWithTinyQwen3) {
 // natively; Gemma 3 rejects the "tool" role, so tool turns are flattened to text and still templated.
 TEST_F(CalibBuild, ToolTurnsWithRealTemplates) {
   const fs::path tok = fs::path(LP_SHARED_FIXTURES) / "tiny-qwen3";
-  if (!fs::exists(tok / "tokenizer.json")) GTEST_SKIP() << "fixture missing: " << tok;
+  if (!fs::exists(tok / "tokenizer.json")) LP_SKIP_OR_FAIL("fixture missing: " << tok);
   auto make_model = [&](const std::string& name) {
     const fs::path dir = root_ / ("model_" + name);
     fs::create_directories(dir);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli_helpers.h"
+#include "peer_skip.h"
 
 namespace lp::testcli {
 namespace {
@@ -26,7 +27,7 @@ class BadInput : public ::testing::Test {
   static void TearDownTestSuite() { pristine_.reset(); }
 
   void SetUp() override {
-    if (quant_.empty()) GTEST_SKIP() << "llama-pajamas-quant not built next to this test (../apps/)";
+    if (quant_.empty()) LP_SKIP_OR_FAIL("llama-pajamas-quant not built next to this test (../apps/)");
     fs::copy(pristine_->path() / "model", model(), fs::copy_options::recursive);
   }
 

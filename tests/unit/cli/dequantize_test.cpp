@@ -8,13 +8,14 @@
 #include "cli_helpers.h"
 #include "formats/gguf.h"
 #include "quant/quantize.h"
+#include "peer_skip.h"
 
 namespace lp::testcli {
 namespace {
 
 TEST(Dequantize, RewritesEveryTensorAsOurDecodedF32) {
   const fs::path quant = binary("llama-pajamas-quant");
-  if (quant.empty()) GTEST_SKIP() << "llama-pajamas-quant not built next to this test (../apps/)";
+  if (quant.empty()) LP_SKIP_OR_FAIL("llama-pajamas-quant not built next to this test (../apps/)");
   ScratchDir dir;
   ASSERT_EQ(run(quant, {"generate", "--family", "llama", "-o", (dir / "hf").string()}).exit_code, 0);
   const RunResult conv = run(quant, {"convert", (dir / "hf").string(), "-o", (dir / "out").string(), "-p", "q4_k_m,q5_1", "-q"});
@@ -53,7 +54,7 @@ TEST(Dequantize, RewritesEveryTensorAsOurDecodedF32) {
 
 TEST(Dequantize, MissingInputIsAOneLineError) {
   const fs::path quant = binary("llama-pajamas-quant");
-  if (quant.empty()) GTEST_SKIP() << "llama-pajamas-quant not built next to this test (../apps/)";
+  if (quant.empty()) LP_SKIP_OR_FAIL("llama-pajamas-quant not built next to this test (../apps/)");
   ScratchDir dir;
   const RunResult r = run(quant, {"dequantize", (dir / "missing.gguf").string(), (dir / "x.gguf").string()});
   EXPECT_EQ(r.exit_code, 1);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli_helpers.h"
+#include "peer_skip.h"
 
 namespace lp::testcli {
 namespace {
@@ -25,7 +26,7 @@ class MoeBadInput : public ::testing::Test {
   static void TearDownTestSuite() { pristine_.reset(); }
 
   void SetUp() override {
-    if (quant_.empty()) GTEST_SKIP() << "llama-pajamas-quant not built next to this test (../apps/)";
+    if (quant_.empty()) LP_SKIP_OR_FAIL("llama-pajamas-quant not built next to this test (../apps/)");
   }
 
   // A private copy of the generated `family` checkpoint to damage.

@@ -12,6 +12,7 @@
 #include "convert_test_util.h"
 #include "core/error.h"
 #include "plan/preset.h"
+#include "peer_skip.h"
 
 namespace lp::convert_test {
 namespace {
@@ -60,7 +61,7 @@ convert::ConvertOptions options(const fs::path& model, const fs::path& out) {
 }
 
 TEST(ConvertAtomicity, FailureMidwayLeavesNoOutput) {
-  if (!have_fixture("tiny-qwen3")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-qwen3");
+  if (!have_fixture("tiny-qwen3")) LP_SKIP_OR_FAIL("fixture missing: " << fixture("tiny-qwen3"));
   ScratchDir dir;
   const std::string bad = copy_with_late_nan(fixture("tiny-qwen3"), dir / "model");
   try {
@@ -74,7 +75,7 @@ TEST(ConvertAtomicity, FailureMidwayLeavesNoOutput) {
 }
 
 TEST(ConvertAtomicity, FailureKeepsAnExistingOutputDirUntouched) {
-  if (!have_fixture("tiny-qwen3")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-qwen3");
+  if (!have_fixture("tiny-qwen3")) LP_SKIP_OR_FAIL("fixture missing: " << fixture("tiny-qwen3"));
   ScratchDir dir;
   copy_with_late_nan(fixture("tiny-qwen3"), dir / "model");
   fs::create_directories(dir / "out" / "gguf");
@@ -89,7 +90,7 @@ TEST(ConvertAtomicity, FailureKeepsAnExistingOutputDirUntouched) {
 
 // The same copy without the NaN converts: the failures above come from the NaN alone.
 TEST(ConvertAtomicity, ControlSucceedsAndCommitsEverything) {
-  if (!have_fixture("tiny-qwen3")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-qwen3");
+  if (!have_fixture("tiny-qwen3")) LP_SKIP_OR_FAIL("fixture missing: " << fixture("tiny-qwen3"));
   ScratchDir dir;
   const auto r = convert::convert(options(fixture("tiny-qwen3"), dir / "out"));
   EXPECT_EQ(r.artifacts.size(), 3u);

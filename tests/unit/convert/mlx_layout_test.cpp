@@ -18,6 +18,7 @@
 #include "convert_test_util.h"
 #include "plan/preset.h"
 #include "quant/mlx_affine.h"
+#include "peer_skip.h"
 
 namespace lp::convert_test {
 namespace {
@@ -166,7 +167,7 @@ std::vector<fs::path> convert_mlx(const fs::path& model, const fs::path& out, co
 }
 
 TEST(MlxLayout, DenseQwen3AllWidthsGroupsMixedAndPure) {
-  if (!have_fixture("tiny-qwen3")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-qwen3");
+  if (!have_fixture("tiny-qwen3")) LP_SKIP_OR_FAIL("fixture missing: " << fixture("tiny-qwen3"));
   ScratchDir dir;
   const std::string list = "4bit,4bit-pure,3bit-g32,6bit-g128-pure,8bit,2bit-g64-pure,5bit-g32";
   const auto req = plan::parse_precision(list, false, true);
@@ -192,7 +193,7 @@ TEST(MlxLayout, DenseQwen3AllWidthsGroupsMixedAndPure) {
 }
 
 TEST(MlxLayout, Qwen3MoeExpertsStackedUnderSwitchMlp) {
-  if (!have_fixture("tiny-qwen3moe")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-qwen3moe");
+  if (!have_fixture("tiny-qwen3moe")) LP_SKIP_OR_FAIL("fixture missing: " << fixture("tiny-qwen3moe"));
   ScratchDir dir;
   const auto dirs = convert_mlx(fixture("tiny-qwen3moe"), dir / "out", "4bit");
   ASSERT_EQ(dirs.size(), 1u);

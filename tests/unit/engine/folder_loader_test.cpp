@@ -23,6 +23,7 @@
 #include "quant/mlx_affine.h"
 #include "quant/mxfp4.h"
 #include "tiny_fixture.h"
+#include "peer_skip.h"
 
 namespace lp::engine {
 namespace {
@@ -146,7 +147,7 @@ fs::path write_mlx_folder(const std::string& fixture, int bits, int group) {
 
 TEST(FolderLoader, HfFolderLogitsMatchF32Gguf) {
   const std::string dir = testing::fixture_dir("tiny-qwen3");
-  if (dir.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (dir.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   EXPECT_EQ(folder_kind(dir), FolderKind::Hf);
   auto hf = Model::load(dir);
   auto gg = Model::load(testing::tiny_qwen3_gguf(GgmlType::F32));
@@ -178,7 +179,7 @@ TEST(FolderLoader, HfFolderLogitsMatchF32Gguf) {
 
 TEST(FolderLoader, MlxFoldersPerplexityCloseToFloat) {
   const std::string dir = testing::fixture_dir("tiny-qwen3");
-  if (dir.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (dir.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   const auto toks = heldout_tokens();
   auto f32 = Model::load(testing::tiny_qwen3_gguf(GgmlType::F32));
   const double base = perplexity(*f32, toks, 256, 16);
@@ -228,7 +229,7 @@ TEST(FolderLoader, LlamaQkPermutationMatchesNeoxRope) {
   // llama q/k rows are permuted at load into GGUF's interleaved order and run with "normal" rope; qwen2 keeps
   // HF order with NEOX rope. Same weights (qwen2's biases are zero) -> same logits, for BF16 and MLX rows.
   const std::string dir = testing::fixture_dir("tiny-qwen3");
-  if (dir.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (dir.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   const fs::path llama = write_dense_variant(dir, "llama", "LlamaForCausalLM");
   const fs::path qwen2 = write_dense_variant(dir, "qwen2", "Qwen2ForCausalLM");
   const auto toks = heldout_tokens();
@@ -250,7 +251,7 @@ TEST(FolderLoader, LlamaQkPermutationMatchesNeoxRope) {
 
 TEST(FolderLoader, ManifestFolderPicksGgufThenMlx) {
   const std::string dir = testing::fixture_dir("tiny-qwen3");
-  if (dir.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (dir.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   const fs::path out = scratch("manifest");
   fs::create_directories(out / "gguf");
   fs::create_directories(out / "mlx");
@@ -299,7 +300,7 @@ TEST(FolderLoader, ClearErrorsForFoldersItCannotRun) {
 // must be the checkpoint's experts.e row r. (Logits/perplexity: tests/oracles/engine_moe.test.mjs.)
 TEST(FolderLoader, Qwen3MoeExpertsAreStackedInExpertOrder) {
   const std::string dir = testing::fixture_dir("tiny-qwen3moe");
-  if (dir.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3moe missing";
+  if (dir.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3moe missing");
   auto m = Model::load(dir);
   ASSERT_TRUE(m->hp().is_moe());
   EXPECT_EQ(m->hp().n_expert, 8);
@@ -326,7 +327,7 @@ TEST(FolderLoader, Qwen3MoeExpertsAreStackedInExpertOrder) {
 // (Perplexity == the F16+MXFP4 GGUF's: tests/oracles/engine_moe.test.mjs.)
 TEST(FolderLoader, GptOssMxfp4ExpertsRepackedLosslessly) {
   const std::string dir = testing::fixture_dir("tiny-gptoss");
-  if (dir.empty()) GTEST_SKIP() << "shared fixture tiny-gptoss missing";
+  if (dir.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-gptoss missing");
   auto m = Model::load(dir);
   ASSERT_TRUE(m->hp().is_moe());
   const auto ckpt = formats::Checkpoint::open(dir);

@@ -11,6 +11,7 @@
 #include "engine/context.h"
 #include "engine/model.h"
 #include "tiny_fixture.h"
+#include "peer_skip.h"
 
 namespace lp::engine {
 namespace {
@@ -53,7 +54,7 @@ double perplexity(const Model& m, const std::vector<int32_t>& toks, int n_ctx, i
 
 TEST(Forward, TinyQwen3F32PerplexityMatchesReference) {
   const std::string path = testing::tiny_qwen3_gguf(GgmlType::F32);
-  if (path.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   auto m = Model::load(path);
   EXPECT_EQ(m->hp().arch, "qwen3");
   EXPECT_EQ(m->hp().n_layer, 4);
@@ -71,7 +72,7 @@ TEST(Forward, BatchedPrefillEqualsTokenByTokenDecode) {
   // F32 weights: with quantized activations a 1-ulp difference between the batched and single-token
   // kernels can flip an int8 rounding downstream (~1e-2 in logits), which would hide real bugs' scale.
   const std::string path = testing::tiny_qwen3_gguf(GgmlType::F32);
-  if (path.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   auto m = Model::load(path);
   const auto all = heldout_tokens();
   std::vector<int32_t> toks(all.begin(), all.begin() + 40);
@@ -93,7 +94,7 @@ TEST(Forward, BatchedPrefillEqualsTokenByTokenDecode) {
 
 TEST(Forward, ContextOverflowIsAnError) {
   const std::string path = testing::tiny_qwen3_gguf(GgmlType::Q8_0);
-  if (path.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   auto m = Model::load(path);
   ContextOptions o;
   o.n_ctx = 8;

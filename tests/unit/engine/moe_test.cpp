@@ -172,6 +172,10 @@ struct TinyMoe {
   }
 };
 
+// Relative bound between grouped prefill and one-token decode: float32 sums of at most a few dozen
+// products per dot, two matmul stages, in different orders: a few ulps of the magnitudes involved.
+constexpr double kPrefillDecodeTolerance = 1e-5;
+
 void expect_matches_reference(bool gptoss, bool shared = false) {
   TinyMoe m(gptoss, gptoss ? 7 : 3, shared);
   constexpr int n = 9;
@@ -187,7 +191,11 @@ void expect_matches_reference(bool gptoss, bool shared = false) {
     moe_ffn(m.hp, m.L, 0, &x[t * TinyMoe::d], 1, one.data(), s, 1);  // decode: one token
     for (int i = 0; i < TinyMoe::d; ++i) {
       EXPECT_NEAR(out[t * TinyMoe::d + i], ref[i], 1e-4 * (1 + std::abs(ref[i]))) << "token " << t << " dim " << i;
-      EXPECT_EQ(one[i], out[t * TinyMoe::d + i]) << "prefill and decode differ at token " << t;
+      // The engine promises equality up to float summation order, not bit-identity (docs/ENGINE.md,
+      // "Prefill and decode"): the multi-token tiles and the one-token kernels accumulate in different
+      // orders on some targets (AVX2's 4-chain dot vs the tiles' one chain per token).
+      EXPECT_NEAR(one[i], out[t * TinyMoe::d + i], kPrefillDecodeTolerance * (1 + std::abs(out[t * TinyMoe::d + i])))
+          << "prefill and decode differ at token " << t << " dim " << i;
     }
   }
 }

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "llama_pajamas/runtime.h"
 #include "tiny_fixture.h"
+#include "peer_skip.h"
 
 namespace lp {
 namespace {
@@ -21,7 +22,7 @@ std::vector<int32_t> prompt_tokens() {
 
 TEST(Runtime, GreedyGenerationIsDeterministicAndMatchesEvaluate) {
   const std::string path = engine::testing::tiny_qwen3_gguf(GgmlType::Q8_0);
-  if (path.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   RuntimeOptions o;
   o.ctx = 128;
   o.threads = 1;
@@ -53,7 +54,7 @@ TEST(Runtime, GreedyGenerationIsDeterministicAndMatchesEvaluate) {
 TEST(Runtime, ErrorsNameTheProblem) {
   EXPECT_THROW(Runtime::open("/nonexistent/model.gguf"), Error);
   const std::string path = engine::testing::tiny_qwen3_gguf(GgmlType::Q8_0);
-  if (path.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   RuntimeOptions o;
   o.ctx = 16;
   Runtime rt = Runtime::open(path, o);
@@ -70,7 +71,7 @@ TEST(Runtime, ErrorsNameTheProblem) {
 
 TEST(Runtime, Q8CacheStaysCloseToF16Cache) {
   const std::string path = engine::testing::tiny_qwen3_gguf(GgmlType::F32);
-  if (path.empty()) GTEST_SKIP() << "shared fixture tiny-qwen3 missing";
+  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
   RuntimeOptions o;
   o.ctx = 64;
   Runtime f16 = Runtime::open(path, o);

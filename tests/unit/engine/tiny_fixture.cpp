@@ -14,6 +14,7 @@
 #include "core/fp16.h"
 #include "core/mapped_file.h"
 #include "quant/blocks.h"
+#include "scratch_path.h"
 
 namespace lp::engine::testing {
 namespace fs = std::filesystem;
@@ -123,9 +124,14 @@ std::string gguf_name(const std::string& hf) {
 std::string tiny_qwen3_gguf(GgmlType type) {
   const std::string dir = fixture_dir("tiny-qwen3");
   if (dir.empty()) return "";
-  // Fixed name, written through a per-process temp file and renamed: parallel test processes agree.
-  const std::string out = (fs::temp_directory_path() / fmt::format("lp_engine_tiny_qwen3_{}.gguf", ggml_type_name(type))).string();
-  if (fs::exists(out)) return out;
+  // One file per process and type, removed at exit: a fixed shared name outlived fixture and code
+  // changes (it was never invalidated) and raced between the test processes ctest runs side by side.
+  static std::map<GgmlType, std::string> made;
+  if (const auto it = made.find(type); it != made.end()) return it->second;
+  const fs::path scratch = lp::test::scratch_path(fmt::format("lp_engine_tiny_qwen3_{}", ggml_type_name(type)));
+  fs::create_directories(scratch);
+  const std::string out = (scratch / "model.gguf").string();
+  made[type] = out;
   nlohmann::json cfg = nlohmann::json::parse(std::ifstream(dir + "/config.json"));
   MappedFile st(dir + "/model.safetensors");
   uint64_t hlen;

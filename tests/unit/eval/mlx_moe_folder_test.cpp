@@ -24,6 +24,7 @@
 #include "plan/preset.h"
 #include "scratch_path.h"
 #include "testgen/generate.h"
+#include "peer_skip.h"
 
 namespace lp {
 namespace {
@@ -135,12 +136,12 @@ void check_mlx_moe_folder(const fs::path& hf_dir, const std::string& what) {
 }
 
 TEST(MlxMoeFolder, Qwen3MoeFixture) {
-  if (!fs::exists(fixture("tiny-qwen3moe") / "model.safetensors")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-qwen3moe");
+  if (!fs::exists(fixture("tiny-qwen3moe") / "model.safetensors")) LP_SKIP_OR_FAIL("fixture missing: " << fixture("tiny-qwen3moe"));
   check_mlx_moe_folder(fixture("tiny-qwen3moe"), "tiny-qwen3moe");
 }
 
 TEST(MlxMoeFolder, GptOssFixtureWithMxfp4Experts) {
-  if (!fs::exists(fixture("tiny-gptoss") / "model.safetensors")) GTEST_SKIP() << "fixture missing: " << fixture("tiny-gptoss");
+  if (!fs::exists(fixture("tiny-gptoss") / "model.safetensors")) LP_SKIP_OR_FAIL("fixture missing: " << fixture("tiny-gptoss"));
   check_mlx_moe_folder(fixture("tiny-gptoss"), "tiny-gptoss");
 }
 

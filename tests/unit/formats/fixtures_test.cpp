@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "formats/checkpoint.h"
+#include "peer_skip.h"
 
 using namespace lp::formats;
 
@@ -11,7 +12,7 @@ class FixtureCheckpoint : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(FixtureCheckpoint, AllFloatTensorsReadFinite) {
   const std::filesystem::path dir = std::filesystem::path(LP_SHARED_FIXTURES) / GetParam();
-  if (!std::filesystem::exists(dir / "config.json")) GTEST_SKIP() << "fixture missing: " << dir;
+  if (!std::filesystem::exists(dir / "config.json")) LP_SKIP_OR_FAIL("fixture missing: " << dir);
   const Checkpoint c = Checkpoint::open(dir.string());
   ASSERT_TRUE(c.has_weights());
   EXPECT_GT(c.tensor_count(), 10u);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -26,9 +28,38 @@ int64_t tile_test_cols(GgmlType type) {
   return block == 1 ? 1100 : block == 32 ? 192 : 512;
 }
 
-bool cpu_has_tiles() {
-  RowTileSet tiles;
-  return detail::row_tiles_for(GgmlType::Q8_0, &tiles);
+// Runs body(target name, type) for every SIMD target this CPU supports and every type that has tiles
+// there (float tiles on every x86 SIMD target, quantized tiles on AVX3_DL), and returns what ran.
+template <class Body>
+std::vector<std::string> for_each_tiled(Body&& body) {
+  std::vector<std::string> ran;
+  for (int64_t target : detail::available_target_bits()) {
+    detail::force_target(target);
+    for (GgmlType type : kTiledTypes) {
+      RowTileSet tiles;
+      if (!detail::row_tiles_for(type, &tiles)) continue;
+      ran.push_back(std::string(detail::target_name(target)) + ":" + ggml_type_name(type));
+      body(std::string(detail::target_name(target)), type);
+    }
+  }
+  detail::force_target(0);
+  std::string list;
+  for (const auto& r : ran) list += " " + r;
+  std::printf("tiles exercised (target:type):%s\n", list.empty() ? " none" : list.c_str());
+  ::testing::Test::RecordProperty("tiles_exercised", list);
+  return ran;
+}
+
+// True when an x86 SIMD target is among those this run may use (all of them, or the one pinned by
+// LP_KERNELS_TARGET): every such target has at least the float tiles.
+bool x86_simd_cpu() {
+#if defined(__x86_64__) || defined(__i386__)
+  for (int64_t target : detail::available_target_bits()) {
+    const std::string name = detail::target_name(target);
+    if (name != "EMU128" && name != "SCALAR") return true;
+  }
+#endif
+  return false;
 }
 
 std::vector<uint8_t> quantize_rows(GgmlType act, const std::vector<float>& x, int64_t n_tokens, int64_t cols) {
@@ -52,8 +83,8 @@ TEST(GemmTiles, AvailableOnVnniCpus) {
 }
 
 TEST(GemmTiles, MatchScalarIntegerKernels) {
-  if (!cpu_has_tiles()) GTEST_SKIP() << "this CPU has no tiled GEMM target";
-  for (GgmlType type : kTiledTypes) {
+  const auto ran = for_each_tiled([](const std::string& target, GgmlType type) {
+    SCOPED_TRACE(target);
     const int64_t cols = tile_test_cols(type), rows = 37;
     const auto W = test::random_blocks(type, rows, cols, 11);
     const RowDotFn dot = scalar_row_dot(type);
@@ -82,13 +113,16 @@ TEST(GemmTiles, MatchScalarIntegerKernels) {
         }
       }
     }
+  });
+  if (x86_simd_cpu()) {
+    EXPECT_FALSE(ran.empty()) << "no tiled GEMM path on an x86 SIMD CPU";
   }
 }
 
 // Strided output (a row slice written into a wider matrix) through the tiled path.
 TEST(GemmTiles, StridedSliceMatchesFullProduct) {
-  if (!cpu_has_tiles()) GTEST_SKIP() << "this CPU has no tiled GEMM target";
-  for (GgmlType type : kTiledTypes) {
+  const auto ran = for_each_tiled([](const std::string& target, GgmlType type) {
+    SCOPED_TRACE(target);
     const int64_t rows = 29, cols = tile_test_cols(type), n_tokens = 11, r0 = 5, r1 = 26;
     const auto W = test::random_blocks(type, rows, cols, 3);
     const auto x = test::random_floats(static_cast<size_t>(n_tokens * cols), 4);
@@ -105,6 +139,9 @@ TEST(GemmTiles, StridedSliceMatchesFullProduct) {
         }
       }
     }
+  });
+  if (x86_simd_cpu()) {
+    EXPECT_FALSE(ran.empty()) << "no tiled GEMM path on an x86 SIMD CPU";
   }
 }
 

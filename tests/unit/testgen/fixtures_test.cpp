@@ -7,6 +7,7 @@
 
 #include "formats/checkpoint.h"
 #include "testgen/generate.h"
+#include "peer_skip.h"
 
 namespace lp::testgen {
 namespace {
@@ -37,7 +38,7 @@ class FixtureTest : public ::testing::TestWithParam<FixtureCase> {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists(fixture_dir(GetParam().fixture) / "config.json"))
-      GTEST_SKIP() << "fixture " << GetParam().fixture << " not found under " << LP_SHARED_FIXTURES;
+      LP_SKIP_OR_FAIL("fixture " << GetParam().fixture << " not found under " << LP_SHARED_FIXTURES);
   }
   GenerateOptions options() const {
     GenerateOptions o;

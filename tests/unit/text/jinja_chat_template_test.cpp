@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "text/jinja/chat_template.h"
 #include "text/jinja/template_source.h"
+#include "peer_skip.h"
 
 namespace {
 
@@ -184,7 +185,7 @@ TEST(TemplateSource, GgufMetadata) {
 
 TEST(TemplateSource, SharedFixtureFolder) {
   fs::path model = fs::path(LP_SHARED_FIXTURES) / "tiny-qwen3";
-  if (!fs::exists(model / "tokenizer_config.json")) GTEST_SKIP() << "shared fixture missing: " << model;
+  if (!fs::exists(model / "tokenizer_config.json")) LP_SKIP_OR_FAIL("shared fixture missing: " << model);
   auto src = lp::text::load_chat_template_source(model.string());
   lp::text::ChatTemplate t(src.source);
   std::string out = t.render_ordered(ojson::parse(R"([{"role": "user", "content": "hi"}])"), nullptr, true, src.special_tokens());
