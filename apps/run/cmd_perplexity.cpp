@@ -15,6 +15,7 @@ namespace {
 struct Opts : lp::app::EngineCli {
   std::string file, tokens_file;
   int chunks = -1;
+  bool quiet = false;
 };
 
 double log_softmax_at(const float* l, int n, int id) {
@@ -33,6 +34,7 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
   auto* tf = sub.add_option("--tokens-file", o->tokens_file, "pre-tokenized ids, whitespace separated")->group("")->check(CLI::ExistingFile);
   f->excludes(tf);
   sub.add_option("--chunks", o->chunks, "maximum chunks to score (-1: all)")->capture_default_str();
+  lp::app::add_quiet(sub, o->quiet);
   return [o]() {
     if (o->file.empty() && o->tokens_file.empty()) lp::fail("perplexity: --file is required");
     const int n_ctx = o->runtime.ctx;
@@ -68,7 +70,7 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
         nll2 += v * v;
         ++scored;
       }
-      if (!o->json) std::fprintf(stderr, "[%d]%.4f,", c + 1, std::exp(nll / scored));
+      if (!o->json && !o->quiet) std::fprintf(stderr, "[%d]%.4f,", c + 1, std::exp(nll / scored));
     }
     const double mean = nll / scored;
     const double var = nll2 / scored - mean * mean;
@@ -80,7 +82,7 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
                               .dump(2)
                               .c_str());
     } else {
-      std::fprintf(stderr, "\n");
+      if (!o->quiet) std::fprintf(stderr, "\n");
       std::printf("Final estimate: PPL = %.4f +/- %.5f (%d chunks of %d, %d scored tokens)\n", ppl, err, n_chunks, n_ctx, scored);
     }
     return 0;
