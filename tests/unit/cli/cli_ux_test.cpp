@@ -3,6 +3,10 @@
 // chat's local /commands, tokenize/template/inspect on a manifest folder, the make-test-model rename.
 #include <gtest/gtest.h>
 
+#include <httplib.h>
+#include <signal.h>
+
+#include <cstdio>
 #include <memory>
 
 #include "cli_helpers.h"
@@ -74,6 +78,37 @@ TEST_F(CliUx, ModelNameComesFromTheManifest) {
   EXPECT_EQ(lp::model_name(out().string()), "tiny-hf");  // the source model's id, not the folder name "out"
   EXPECT_EQ(lp::model_name(out().string() + "/"), "tiny-hf");
   EXPECT_EQ(lp::model_name("/x/y/model.Q4_K_M.gguf"), "model.Q4_K_M");
+}
+
+// `serve` on a manifest folder: /v1/models names the model from manifest.json ("tiny-hf"), not the folder ("out").
+TEST_F(CliUx, ServeReportsTheManifestModelName) {
+  const std::string cmd = "sh -c 'echo $$; exec \"" + run_.string() + "\" serve -m \"" + out().string() +
+                          "\" --port 0 --json -t 1 2>/dev/null'";
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  int pid = 0;
+  if (std::fgets(buf, sizeof buf, p)) pid = std::atoi(buf);
+  ASSERT_GT(pid, 0);
+  std::string first;
+  if (std::fgets(buf, sizeof buf, p)) first = buf;  // {"host":..., "port":..., "model":...}
+  nlohmann::json started = nlohmann::json::parse(first, nullptr, false);
+  std::string listed;
+  if (!started.is_discarded() && started.contains("port")) {
+    httplib::Client c("127.0.0.1", started["port"].get<int>());
+    c.set_read_timeout(30, 0);
+    if (auto res = c.Get("/v1/models"); res && res->status == 200) listed = res->body;
+  }
+  ::kill(pid, SIGTERM);
+  while (std::fgets(buf, sizeof buf, p)) {
+  }
+  ::pclose(p);
+  ASSERT_FALSE(started.is_discarded()) << first;
+  EXPECT_EQ(started["model"], "tiny-hf");
+  const auto models = nlohmann::json::parse(listed, nullptr, false);
+  ASSERT_FALSE(models.is_discarded()) << listed;
+  ASSERT_FALSE(models["data"].empty()) << listed;
+  EXPECT_EQ(models["data"][0]["id"], "tiny-hf") << listed;
 }
 
 TEST_F(CliUx, LlamaCppSpellings) {
