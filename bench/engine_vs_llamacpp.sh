@@ -4,7 +4,7 @@
 # memory read bandwidth.
 #
 # usage: bench/engine_vs_llamacpp.sh [BUILD_DIR] [THREADS]
-# Models: a Qwen3-0.6B-shaped checkpoint from `llama-pajamas-quant generate --preset qwen3-0.6b`,
+# Models: a Qwen3-0.6B-shaped checkpoint from `llama-pajamas-quant make-test-model --preset qwen3-0.6b`,
 # converted to Q8_0 and Q4_K_M; when the quant tool is not built, $LP_BENCH_MODELS (space-separated
 # .gguf paths) is used instead.
 # Shared / oversubscribed machine: OpenMP threads spin at barriers by default, which collapses
