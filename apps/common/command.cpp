@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <sstream>
+#include <algorithm>
 
 #include "core/error.h"
 
@@ -50,6 +52,43 @@ std::string clean_type(std::string t) {
   if (in != std::string::npos) return base + rest.substr(in);
   return base;
 }
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// "(did you mean --ctx-size?)" for an unexpected --option close to a visible one of the parsed subcommand.
+std::string did_you_mean(const CLI::App* app, const std::string& what) {
+  const CLI::App* sub = nullptr;
+  for (const CLI::App* s : app->get_subcommands([](const CLI::App* c) { return c->parsed(); })) sub = s;
+  if (!sub) return "";
+  const size_t colon = what.find(": ");
+  if (colon == std::string::npos) return "";
+  std::istringstream words(what.substr(colon + 2));
+  for (std::string word; words >> word;) {
+    if (word.rfind("--", 0) != 0) continue;
+    word = word.substr(0, word.find('='));
+    std::string best;
+    size_t best_d = 3;  // at most 2 edits, or a prefix
+    for (const CLI::Option* opt : sub->get_options()) {
+      if (opt->get_group().empty()) continue;
+      for (const auto& l : opt->get_lnames()) {
+        const std::string name = "--" + l;
+        const size_t d = name.rfind(word, 0) == 0 ? 1 : edit_distance(word, name);
+        if (d < best_d) best_d = d, best = name;
+      }
+    }
+    if (!best.empty()) return " (did you mean " + best + "?)";
+  }
+  return "";
+}
 }  // namespace
 
 std::string HelpFormatter::make_option_opts(const CLI::Option* opt) const {
@@ -78,8 +117,9 @@ int run_main(const std::string& program, const std::string& description, int arg
   app.formatter(std::make_shared<HelpFormatter>());
   app.set_version_flag("--version", std::string(program) + " " + LP_VERSION);
   app.require_subcommand(0, 1);
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("error: ") + e.what() + " (see --help)\n";
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    const std::string hint = dynamic_cast<const CLI::ExtrasError*>(&e) ? did_you_mean(a, e.what()) : "";
+    return std::string("error: ") + e.what() + hint + " (see --help)\n";
   });
   std::vector<std::pair<CLI::App*, std::function<int()>>> actions;
   for (auto& cmd : command_registry()) {

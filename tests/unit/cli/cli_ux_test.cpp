@@ -142,6 +142,11 @@ TEST_F(CliUx, LlamaCppSpellings) {
   const RunResult both = gen({"positional", "-p", "flag", "-n", "1"});
   EXPECT_NE(both.exit_code, 0);
   EXPECT_EQ(both.err.rfind("error: ", 0), 0u) << both.err;
+  const RunResult typo = gen({"-p", "x", "--ctx-sz=64"});
+  EXPECT_NE(typo.exit_code, 0);
+  EXPECT_EQ(typo.err.rfind("error: ", 0), 0u) << typo.err;
+  EXPECT_NE(typo.err.find("did you mean --ctx-size?"), std::string::npos) << typo.err;
+
   const RunResult none = gen({"-n", "1"});
   EXPECT_NE(none.exit_code, 0);
   EXPECT_NE(none.err.find("prompt"), std::string::npos) << none.err;
