@@ -4,7 +4,7 @@
 # memory read bandwidth.
 #
 # usage: bench/engine_vs_llamacpp.sh [BUILD_DIR] [THREADS]
-# Models: a Qwen3-0.6B-shaped checkpoint from `llama-pajamas-quant generate --preset qwen3-0.6b`,
+# Models: a Qwen3-0.6B-shaped checkpoint from `llama-pajamas-quant make-test-model --preset qwen3-0.6b`,
 # converted to Q8_0 and Q4_K_M; when the quant tool is not built, $LP_BENCH_MODELS (space-separated
 # .gguf paths) is used instead.
 # Shared / oversubscribed machine: OpenMP threads spin at barriers by default, which collapses
@@ -23,7 +23,7 @@ models=()
 if [[ -n "${LP_BENCH_MODELS:-}" ]]; then
   read -r -a models <<<"$LP_BENCH_MODELS"
 elif [[ -x "$quant" ]]; then
-  [[ -d "$work/qwen3-0.6b" ]] || "$quant" generate --family qwen3 --preset qwen3-0.6b --output "$work/qwen3-0.6b" --seed 1
+  [[ -d "$work/qwen3-0.6b" ]] || "$quant" make-test-model --family qwen3 --preset qwen3-0.6b --output "$work/qwen3-0.6b" --seed 1
   for p in Q8_0 Q4_K_M; do
     [[ -d "$work/out-$p" ]] || "$quant" convert "$work/qwen3-0.6b" --output "$work/out-$p" --formats gguf --precision "$p" --quiet
     models+=("$(find "$work/out-$p" -name '*.gguf' | head -1)")

@@ -44,7 +44,7 @@ for MODEL in "${MODELS[@]}"; do
   : > "$ROWS"
   validate() {  # label gguf
     local out="$WORK/json/$(echo "$1" | tr -c 'A-Za-z0-9_\n' '-').json"
-    "$Q" validate --original "$MODEL" --quantized "$2" --corpus "$HELDOUT" --ctx 256 --max-tokens "$MAX_TOKENS" \
+    "$Q" validate --original "$MODEL" --quantized "$2" --corpus "$HELDOUT" --ctx 256 --chunks "$((MAX_TOKENS / 256))" \
       --metrics perplexity,kld --no-write --json "${T[@]}" > "$out" 2>"$out.err" || true
     jq -r --arg n "$1" --arg s "$(stat -c %s "$2")" \
       '.formats[0] as $f | [$n, $s, $f.bpw, $f.perplexity, $f.kld_mean, $f.same_top1, $f.moe.router_topk_agreement,

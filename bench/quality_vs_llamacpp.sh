@@ -37,7 +37,7 @@ ROWS=$WORK/rows.tsv
 validate() {  # name gguf
   local out="$WORK/json/$(echo "$1" | tr -c 'A-Za-z0-9_\n' '-').json"
   mkdir -p "$WORK/json"
-  "$Q" validate --original "$MODEL" --quantized "$2" --corpus "$HELDOUT" --ctx 256 --max-tokens "$MAX_TOKENS" \
+  "$Q" validate --original "$MODEL" --quantized "$2" --corpus "$HELDOUT" --ctx 256 --chunks "$((MAX_TOKENS / 256))" \
     --metrics perplexity,kld --json "${T[@]}" > "$out" 2>/dev/null
   jq -r --arg n "$1" --arg s "$(stat -c %s "$2")" \
     '.formats[0] as $f | [$n, $s, $f.bpw, $f.perplexity, $f.kld_mean, $f.same_top1, .corpus.chunks] | map(tostring) | @tsv' "$out" >> "$ROWS"

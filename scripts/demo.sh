@@ -13,7 +13,7 @@ OUT=${1:-out/demo}
 MODEL=${LP_DEMO_MODEL:-}
 if [ -z "$MODEL" ]; then
   if [ -d ../shared/fixtures/tiny-qwen3 ]; then MODEL=../shared/fixtures/tiny-qwen3   # a trained tiny model
-  else MODEL=out/tiny-qwen3-random; $Q generate --family qwen3 --output "$MODEL" --seed 1; fi
+  else MODEL=out/tiny-qwen3-random; $Q make-test-model --family qwen3 --output "$MODEL" --seed 1; fi
 fi
 $Q detect "$MODEL"
 $Q plan "$MODEL" --precision q4_k_m

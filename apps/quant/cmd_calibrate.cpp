@@ -65,13 +65,13 @@ lp::app::RegisterCommand reg{{"calibrate", "Compute an importance matrix (llama.
                               [](CLI::App& sub) {
                                 auto a = std::make_shared<CalibrateArgs>();
                                 sub.add_option("model", a->model, "Hugging Face checkpoint folder (or a .gguf)")->required();
-                                sub.add_option("--calibration,-c", a->calibration,
+                                sub.add_option("--calibration", a->calibration,
                                                "Text file(s), folder(s) of .txt files, a build-calibration folder, or builtin (the project's own samples)")
                                     ->required();
                                 sub.add_option("--output,-o", a->output, "imatrix file to write")->capture_default_str();
-                                sub.add_option("--ctx", a->ctx, "Tokens per chunk")->capture_default_str();
-                                sub.add_option("--chunks", a->chunks, "Chunks to process (default: all full chunks)");
-                                sub.add_option("--threads,-t", a->threads, "Threads (default: physical cores)");
+                                sub.add_option("-c,--ctx", a->ctx, "Tokens per chunk")->capture_default_str();
+                                sub.add_option("--chunks", a->chunks, "Chunks to process (0: all full chunks)")->capture_default_str();
+                                lp::app::add_threads(sub, a->threads);
                                 sub.add_flag("--expert-balanced", a->expert_balanced,
                                              "MoE: profile built-in + given samples and oversample those reaching rare experts");
                                 sub.add_option("--min-expert-tokens", a->min_expert_tokens,
@@ -79,7 +79,7 @@ lp::app::RegisterCommand reg{{"calibrate", "Compute an importance matrix (llama.
                                     ->capture_default_str();
                                 sub.add_option("--seed", a->seed, "Seed of the expert-balanced selection")->capture_default_str();
                                 sub.add_flag("--legacy-format", a->legacy, "Write llama.cpp's legacy .dat format");
-                                sub.add_flag("--quiet,-q", a->quiet, "No progress bar");
+                                lp::app::add_quiet(sub, a->quiet);
                                 sub.add_flag("--json", a->json, "Machine-readable summary");
                                 return [a] { return run_calibrate(*a); };
                               }}};

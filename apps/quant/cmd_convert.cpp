@@ -109,7 +109,8 @@ lp::app::RegisterCommand reg{{"convert", "Convert a Hugging Face checkpoint to G
                                 sub.add_option("model", a->model, "Hugging Face checkpoint folder")->required();
                                 sub.add_option("--output,-o", a->output, "Output directory (manifest.json, gguf/, mlx/)")->required();
                                 sub.add_option("--formats", a->formats, "gguf, mlx or gguf,mlx")->capture_default_str();
-                                sub.add_option("--precision,-p", a->precision.precision,
+                                lp::app::add_deprecated_alias(sub, "-p", a->precision.precision, "--precision (-p means --prompt in every command)");
+                                sub.add_option("--precision", a->precision.precision,
                                                "GGUF:MLX (q4_k_m:4bit) or one value for one format; lists write several "
                                                "artifacts (q4_k_m,q8_0); GGUF 'auto' allocates per tensor under "
                                                "--target-bpw/--target-size. Default q4_k_m / 4bit");
@@ -118,8 +119,8 @@ lp::app::RegisterCommand reg{{"convert", "Convert a Hugging Face checkpoint to G
                                 sub.add_option("--mlx-bits", a->precision.mlx_bits, "MLX override REGEX=BITS (repeatable)");
                                 sub.add_flag("--mixed-precision", a->mixed, "MLX: embeddings and lm_head at --embedding-bits (default)");
                                 sub.add_flag("--no-mixed-precision", a->no_mixed, "MLX: every quantized tensor at the body width");
-                                sub.add_option("--threads,-t", a->threads, "Quantization threads (default: all cores)");
-                                sub.add_flag("--quiet,-q", a->quiet, "No progress bar");
+                                lp::app::add_threads(sub, a->threads);
+                                lp::app::add_quiet(sub, a->quiet);
                                 sub.add_flag("--validate", a->validate, "Run validate on the artifacts right after converting");
                                 sub.add_flag("--json", a->json, "Machine-readable summary");
                                 return [a] { return run_convert(*a); };

@@ -1,10 +1,12 @@
-// `inspect FILE`: metadata and tensor table of a .gguf, a .safetensors or a checkpoint folder.
+// `inspect FILE`: metadata and tensor table of a .gguf, a .safetensors or a checkpoint folder; a pipeline output
+// folder (manifest.json) shows the artifact generate/chat would load.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "common/command.h"
+#include "common/model_path.h"
 #include "core/error.h"
 #include "formats/describe.h"
 
@@ -26,8 +28,12 @@ bool has_magic(const std::string& path, const char* magic) {
   return n == 4 && std::equal(buf, buf + 4, magic);
 }
 
-int run_inspect(const InspectOptions& o) {
+int run_inspect(InspectOptions o) {
   namespace fs = std::filesystem;
+  if (const std::string resolved = lp::app::tool_model_path(o.path); resolved != o.path) {
+    lp::app::note(o.path + " is a model folder; showing " + resolved + " (the file generate/chat load)");
+    o.path = resolved;
+  }
   using namespace lp::formats;
   nlohmann::ordered_json d;
   std::error_code ec;
@@ -48,10 +54,10 @@ int run_inspect(const InspectOptions& o) {
   return 0;
 }
 
-const lp::app::RegisterCommand reg{{"inspect", "Show metadata and tensors of a .gguf, .safetensors or checkpoint folder",
+const lp::app::RegisterCommand reg{{"inspect", "Show metadata and tensors of a .gguf, .safetensors, checkpoint or pipeline output folder",
                                     [](CLI::App& sub) {
                                       auto o = std::make_shared<InspectOptions>();
-                                      sub.add_option("file", o->path, "GGUF / safetensors file or HF checkpoint folder")
+                                      sub.add_option("file", o->path, "GGUF / safetensors file, HF or MLX checkpoint folder, or pipeline output folder (manifest.json)")
                                           ->required();
                                       sub.add_flag("--json", o->json, "Machine-readable JSON output");
                                       sub.add_flag("--tensors,!--no-tensors", o->tensors,

@@ -77,16 +77,17 @@ lp::app::RegisterCommand reg{{"plan", "Show the per-tensor precision plan and th
                               [](CLI::App& sub) {
                                 auto a = std::make_shared<PlanArgs>();
                                 sub.add_option("model", a->model, "Hugging Face checkpoint folder")->required();
-                                sub.add_option("--precision,-p", a->precision.precision,
+                                lp::app::add_deprecated_alias(sub, "-p", a->precision.precision, "--precision (-p means --prompt in every command)");
+                                sub.add_option("--precision", a->precision.precision,
                                                "GGUF preset (q8_0, q6_k, q5_k_m, q4_k_m, q3_k_m, q2_k, iq4_xs, ...), "
                                                "auto (with --target-bpw/--target-size), MLX width (4bit, 6bit-g32, "
                                                "4bit-pure), or GGUF:MLX");
                                 lp::app::add_precision_flags(sub, a->precision);
                                 lp::app::add_auto_flags(sub, a->auto_flags);
                                 sub.add_option("--mlx-bits", a->precision.mlx_bits, "MLX override REGEX=BITS (repeatable)");
-                                sub.add_option("--threads,-t", a->threads, "Threads for calibration and sensitivity");
+                                lp::app::add_threads(sub, a->threads);
                                 sub.add_flag("--verbose,-v", a->verbose, "Also list norms and biases");
-                                sub.add_flag("--quiet,-q", a->quiet, "No progress bars");
+                                lp::app::add_quiet(sub, a->quiet);
                                 sub.add_flag("--json", a->json, "Machine-readable output");
                                 return [a] { return run_plan(*a); };
                               }}};

@@ -16,10 +16,12 @@ struct ValidateArgs {
   double max_ppl = -1, max_kld = -1, min_expert_corr = -2, min_router_agree = -1;
   std::string recipe;
   bool json = false, quiet = false, no_write = false;
+  int chunks = 0;
 };
 
 int run_validate(ValidateArgs a) {
   a.o.metrics = lp::eval::parse_metrics(a.metrics);
+  if (a.chunks > 0) a.o.max_tokens = static_cast<decltype(a.o.max_tokens)>(a.chunks) * a.o.ctx;
   if (!a.recipe.empty()) {  // the recipe's gates; flags below win
     const lp::plan::Recipe recipe = lp::plan::load_recipe(a.recipe);
     a.o.gates.max_ppl_increase = recipe.max_ppl_increase;
@@ -52,7 +54,8 @@ lp::app::RegisterCommand reg{{"validate", "Measure quantization quality: perplex
                                 sub.add_option("--metrics", a->metrics, "perplexity, kld, generation (comma-separated)")->capture_default_str();
                                 sub.add_option("--corpus", o.corpus, "Text file to evaluate on (default: the built-in corpus)")->check(CLI::ExistingFile);
                                 sub.add_option("--ctx,-c", o.ctx, "Chunk length in tokens (second half of each chunk is scored)")->capture_default_str();
-                                sub.add_option("--max-tokens", o.max_tokens, "Corpus tokens to evaluate, in whole chunks (0: all)")->capture_default_str();
+                                sub.add_option("--chunks", a->chunks, "Chunks of --ctx tokens to evaluate (0: all)")->capture_default_str();
+                                lp::app::add_deprecated_alias(sub, "--max-tokens", o.max_tokens, "--chunks (corpus tokens = chunks x --ctx)");
                                 sub.add_option("--gen-tokens", o.gen_tokens, "Greedy tokens per generation prompt")->capture_default_str();
                                 sub.add_option("--max-ppl-increase", a->max_ppl, "Gate: largest perplexity increase, fraction (default per precision)");
                                 sub.add_option("--max-kld", a->max_kld, "Gate: largest mean KL divergence (default per precision)");
@@ -66,9 +69,9 @@ lp::app::RegisterCommand reg{{"validate", "Measure quantization quality: perplex
                                     ->check(CLI::ExistingFile);
                                 sub.add_option("--reference-top-k", o.reference_top_k, "Tokens per position kept by --save-reference")->capture_default_str();
                                 sub.add_option("--work-dir", o.work_dir, "Keep the F32 reference GGUF here (default: temp folder, removed)");
-                                sub.add_option("--threads,-t", o.threads, "CPU threads (default: physical cores)");
+                                lp::app::add_threads(sub, o.threads);
                                 sub.add_flag("--no-write", a->no_write, "Do not update manifest.json / validation.json / VALIDATION.md");
-                                sub.add_flag("--quiet,-q", a->quiet, "No progress bar");
+                                lp::app::add_quiet(sub, a->quiet);
                                 sub.add_flag("--json", a->json, "Machine-readable results");
                                 return [a] { return run_validate(*a); };
                               }}};

@@ -46,7 +46,7 @@ inline void add_auto_flags(CLI::App& sub, AutoFlags& f) {
   sub.add_flag("--expert-balanced", f.expert_balanced, "MoE: calibrate on a set chosen to reach every expert");
   sub.add_option("--target-bpw", f.target_bpw, "--precision auto: bits-per-weight budget (e.g. 4.5)");
   sub.add_option("--target-size", f.target_size, "--precision auto: tensor-data budget (4.7GB, 512MiB, bytes)");
-  sub.add_option("--sensitivity", f.sensitivity, "auto | measured (KLD per tensor, small models) | proxy (imatrix error)")
+  sub.add_option("--sensitivity", f.sensitivity, "auto | measured (KLD per tensor, small models) | measured-all (KLD for every tensor x type pair, slowest) | proxy (imatrix error)")
       ->capture_default_str();
   sub.add_option("--sensitivity-chunks", f.sensitivity_chunks, "Calibration chunks per sensitivity measurement")->capture_default_str();
   sub.add_option("--sensitivity-ctx", f.sensitivity_ctx, "Tokens per sensitivity chunk")->capture_default_str();

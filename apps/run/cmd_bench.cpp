@@ -45,8 +45,9 @@ lp::app::RegisterCommand reg{{"bench", "Measure prefill and decode throughput", 
   auto o = std::make_shared<Opts>();
   o->add_model_options(sub, 1024);
   o->add_json(sub);
-  sub.add_option("-p,--prompt-tokens", o->pp, "prefill tokens (pp)")->capture_default_str();
-  sub.add_option("-n,--gen-tokens", o->tg, "decode tokens (tg)")->capture_default_str();
+  sub.add_option("--prompt-tokens,--pp", o->pp, "prefill tokens (llama-bench's -p)")->capture_default_str();
+  sub.add_option("-n,--gen-tokens,--n-predict,--tg", o->tg, "decode tokens (tokens to generate, llama-bench's -n)")->capture_default_str();
+  lp::app::add_deprecated_alias(sub, "-p", o->pp, "--prompt-tokens (-p means --prompt in every command)");
   sub.add_option("-r,--repetitions", o->reps, "runs per test (best is reported)")->capture_default_str();
   sub.add_flag("--bandwidth", o->bandwidth, "also measure memory read bandwidth and decode's share of it");
   return [o]() {

@@ -1,10 +1,12 @@
 // llama-pajamas-run chat: interactive conversation using the model's chat template. Streams each reply,
-// prints tok/s after it; /reset clears the conversation, /exit quits. Works with piped stdin (one user
+// prints tok/s after it. Lines whose first word is /letters are commands handled here, never sent to the model
+// (/help lists them; an unknown one is an error message); "//text" sends "/text". Works with piped stdin (one user
 // message per line). On a terminal, GNU readline is used when libreadline is installed (loaded at run
 // time, so the binary does not depend on it).
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -54,6 +56,22 @@ class LineReader {
   void (*add_history_)(const char*) = nullptr;
 };
 
+constexpr const char* kCommandHelp =
+    "commands:\n"
+    "  /help          this list\n"
+    "  /reset         clear the conversation (keeps --system)\n"
+    "  /exit, /quit   leave (also Ctrl-D)\n"
+    "  //text         send \"/text\" to the model\n";
+
+// "/word ..." with only letters in word: a chat command (returns "/word"); otherwise "" (a message).
+std::string chat_command(const std::string& line) {
+  if (line.size() < 2 || line[0] != '/' || line[1] == '/') return "";
+  size_t end = 1;
+  while (end < line.size() && std::isalpha(static_cast<unsigned char>(line[end]))) ++end;
+  if (end == 1 || (end < line.size() && line[end] != ' ' && line[end] != '\t')) return "";
+  return line.substr(0, end);
+}
+
 struct Opts : lp::app::EngineCli {
   std::string system;
 };
@@ -73,16 +91,26 @@ lp::app::RegisterCommand reg{{"chat", "Interactive chat using the model's chat t
     };
     reset();
     const bool tty = isatty(STDIN_FILENO);
-    if (tty) std::fprintf(stderr, "chat with %s — /reset clears the conversation, /exit quits\n", rt.info().path.c_str());
+    if (tty) std::fprintf(stderr, "chat with %s — /help lists the commands, /reset clears the conversation, /exit quits\n", rt.info().path.c_str());
     LineReader reader;
     while (auto line = reader.read("> ")) {
-      if (*line == "/exit" || *line == "/quit") break;
-      if (*line == "/reset") {
+      const std::string cmd = chat_command(*line);
+      if (cmd == "/exit" || cmd == "/quit") break;
+      if (cmd == "/reset") {
         reset();
         rt.reset();
         std::fprintf(stderr, "[conversation cleared]\n");
         continue;
       }
+      if (cmd == "/help") {
+        std::fputs(kCommandHelp, stderr);
+        continue;
+      }
+      if (!cmd.empty()) {
+        std::fprintf(stderr, "unknown command %s (not sent to the model)\n%s", cmd.c_str(), kCommandHelp);
+        continue;
+      }
+      if (line->rfind("//", 0) == 0) line->erase(0, 1);
       if (line->empty()) continue;
       messages.push_back({"user", *line});
       const lp::GenerationResult r = rt.chat(messages, o->infer, [](std::string_view piece) {

@@ -1,5 +1,7 @@
 // llama-pajamas-run generate: complete a prompt, streaming text to stdout (or one JSON object).
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common/command.h"
@@ -8,7 +10,7 @@
 namespace {
 
 struct Opts : lp::app::EngineCli {
-  std::string prompt, prompt_tokens;
+  std::string prompt, prompt_tokens, prompt_file, positional;
   bool no_bos = false;
 };
 
@@ -17,12 +19,25 @@ lp::app::RegisterCommand reg{{"generate", "Generate text from a prompt with the 
   o->add_model_options(sub, 4096);
   o->add_sampling_options(sub);
   o->add_json(sub);
+  auto* pos = sub.add_option("prompt", o->positional, "prompt text (or -p / -f)");
   auto* p = sub.add_option("-p,--prompt", o->prompt, "prompt text");
+  auto* f = sub.add_option("-f,--file", o->prompt_file, "read the prompt from this file")->check(CLI::ExistingFile);
   auto* pt = sub.add_option("--prompt-tokens", o->prompt_tokens, "prompt as token ids (comma separated)")->group("");
-  p->excludes(pt);
+  p->excludes(pt)->excludes(f)->excludes(pos);
+  f->excludes(pt)->excludes(pos);
+  pos->excludes(pt);
   sub.add_flag("--no-bos", o->no_bos, "do not prepend BOS even if the vocabulary asks for it");
   return [o]() {
-    if (o->prompt.empty() && o->prompt_tokens.empty()) lp::fail("generate: --prompt is required");
+    if (!o->positional.empty()) o->prompt = o->positional;
+    if (!o->prompt_file.empty()) {
+      std::ifstream in(o->prompt_file, std::ios::binary);
+      if (!in) lp::fail("{}: cannot open", o->prompt_file);
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      o->prompt = ss.str();
+      if (o->prompt.empty()) lp::fail("{}: empty prompt file", o->prompt_file);
+    }
+    if (o->prompt.empty() && o->prompt_tokens.empty()) lp::fail("generate: a prompt is required (PROMPT, -p TEXT or -f FILE)");
     o->infer.add_bos = !o->no_bos;
     lp::Runtime rt = o->open();
     auto print = [&](std::string_view piece) {

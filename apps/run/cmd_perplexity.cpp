@@ -7,7 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "common/command.h"
+#include "core/progress.h"
 #include "engine_cli.h"
 
 namespace {
@@ -15,6 +18,7 @@ namespace {
 struct Opts : lp::app::EngineCli {
   std::string file, tokens_file;
   int chunks = -1;
+  bool quiet = false;
 };
 
 double log_softmax_at(const float* l, int n, int id) {
@@ -33,6 +37,7 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
   auto* tf = sub.add_option("--tokens-file", o->tokens_file, "pre-tokenized ids, whitespace separated")->group("")->check(CLI::ExistingFile);
   f->excludes(tf);
   sub.add_option("--chunks", o->chunks, "maximum chunks to score (-1: all)")->capture_default_str();
+  lp::app::add_quiet(sub, o->quiet);
   return [o]() {
     if (o->file.empty() && o->tokens_file.empty()) lp::fail("perplexity: --file is required");
     const int n_ctx = o->runtime.ctx;
@@ -58,6 +63,8 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
     const int first = n_ctx / 2;
     double nll = 0, nll2 = 0;
     int scored = 0;
+    // Progress with an ETA (a plain line every few seconds in logs); the running estimate as its detail.
+    lp::Progress progress("perplexity", static_cast<uint64_t>(n_chunks), !o->json && !o->quiet);
     for (int c = 0; c < n_chunks; ++c) {
       std::vector<int32_t> chunk(toks.begin() + int64_t{c} * n_ctx, toks.begin() + int64_t{c + 1} * n_ctx);
       if (add_bos) chunk[0] = bos;
@@ -68,8 +75,9 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
         nll2 += v * v;
         ++scored;
       }
-      if (!o->json) std::fprintf(stderr, "[%d]%.4f,", c + 1, std::exp(nll / scored));
+      progress.advance(1, fmt::format("PPL {:.4f}", std::exp(nll / scored)));
     }
+    progress.finish();
     const double mean = nll / scored;
     const double var = nll2 / scored - mean * mean;
     const double ppl = std::exp(mean);
@@ -80,7 +88,6 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
                               .dump(2)
                               .c_str());
     } else {
-      std::fprintf(stderr, "\n");
       std::printf("Final estimate: PPL = %.4f +/- %.5f (%d chunks of %d, %d scored tokens)\n", ppl, err, n_chunks, n_ctx, scored);
     }
     return 0;

@@ -17,15 +17,6 @@ struct Opts : lp::app::EngineCli {
   lp::serve::ServerOptions server;
 };
 
-// The model's id for /v1/models: the file or folder name without .gguf.
-std::string default_model_name(const std::string& model) {
-  std::filesystem::path p(model);
-  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing '/'
-  std::string name = p.filename().string();
-  if (name.size() > 5 && name.ends_with(".gguf")) name.resize(name.size() - 5);
-  return name.empty() ? "model" : name;
-}
-
 lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, SSE)", [](CLI::App& sub) {
   auto o = std::make_shared<Opts>();
   o->add_model_options(sub, 4096);
@@ -36,14 +27,14 @@ lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/
   sub.add_option("--port", o->server.port, "TCP port (0: any free port, printed at start)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  sub.add_option("--model-name", o->server.model_name, "model id in /v1/models and responses (default: the file name)");
+  sub.add_option("--model-name", o->server.model_name, "model id in /v1/models and responses (default: manifest.json's model id, else the file name)");
   sub.add_option("--api-key", o->server.api_key, "require 'Authorization: Bearer KEY' (default: $LP_API_KEY, else none)");
   sub.add_option("--http-threads", o->server.http_threads, "connections served at once (generations run one at a time)")
       ->capture_default_str();
   return [o]() {
     if (o->server.api_key.empty())
       if (const char* k = std::getenv("LP_API_KEY")) o->server.api_key = k;
-    if (o->server.model_name.empty()) o->server.model_name = default_model_name(o->model);
+    if (o->server.model_name.empty()) o->server.model_name = lp::model_name(o->model);
     o->server.defaults.config = o->infer;
     o->server.defaults.max_tokens = o->infer.max_tokens;
     // SIGINT/SIGTERM are taken by a watcher thread (blocked everywhere else), which stops the server cleanly.

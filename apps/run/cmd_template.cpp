@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/command.h"
+#include "common/model_path.h"
 #include "core/error.h"
 #include "text/jinja/chat_template.h"
 #include "text/jinja/template_source.h"
@@ -83,8 +84,10 @@ lp::app::RegisterCommand reg{{"template", "Render a model's chat template for a 
                                 auto vars = std::make_shared<std::vector<std::string>>();
                                 auto add_generation_prompt = std::make_shared<bool>(false);
                                 auto json = std::make_shared<bool>(false);
-                                sub.add_option("--model", *model, "Model folder (HF), .gguf file or .jinja file");
-                                sub.add_option("--messages", *messages, "JSON file: array of {role, content, ...}");
+                                sub.add_option("-m,--model", *model,
+                                               "model: .gguf, pipeline output folder (manifest.json), HF folder or "
+                                               ".jinja file (required unless --batch)");
+                                sub.add_option("--messages", *messages, "JSON file: array of {role, content, ...} (required unless --batch)");
                                 sub.add_option("--tools", *tools, "JSON file: array of tool schemas");
                                 sub.add_flag("--add-generation-prompt", *add_generation_prompt,
                                              "Append the assistant turn header");
@@ -94,9 +97,9 @@ lp::app::RegisterCommand reg{{"template", "Render a model's chat template for a 
                                 sub.add_flag("--json", *json, "Print {\"prompt\": ...} as JSON");
                                 return [=]() -> int {
                                   if (!batch->empty()) return run_batch(*batch);
-                                  if (model->empty()) lp::fail("template: --model is required");
-                                  if (messages->empty()) lp::fail("template: --messages is required");
-                                  auto src = lp::text::load_chat_template_source(*model);
+                                  if (model->empty()) lp::fail("template: give --model (or --batch)");
+                                  if (messages->empty()) lp::fail("template: give --messages (or --batch)");
+                                  auto src = lp::text::load_chat_template_source(lp::app::tool_model_path(*model));
                                   ojson msgs = read_json_file(*messages);
                                   if (!msgs.is_array()) lp::fail("{}: expected a JSON array of messages", *messages);
                                   ojson tool_list = tools->empty() ? ojson(nullptr) : read_json_file(*tools);

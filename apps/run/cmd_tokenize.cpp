@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/command.h"
+#include "common/model_path.h"
 #include "core/error.h"
 #include "text/tokenizer/tokenizer.h"
 
@@ -42,7 +43,7 @@ std::string render(const lp::text::Tokenizer& tok, std::string_view text, const 
 
 int run(const TokenizeOptions& o) {
   if (o.file.empty() && o.text.empty()) lp::fail("tokenize: give --text or --file");
-  auto tok = lp::text::Tokenizer::load(o.model);
+  auto tok = lp::text::Tokenizer::load(lp::app::tool_model_path(o.model));
   std::string input = o.file.empty() ? o.text : read_all(o.file);
   std::string out;
   if (o.lines) {
@@ -64,10 +65,12 @@ int run(const TokenizeOptions& o) {
 lp::app::RegisterCommand reg{{"tokenize", "Print the token ids of a text with the model's tokenizer",
                               [](CLI::App& sub) {
                                 auto o = std::make_shared<TokenizeOptions>();
-                                sub.add_option("--model", o->model, "model folder (tokenizer.json) or .gguf file")
+                                sub.add_option("-m,--model", o->model,
+                                               "model: .gguf, pipeline output folder (manifest.json), HF or MLX folder, "
+                                               "or a tokenizer folder (tokenizer.json)")
                                     ->required();
-                                auto* t = sub.add_option("--text", o->text, "text to tokenize");
-                                auto* f = sub.add_option("--file", o->file, "file whose content is tokenized");
+                                auto* t = sub.add_option("-p,--text,--prompt", o->text, "text to tokenize");
+                                auto* f = sub.add_option("-f,--file", o->file, "file whose content is tokenized");
                                 t->excludes(f);
                                 sub.add_flag("--lines", o->lines, "tokenize each line of the input separately");
                                 sub.add_flag("--json", o->json, "print a JSON array of ids (one per line with --lines)");

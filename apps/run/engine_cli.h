@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/command.h"
 #include "core/error.h"
 #include "llama_pajamas/runtime.h"
 
@@ -17,6 +18,7 @@ struct EngineCli {
   int64_t seed = -1;
   bool json = false;
   std::string backend = "auto";
+  int n_gpu_layers = -1;  // llama.cpp's -ngl: accepted for muscle memory, ignored (CPU only)
 
   void add_model_options(CLI::App& sub, int default_ctx) {
     runtime.ctx = default_ctx;
@@ -24,14 +26,16 @@ struct EngineCli {
     sub.add_option("--backend", backend, "backend: auto or cpu (a manifest folder picks the format that fits it)")
         ->check(CLI::IsMember({"auto", "cpu"}))
         ->capture_default_str();
-    sub.add_option("-t,--threads", runtime.threads, "CPU threads (default: physical cores)");
-    sub.add_option("-c,--ctx", runtime.ctx, "context length in tokens (0: the model's)")->capture_default_str();
+    add_threads(sub, runtime.threads);
+    sub.add_option("-c,--ctx,--ctx-size", runtime.ctx, "context length in tokens (0: the model's)")->capture_default_str();
     sub.add_option("--cache-type", runtime.cache_type, "KV cache type: f16, q8_0, f32")->capture_default_str();
-    sub.add_option("-b,--batch", runtime.batch, "prompt tokens per forward pass")->capture_default_str();
+    sub.add_option("-b,--batch,--batch-size", runtime.batch, "prompt tokens per forward pass")->capture_default_str();
+    sub.add_option("--n-gpu-layers,--gpu-layers", n_gpu_layers,
+                   "llama.cpp's -ngl N: accepted and ignored (CPU backend only; a note says so)");
   }
   void add_sampling_options(CLI::App& sub) {
     auto& s = infer.sampling;
-    sub.add_option("-n,--max-tokens", infer.max_tokens, "tokens to generate")->capture_default_str();
+    sub.add_option("-n,--max-tokens,--n-predict", infer.max_tokens, "tokens to generate")->capture_default_str();
     sub.add_option("--temperature,--temp", s.temperature, "sampling temperature (0: greedy)")->capture_default_str();
     sub.add_option("--top-k", s.top_k, "keep the k most likely tokens (0: off)")->capture_default_str();
     sub.add_option("--top-p", s.top_p, "nucleus sampling mass (1: off)")->capture_default_str();
@@ -47,6 +51,7 @@ struct EngineCli {
   void add_json(CLI::App& sub) { sub.add_flag("--json", json, "machine-readable output"); }
 
   Runtime open() {
+    if (n_gpu_layers >= 0) note("--n-gpu-layers " + std::to_string(n_gpu_layers) + " ignored: no GPU backend yet, running on the CPU");
     if (seed >= 0) infer.seed = static_cast<uint64_t>(seed);
     runtime.backend = backend == "cpu" ? Backend::Cpu : Backend::Auto;
     return Runtime::open(model, runtime);

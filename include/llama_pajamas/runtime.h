@@ -86,6 +86,14 @@ struct ModelInfo {
 // Called with each piece of decoded text (never half a UTF-8 character); return false to stop.
 using PieceCallback = std::function<bool(std::string_view piece)>;
 
+// The file or folder Runtime::open loads for `model` (the same rules; throws lp::Error the same way). Tools that
+// only need the tokenizer or the chat template use it so they accept every path `generate` accepts.
+std::string resolve_model_path(const std::string& model, Backend backend = Backend::Auto);
+
+// A model's name for people and for /v1/models: manifest.json's model.id for a pipeline output folder, else the
+// file or folder name without ".gguf".
+std::string model_name(const std::string& model);
+
 class Runtime {
  public:
   // `model`: a .gguf file; a pipeline output folder with manifest.json (the artifact fitting options.backend:

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/progress.h"
+#include "core/threads.h"
 #include "core/units.h"
 #include "quant/mlx_affine.h"
 #include "quant/quantize.h"
@@ -97,7 +98,7 @@ ConvertResult convert(const ConvertOptions& opt) {
   ConvertResult result;
   if (!opt.gguf && !opt.mlx) fail("--formats: nothing to write (use gguf, mlx or gguf,mlx)");
   SourceModel src = open_source_model(opt.model);
-  const int threads = opt.threads > 0 ? opt.threads : omp_get_num_procs();
+  const int threads = thread_count(opt.threads);
 
   // Fail before any output exists if the destination cannot be written.
   StagingDir staging(opt.output);

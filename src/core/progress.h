@@ -1,4 +1,7 @@
-// A progress bar on stderr when it is a terminal; silent otherwise (logs and CI stay clean).
+// Progress on stderr. On a terminal: a bar redrawn in place with elapsed time and an ETA. Otherwise (logs, CI,
+// pipes): a plain line at most every `line_interval` (default 5 s), so a long job shows it is alive and a killed
+// one leaves its last state in the log, while quick jobs stay silent; a closing "done" line follows if any
+// line was printed. `enabled = false` (--quiet, --json) prints nothing.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -8,19 +11,27 @@ namespace lp {
 
 class Progress {
  public:
-  Progress(std::string label, uint64_t total, bool enabled = true);
+  Progress(std::string label, uint64_t total, bool enabled = true,
+           std::chrono::milliseconds line_interval = std::chrono::seconds(5));
   ~Progress();
   void advance(uint64_t n = 1, const std::string& detail = {});
   void set(uint64_t done, const std::string& detail = {});
   void finish();
 
+  // "12s", "3m05s", "1h02m": compact durations for progress output.
+  static std::string format_duration(double seconds);
+  // "ETA 3m05s" from the elapsed time and the fraction done ("ETA ?" before any progress).
+  static std::string eta(double elapsed_seconds, uint64_t done, uint64_t total);
+
  private:
   void draw(const std::string& detail);
+  void line(const std::string& detail);
   std::string label_;
   uint64_t total_;
   uint64_t done_ = 0;
-  bool tty_;
-  bool finished_ = false;
+  bool enabled_, tty_;
+  bool finished_ = false, printed_line_ = false;
+  std::chrono::milliseconds line_interval_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

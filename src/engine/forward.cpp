@@ -16,8 +16,11 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "engine/attention_ops.h"
 #include "engine/context.h"
+
+#include "core/threads.h"
 #include "engine/matmul.h"
 
 namespace lp::engine {
@@ -85,23 +88,7 @@ struct RopeTable {
 
 }  // namespace
 
-int default_thread_count() {
-  // Physical cores: count distinct (package, core id) pairs; fall back to online CPUs.
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::set<std::pair<int, int>> cores;
-  int phys = -1, core = -1;
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("physical id", 0) == 0) phys = std::stoi(line.substr(line.find(':') + 1));
-    if (line.rfind("core id", 0) == 0) {
-      core = std::stoi(line.substr(line.find(':') + 1));
-      cores.insert({phys, core});
-    }
-  }
-  const int online = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  if (cores.empty()) return std::max(1, online);
-  return std::max(1, std::min(online, static_cast<int>(cores.size())));
-}
+int default_thread_count() { return physical_cores(); }
 
 Context::Context(const Model& model, const ContextOptions& o)
     : model_(model),

@@ -72,6 +72,8 @@ std::string pick_from_manifest(const fs::path& dir, Backend backend) {
   return "";
 }
 
+}  // namespace
+
 // --model: a .gguf file; a pipeline output folder (manifest.json); an HF checkpoint folder (config.json +
 // *.safetensors); an MLX folder (config.json with "quantization"); or a folder holding exactly one .gguf.
 std::string resolve_model_path(const std::string& model, Backend backend) {
@@ -91,7 +93,21 @@ std::string resolve_model_path(const std::string& model, Backend backend) {
   fail("{}: not a model: no .gguf, manifest.json, or config.json with *.safetensors", model);
 }
 
-}  // namespace
+std::string model_name(const std::string& model) {
+  fs::path p(model);
+  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing '/'
+  std::error_code ec;
+  if (fs::is_directory(p, ec) && fs::exists(p / "manifest.json", ec)) {
+    std::ifstream in(p / "manifest.json");
+    const nlohmann::json m = nlohmann::json::parse(in, nullptr, false);
+    if (!m.is_discarded() && m.contains("model") && m["model"].is_object() && m["model"].contains("id") &&
+        m["model"]["id"].is_string() && !m["model"]["id"].get<std::string>().empty())
+      return m["model"]["id"].get<std::string>();
+  }
+  std::string name = p.filename().string();
+  if (name.size() > 5 && name.ends_with(".gguf")) name.resize(name.size() - 5);
+  return name.empty() ? "model" : name;
+}
 
 struct Runtime::Impl {
   std::string path;

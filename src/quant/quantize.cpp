@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "core/threads.h"
 #include "quant/rows.h"
 
 namespace lp::quant {
@@ -95,7 +96,7 @@ size_t quantize_parallel(GgmlType type, const float* src, void* dst, int64_t nro
   check_shape(type, nrows, ncols);
   const size_t row_bytes = ggml_row_bytes(type, static_cast<uint64_t>(ncols));
   auto* out = static_cast<uint8_t*>(dst);
-  if (nthreads <= 0) nthreads = omp_get_max_threads();
+  nthreads = thread_count(nthreads);
   nthreads = static_cast<int>(std::min<int64_t>(nthreads, std::max<int64_t>(nrows, 1)));
   std::exception_ptr error;
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 16)

@@ -52,7 +52,7 @@ void write_weights(const GenerateOptions& o, const std::vector<TensorPlan>& tens
 
   uint64_t total_bytes = 0;
   for (const auto& t : tensors) total_bytes += t.nbytes();
-  Progress progress("generate", total_bytes);
+  Progress progress("make-test-model", total_bytes, o.progress);
   std::vector<uint8_t> buffer;
   for (const auto& t : tensors) {
     const uint64_t chunks = chunk_count(t);

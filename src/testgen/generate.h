@@ -36,6 +36,7 @@ struct GenerateOptions {
   uint64_t shard_bytes = 0;
   float norm_jitter = 0.0f;          // norms = 1 (gemma3: 0) + N(0, jitter); 0 = exactly the textbook init
   bool rope_scaling = true;          // llama: llama3 scaling, gpt-oss: yarn (as released); false -> null
+  bool progress = true;              // progress on stderr (see core/progress.h)
 };
 
 // Every dimension resolved from family + preset + overrides.

@@ -25,7 +25,7 @@ const missing = skipUnless(quantBin, runBin) || llamaUnavailable();
 
 function generate(family) {
   const out = path.join(workDir, `${family}-src`);
-  if (!fs.existsSync(out)) execFileSync(quantBin, ["generate", "--family", family, "--preset", "tiny", "--seed", "11", "-o", out], { env });
+  if (!fs.existsSync(out)) execFileSync(quantBin, ["make-test-model", "--family", family, "--preset", "tiny", "--seed", "11", "-o", out], { env });
   return out;
 }
 

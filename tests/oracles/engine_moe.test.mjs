@@ -28,7 +28,7 @@ function convert(src, name, precision) {
 
 function generate(family, name, extra = []) {
   const out = path.join(workDir, name);
-  execFileSync(quantBin, ["generate", "--family", family, "--preset", "tiny", "--seed", "7", "-o", out, ...extra], { env });
+  execFileSync(quantBin, ["make-test-model", "--family", family, "--preset", "tiny", "--seed", "7", "-o", out, ...extra], { env });
   return out;
 }
 

@@ -37,9 +37,9 @@ function prepare() {
   return prepared;
 }
 
-function ourValidate(original, quantized, maxTokens) {
+function ourValidate(original, quantized, chunks) {
   const out = execFileSync(quantBin, ["validate", "--original", original, "--quantized", quantized, "--corpus", heldoutPath,
-    "--ctx", String(CTX), "--max-tokens", String(maxTokens), "--metrics", "perplexity,kld", "--no-write", "--json", "--threads", "2"],
+    "--ctx", String(CTX), "--chunks", String(chunks), "--metrics", "perplexity,kld", "--no-write", "--json", "--threads", "2"],
     { encoding: "utf8", maxBuffer: 1 << 26 });
   return JSON.parse(out);
 }
@@ -85,7 +85,7 @@ function percentile(sorted, f) {
 test("perplexity and KLD match llama.cpp's distributions (node-llama-cpp)", { skip: !haveInputs && "fixtures or build missing", timeout: 900000 }, async () => {
   const { f32, q4 } = prepare();
   const nChunks = 16;
-  const ours = ourValidate(f32, q4, nChunks * CTX);
+  const ours = ourValidate(f32, q4, nChunks);
   const { getLlama } = await import("node-llama-cpp");
   const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
   const tm = await llama.loadModel({ modelPath: f32 });
@@ -161,7 +161,7 @@ test("KLD statistics match llama-perplexity --kl-divergence", { skip: peerSkip, 
     { encoding: "utf8", maxBuffer: 1 << 26 });
   assert.equal(run.status, 0, run.stderr);
   const peer = parseLlamaPerplexity(run.stdout + run.stderr);
-  const ours = ourValidate(f32, q4, PEER_CHUNKS * CTX);
+  const ours = ourValidate(f32, q4, PEER_CHUNKS);
   const f = ours.formats[0];
   console.log("llama-perplexity:", JSON.stringify(peer));
   // llama-perplexity reports its own errors (a short write of the base file, say) on stderr and still exits 0.

@@ -36,14 +36,14 @@ process.on("exit", () => {
   for (const d of made) fs.rmSync(d, { recursive: true, force: true });
 });
 
-// `generate --family F` into DIR (tiny synthetic checkpoint); returns DIR.
+// `make-test-model --family F` into DIR (tiny synthetic checkpoint); returns DIR.
 export function generateTiny(family, dir, extra = []) {
-  quant(["generate", "--family", family, "-o", dir, ...extra]);
+  quant(["make-test-model", "--family", family, "-o", dir, ...extra]);
   return dir;
 }
 
 // `convert MODEL -o DIR --formats gguf -p PRESET [extra]`; returns the absolute paths of the GGUF files written.
 export function convertGguf(model, dir, precision, extra = []) {
-  const summary = quantJson(["convert", model, "-o", dir, "--formats", "gguf", "-p", precision, "-q", ...extra]);
+  const summary = quantJson(["convert", model, "-o", dir, "--formats", "gguf", "--precision", precision, "-q", ...extra]);
   return summary.artifacts.filter((a) => a.format === "gguf").map((a) => path.join(dir, a.path));
 }

@@ -21,7 +21,7 @@ class BadInput : public ::testing::Test {
     quant_ = binary("llama-pajamas-quant");
     if (quant_.empty()) return;
     pristine_ = std::make_unique<ScratchDir>("lp-bad-input-src-");
-    const RunResult r = run(quant_, {"generate", "--family", "qwen3", "-o", (pristine_->path() / "model").string()});
+    const RunResult r = run(quant_, {"make-test-model", "--family", "qwen3", "-o", (pristine_->path() / "model").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() { pristine_.reset(); }
@@ -42,7 +42,7 @@ class BadInput : public ::testing::Test {
   std::string expect_clean_failure(std::vector<std::string> extra = {}, fs::path out = {}) {
     if (out.empty()) out = work_ / "out";
     std::vector<std::string> args = {"convert", model().string(), "-o", out.string(), "--formats", "gguf,mlx",
-                                     "-p", "q4_k_m:4bit", "-q"};
+                                     "--precision", "q4_k_m:4bit", "-q"};
     args.insert(args.end(), extra.begin(), extra.end());
     const RunResult r = run(quant_, args);
     EXPECT_NE(r.exit_code, 0) << "stdout: " << r.out;
@@ -144,7 +144,7 @@ TEST_F(BadInput, UnknownArchitecture) {
 TEST_F(BadInput, OutputUnderARegularFile) {
   write_file(work_ / "blocker", "a regular file");
   const fs::path out = work_ / "blocker" / "out";
-  const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "-p", "q8_0", "-q"});
+  const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "--precision", "q8_0", "-q"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_LT(r.exit_code, 128);
   EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
@@ -165,7 +165,7 @@ TEST_F(BadInput, MissingModelFolder) {
 // The pristine copy converts: the failures above come from the edits, not from the fixture.
 TEST_F(BadInput, ControlConvertsCleanly) {
   const RunResult r = run(quant_, {"convert", model().string(), "-o", (work_ / "out").string(), "--formats", "gguf,mlx",
-                                   "-p", "q4_k_m:4bit", "-q"});
+                                   "--precision", "q4_k_m:4bit", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(work_ / "out" / "manifest.json"));
   EXPECT_EQ(list_dir(work_.path()), (std::vector<std::string>{"model", "out"}));

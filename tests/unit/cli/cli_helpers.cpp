@@ -29,11 +29,16 @@ std::string shell_quote(const std::string& s) {
 }
 }  // namespace
 
-RunResult run(const fs::path& bin, const std::vector<std::string>& args) {
+RunResult run(const fs::path& bin, const std::vector<std::string>& args, const std::string& input) {
   ScratchDir io("lp-cli-io-");
   std::string cmd = shell_quote(bin.string());
   for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + shell_quote((io / "out").string()) + " 2>" + shell_quote((io / "err").string()) + " </dev/null";
+  std::string in = "/dev/null";
+  if (!input.empty()) {
+    write_file(io / "in", input);
+    in = (io / "in").string();
+  }
+  cmd += " >" + shell_quote((io / "out").string()) + " 2>" + shell_quote((io / "err").string()) + " <" + shell_quote(in);
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);

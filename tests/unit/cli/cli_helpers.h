@@ -19,8 +19,8 @@ struct RunResult {
   std::string out, err;
 };
 
-// Runs `bin args...` (arguments are shell-quoted), capturing stdout and stderr.
-RunResult run(const fs::path& bin, const std::vector<std::string>& args);
+// Runs `bin args...` (arguments are shell-quoted), capturing stdout and stderr; stdin is `input` (empty: /dev/null).
+RunResult run(const fs::path& bin, const std::vector<std::string>& args, const std::string& input = {});
 
 // A fresh directory under the system temp dir, removed (recursively) by the destructor.
 class ScratchDir {

@@ -17,8 +17,8 @@ TEST(Dequantize, RewritesEveryTensorAsOurDecodedF32) {
   const fs::path quant = binary("llama-pajamas-quant");
   if (quant.empty()) LP_SKIP_OR_FAIL("llama-pajamas-quant not built next to this test (../apps/)");
   ScratchDir dir;
-  ASSERT_EQ(run(quant, {"generate", "--family", "llama", "-o", (dir / "hf").string()}).exit_code, 0);
-  const RunResult conv = run(quant, {"convert", (dir / "hf").string(), "-o", (dir / "out").string(), "-p", "q4_k_m,q5_1", "-q"});
+  ASSERT_EQ(run(quant, {"make-test-model", "--family", "llama", "-o", (dir / "hf").string()}).exit_code, 0);
+  const RunResult conv = run(quant, {"convert", (dir / "hf").string(), "-o", (dir / "out").string(), "--precision", "q4_k_m,q5_1", "-q"});
   ASSERT_EQ(conv.exit_code, 0) << conv.err;
   for (const char* preset : {"q4_k_m", "q5_1"}) {
     const fs::path in_path = dir / "out" / "gguf" / (std::string("hf-") + preset + ".gguf");

@@ -19,7 +19,7 @@ class MoeBadInput : public ::testing::Test {
     if (quant_.empty()) return;
     pristine_ = std::make_unique<ScratchDir>("lp-moe-bad-input-src-");
     for (const char* family : {"qwen3moe", "gpt-oss"}) {
-      const RunResult r = run(quant_, {"generate", "--family", family, "--layers", "1", "-o", (pristine_->path() / family).string()});
+      const RunResult r = run(quant_, {"make-test-model", "--family", family, "--layers", "1", "-o", (pristine_->path() / family).string()});
       ASSERT_EQ(r.exit_code, 0) << r.err;
     }
   }
@@ -40,7 +40,7 @@ class MoeBadInput : public ::testing::Test {
   // Runs convert and checks the failure contract; returns stderr for case-specific checks.
   std::string expect_clean_failure() {
     const fs::path out = work_ / "out";
-    const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "--formats", "gguf", "-p", "q4_k_m", "-q"});
+    const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "--formats", "gguf", "--precision", "q4_k_m", "-q"});
     EXPECT_EQ(r.exit_code, 1) << "stdout: " << r.out << "\nstderr: " << r.err;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not a single line: " << r.err;
@@ -129,7 +129,7 @@ TEST_F(MoeBadInput, ControlConvertsCleanly) {
     fs::remove_all(model());
     copy_of(family);
     const fs::path out = work_ / "out";
-    const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "--formats", "gguf", "-p", "q4_k_m", "-q"});
+    const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "--formats", "gguf", "--precision", "q4_k_m", "-q"});
     EXPECT_EQ(r.exit_code, 0) << family << ": " << r.err;
     fs::remove_all(out);
   }
