@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli_helpers.h"
+#include "peer_skip.h"
 #include "llama_pajamas/runtime.h"
 
 namespace lp::testcli {
@@ -30,7 +31,7 @@ class CliUx : public ::testing::Test {
   }
   static void TearDownTestSuite() { dir_.reset(); }
   void SetUp() override {
-    if (quant_.empty() || run_.empty()) GTEST_SKIP() << "tools not built next to this test (../apps/)";
+    if (quant_.empty() || run_.empty()) LP_SKIP_OR_FAIL("tools not built next to this test (../apps/)");
   }
   static fs::path out() { return dir_->path() / "out"; }
   static fs::path hf() { return dir_->path() / "tiny-hf"; }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli_helpers.h"
+#include "peer_skip.h"
 
 namespace lp::testcli {
 namespace {
@@ -82,7 +83,7 @@ std::vector<Tool> tools() {
 TEST(Conventions, EveryCommandsHelp) {
   size_t commands = 0;
   for (const auto& tool : tools()) {
-    if (tool.bin.empty()) GTEST_SKIP() << tool.name << " not built next to this test";
+    if (tool.bin.empty()) LP_SKIP_OR_FAIL(tool.name << " not built next to this test");
     const RunResult top = run(tool.bin, {"--help"});
     ASSERT_EQ(top.exit_code, 0) << top.err;
     const auto subs = subcommands(top.out);
@@ -128,7 +129,7 @@ TEST(Conventions, EveryCommandsHelp) {
 // Parse errors (CLI11) and run-time errors (lp::Error) share the one-line "error: " style.
 TEST(Conventions, ErrorsHaveOnePrefix) {
   for (const auto& tool : tools()) {
-    if (tool.bin.empty()) GTEST_SKIP();
+    if (tool.bin.empty()) LP_SKIP_OR_FAIL(tool.name << " not built next to this test");
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"--no-such-flag"}, std::vector<std::string>{"no-such-command"}}) {
       const RunResult r = run(tool.bin, args);
@@ -138,7 +139,7 @@ TEST(Conventions, ErrorsHaveOnePrefix) {
     }
   }
   const fs::path run_bin = binary("llama-pajamas-run");
-  if (run_bin.empty()) GTEST_SKIP();
+  if (run_bin.empty()) LP_SKIP_OR_FAIL("llama-pajamas-run not built next to this test");
   const RunResult bad = run(run_bin, {"generate", "-m", "/nonexistent/model.gguf", "-n", "abc", "-p", "x"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_EQ(bad.err.rfind("error: ", 0), 0u) << bad.err;
