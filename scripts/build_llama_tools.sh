@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's own command-line tools (llama-perplexity by default) from the sources node-llama-cpp
+# Builds llama.cpp's own command-line tools (by default the ones the oracle tests use: llama-perplexity for
+# validate.test.mjs, llama-quantize and llama-imatrix for imatrix_llamacpp.test.mjs) from the sources node-llama-cpp
 # ships as a git bundle (tests/oracles/node_modules/node-llama-cpp/llama/gitRelease.bundle), so the
-# peer tests can compare with llama-perplexity --kl-divergence on the exact llama.cpp release whose
-# library the other oracle tests load. Offline: the bundle is part of the npm package.
+# peer tests compare with llama.cpp's own tools on the exact llama.cpp release whose library the other
+# oracle tests load. libllama, ggml and libcommon are shared by all tools, so each extra tool adds one or two
+# translation units to the build. Offline: the bundle is part of the npm package.
 #
 # usage: scripts/build_llama_tools.sh BUILD_DIR [TARGET ...]    (binaries land in BUILD_DIR/llama.cpp/bin)
 set -euo pipefail
@@ -10,7 +12,7 @@ cd "$(dirname "$0")/.."
 build="${1:?usage: scripts/build_llama_tools.sh BUILD_DIR [TARGET ...]}"
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(llama-perplexity)
+[ ${#targets[@]} -gt 0 ] || targets=(llama-perplexity llama-quantize llama-imatrix)
 bundle=tests/oracles/node_modules/node-llama-cpp/llama/gitRelease.bundle
 [ -f "$bundle" ] || { echo "error: $bundle missing (run scripts/setup.sh)" >&2; exit 1; }
 src="$build/llama.cpp-src"

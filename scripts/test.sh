@@ -32,7 +32,7 @@ echo "== release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 echo "== llama.cpp tools from node-llama-cpp's bundled sources (peers for validate's KLD and the imatrix format)"
-scripts/build_llama_tools.sh build/release llama-perplexity
+scripts/build_llama_tools.sh build/release llama-perplexity llama-quantize llama-imatrix
 echo "== release tests (unit, per-SIMD-target kernel and engine runs, oracle)"
 run_ctest release
 

@@ -172,6 +172,28 @@ ConvertResult convert(const ConvertOptions& opt) {
       result.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; padded with {} unused [PAD] tokens",
                                             tok_vocab, src.hp.n_vocab, pad));
       tok_vocab = src.hp.n_vocab;
+    } else if (src.hp.n_vocab > 0 && tok_vocab > src.hp.n_vocab) {
+      // More tokens than embedding rows (Gemma 3 1B: 262,144 rows, tokenizer.json 262,145 with <image_soft_token>):
+      // ids past the embedding can never be evaluated and llama.cpp refuses the file (token_embd shape), so the
+      // tokens past the last row are dropped, as convert_hf_to_gguf does ("ignore token N: id is out of range").
+      std::string dropped;
+      for (auto& e : tok_meta.entries) {
+        if (e.key == "tokenizer.ggml.tokens") {
+          auto& v = std::get<std::vector<std::string>>(e.value);
+          for (size_t i = static_cast<size_t>(src.hp.n_vocab); i < v.size() && i < static_cast<size_t>(src.hp.n_vocab) + 4; ++i)
+            dropped += (dropped.empty() ? "" : ", ") + v[i];
+          v.resize(static_cast<size_t>(src.hp.n_vocab));
+        } else if (e.key == "tokenizer.ggml.token_type") {
+          std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
+        } else if (e.key == "tokenizer.ggml.scores") {
+          std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
+        }
+      }
+      result.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; dropped the {} tokens past the "
+                                            "embedding ({}{})",
+                                            tok_vocab, src.hp.n_vocab, tok_vocab - src.hp.n_vocab, dropped,
+                                            tok_vocab - src.hp.n_vocab > 4 ? ", ..." : ""));
+      tok_vocab = src.hp.n_vocab;
     }
     for (auto& job : gguf_jobs) {
       job.writer = std::make_unique<writers::GgufWriter>(staging.path() / job.rel_path);

@@ -8,12 +8,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { skipUnless } from "./lib/paths.mjs";
+import { gated } from "./lib/require.mjs";
 
 const fixtures = process.env.LP_SHARED_FIXTURES ?? "/work/shared/fixtures";
 const buildDir = process.env.LP_BUILD_DIR ?? "";
 const runBin = path.join(buildDir, "apps", "llama-pajamas-run");
 const tinyDir = path.join(fixtures, "tiny-qwen3");
 const haveInputs = fs.existsSync(path.join(tinyDir, "model.safetensors")) && fs.existsSync(runBin);
+const inputsMissing = skipUnless(path.join(tinyDir, "model.safetensors"), runBin);
 
 // ---------- a minimal GGUF writer (F32 / Q8_0) with the HF->GGUF qwen3 names and tokenizer ----------
 
@@ -186,7 +189,7 @@ function gguf(type) {
 const heldout = haveInputs ? fs.readFileSync(path.join(fixtures, "heldout.txt"), "utf8") : "";
 
 for (const type of ["f32", "q8_0"]) {
-  test(`logits match llama.cpp (${type})`, { skip: !haveInputs && "fixtures or build missing" }, async () => {
+  test(`logits match llama.cpp (${type})`, gated(inputsMissing, async () => {
     const file = gguf(type);
     const { model, context } = await loadPeer(file, 512);
     const tokens = model.tokenize(heldout.slice(0, 4000)).slice(0, 300);
@@ -223,13 +226,13 @@ for (const type of ["f32", "q8_0"]) {
     assert.ok(meanDiff < meanTol, `mean log-prob difference ${meanDiff}`);
     await context.dispose();
     await model.dispose();
-  });
+  }));
 }
 
 // K-quants through our own converter (pipeline binary), when it is built: the engine's Q4_K/Q6_K path
 // against llama.cpp on the same file.
 const quantBin = path.join(buildDir, "apps", "llama-pajamas-quant");
-test("logits match llama.cpp (Q4_K_M from our converter)", { skip: (!haveInputs || !fs.existsSync(quantBin)) && "fixtures, run or quant binary missing" }, async () => {
+test("logits match llama.cpp (Q4_K_M from our converter)", gated(skipUnless(path.join(tinyDir, "model.safetensors"), runBin, quantBin), async () => {
   const out = path.join(workDir, "q4km");
   execFileSync(quantBin, ["convert", tinyDir, "--output", out, "--formats", "gguf", "--precision", "q4_k_m", "--quiet"]);
   const file = fs.readdirSync(path.join(out, "gguf")).filter((f) => f.endsWith(".gguf")).map((f) => path.join(out, "gguf", f))[0];
@@ -254,9 +257,9 @@ test("logits match llama.cpp (Q4_K_M from our converter)", { skip: (!haveInputs 
   assert.ok(maxDiff < 5e-2 && sumDiff / nDiff < 5e-3);
   await context.dispose();
   await model.dispose();
-});
+}));
 
-test("greedy 64-token continuation matches llama.cpp", { skip: !haveInputs && "fixtures or build missing" }, async () => {
+test("greedy 64-token continuation matches llama.cpp", gated(inputsMissing, async () => {
   const file = gguf("q8_0");
   const { model, context } = await loadPeer(file, 512);
   for (const prompt of ["And the LORD said unto Moses,", "In the beginning", "Blessed is the man that"]) {
@@ -274,21 +277,21 @@ test("greedy 64-token continuation matches llama.cpp", { skip: !haveInputs && "f
   }
   await context.dispose();
   await model.dispose();
-});
+}));
 
-test("perplexity matches llama.cpp protocol and reference.json", { skip: !haveInputs && "fixtures or build missing" }, async () => {
+test("perplexity matches llama.cpp protocol and reference.json", gated(inputsMissing, async () => {
   const file = gguf("f32");
   const ref = JSON.parse(fs.readFileSync(path.join(tinyDir, "reference.json"), "utf8"));
   const mine = ours(["perplexity", "--model", file, "--file", path.join(fixtures, "heldout.txt"), "--ctx", "256", "--chunks", "64", "--json"]);
   console.log(`perplexity ours ${mine.perplexity} reference ${ref.heldout_ppl_ctx256_second_half}`);
   assert.equal(mine.scored_tokens, ref.scored_tokens);
   assert.ok(Math.abs(mine.perplexity / ref.heldout_ppl_ctx256_second_half - 1) < 0.005);
-});
+}));
 
 // Gemma 3 (5:1 sliding/global attention, separate rope bases, GeGLU, four norms per block, sqrt(d)
 // embedding scale) through our converter, when built: perplexity against the fixture's reference.json
 // (llama.cpp on an F32 GGUF gives 66.1348).
-test("gemma3 perplexity matches reference.json (F32 from our converter)", { skip: (!fs.existsSync(quantBin) || !fs.existsSync(path.join(fixtures, "tiny-gemma3", "model.safetensors")) || !fs.existsSync(runBin)) && "quant binary or tiny-gemma3 missing" }, () => {
+test("gemma3 perplexity matches reference.json (F32 from our converter)", gated(skipUnless(quantBin, runBin, path.join(fixtures, "tiny-gemma3", "model.safetensors")), () => {
   const out = path.join(workDir, "gemma3");
   execFileSync(quantBin, ["convert", path.join(fixtures, "tiny-gemma3"), "--output", out, "--formats", "gguf", "--precision", "f32", "--quiet"]);
   const ref = JSON.parse(fs.readFileSync(path.join(fixtures, "tiny-gemma3", "reference.json"), "utf8"));
@@ -296,4 +299,4 @@ test("gemma3 perplexity matches reference.json (F32 from our converter)", { skip
   console.log(`gemma3 perplexity ours ${mine.perplexity} reference ${ref.heldout_ppl_ctx256_second_half}`);
   assert.equal(mine.scored_tokens, ref.scored_tokens);
   assert.ok(Math.abs(mine.perplexity / ref.heldout_ppl_ctx256_second_half - 1) < 1e-3);
-});
+}));

@@ -11,7 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { llamaBatch, llamaUnavailable, readProbs, topKAgreement } from "./lib/llama.mjs";
-import { quantBin, runBin, fixture, fixturesDir, haveFixture, skipUnless } from "./lib/paths.mjs";
+import { quantBin, runBin, fixture, fixturesDir, haveFixture, fixtureMissing, skipUnless } from "./lib/paths.mjs";
+import { gated, missingCases, firstReason } from "./lib/require.mjs";
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "lp-engine-moe-"));
 const heldoutFile = path.join(fixturesDir, "heldout.txt");
@@ -118,17 +119,17 @@ cases.forEach((c, i) => {
 });
 
 // The HF folder itself (BF16 weights, experts stacked at load by the engine's folder loader).
-test("perplexity within 0.5% of llama.cpp: tiny-qwen3moe HF folder", { skip: (missing || !haveFixture("tiny-qwen3moe")) && "fixture or binaries missing" }, () => {
+test("perplexity within 0.5% of llama.cpp: tiny-qwen3moe HF folder", gated(() => firstReason(skipUnless(quantBin, runBin, heldoutFile), fixtureMissing("tiny-qwen3moe")), () => {
   const mine = ours(["perplexity", "--model", fixture("tiny-qwen3moe"), "--file", heldoutFile, "--ctx", "256", "--chunks", "64", "--json"]);
   console.log(`tiny-qwen3moe HF folder: perplexity ours ${mine.perplexity} llama.cpp 90.8116`);
   assert.ok(Math.abs(mine.perplexity / 90.8116 - 1) < 0.005, `${mine.perplexity}`);
-});
+}));
 
 // The gpt-oss HF folder (BF16 dense weights, MXFP4 `*_blocks`/`*_scales` experts repacked to ggml's block layout
 // at load, never dequantized): the same tensors as the F16 + MXFP4 GGUF (BF16 values are exact in F16), so it must
 // match llama.cpp on that GGUF within the quantized tolerance (measured perplexity 86.3608 vs 86.3607).
 const gptossF16 = cases.findIndex((c) => c.name.startsWith("tiny-gptoss f16"));
-test("logits match llama.cpp: tiny-gptoss HF folder (MXFP4 experts repacked at load)", { skip: gptossF16 < 0 && "fixture or binaries missing" }, () => {
+test("logits match llama.cpp: tiny-gptoss HF folder (MXFP4 experts repacked at load)", gated(() => firstReason(missing, fixtureMissing("tiny-gptoss")), () => {
   const r = peerResults()[gptossF16];
   assert.ok(r.ok, `llama.cpp failed: ${r.error}`);
   const c = cases[gptossF16];
@@ -139,8 +140,8 @@ test("logits match llama.cpp: tiny-gptoss HF folder (MXFP4 experts repacked at l
   for (const f of a.flips) assert.ok(f.peerMargin < c.tol[0] && f.ourMargin < c.tol[0], `top-1 flip at a clear margin: ${JSON.stringify(f)}`);
   assert.ok(a.maxDiff < c.tol[0], `max |dlogp| ${a.maxDiff} >= ${c.tol[0]}`);
   assert.ok(a.meanDiff < c.tol[1], `mean |dlogp| ${a.meanDiff} >= ${c.tol[1]}`);
-});
+}));
 
-test("engine MoE peer test prerequisites", { skip: !missing && "all present" }, () => {
-  console.log(`skipped: ${missing}`);
-});
+// Cases that could not be registered: one skipped (LP_REQUIRE_PEERS=1: failed) test each, with the reason.
+missingCases("logits match llama.cpp: every MoE case", missing);
+for (const name of ["tiny-qwen3moe", "tiny-gptoss"]) missingCases(`logits match llama.cpp: ${name} cases`, !missing && fixtureMissing(name));

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { readGgufFileInfo, GgmlType } from "node-llama-cpp";
+import { gated, skipOrFail } from "./lib/require.mjs";
 
 const buildDir = process.env.LP_BUILD_DIR ?? path.join(process.env.LP_SOURCE_DIR ?? ".", "build/release");
 const quant = path.join(buildDir, "apps/llama-pajamas-quant");
@@ -30,7 +31,7 @@ function normalise(v) {
   return v;
 }
 
-test("GGUF files we write parse identically in node-llama-cpp", { skip: !testWriters || !existsSync(quant) ? "build test_writers and llama-pajamas-quant first" : false }, async () => {
+test("GGUF files we write parse identically in node-llama-cpp", gated((!testWriters || !existsSync(quant)) && `build test_writers and llama-pajamas-quant first (in ${buildDir})`, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "lp-gguf-oracle-"));
   try {
     execFileSync(testWriters, ["--gtest_filter=GgufSample.*"], { env: { ...process.env, LP_GGUF_SAMPLE_DIR: dir }, stdio: "pipe" });
@@ -65,15 +66,15 @@ test("GGUF files we write parse identically in node-llama-cpp", { skip: !testWri
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}));
 
 // Independent safetensors header parse in JS vs our reader, on the shared trained checkpoints.
-test("inspect --json matches a plain JS safetensors header parse", { skip: !existsSync(quant) ? "build llama-pajamas-quant first" : false }, async (t) => {
+test("inspect --json matches a plain JS safetensors header parse", gated(!existsSync(quant) && `build llama-pajamas-quant first (${quant} missing)`, async (t) => {
   const { openSync, readSync, closeSync } = await import("node:fs");
   const fixtures = process.env.LP_SHARED_FIXTURES ?? "";
   const file = path.join(fixtures, "tiny-qwen3/model.safetensors");
   if (!existsSync(file)) {
-    t.skip(`fixture missing: ${file}`);
+    skipOrFail(t, `fixture missing: ${file}`);
     return;
   }
   const fd = openSync(file, "r");
@@ -96,9 +97,9 @@ test("inspect --json matches a plain JS safetensors header parse", { skip: !exis
     assert.deepEqual(tensor.shape, h.shape);
     assert.equal(tensor.bytes, h.data_offsets[1] - h.data_offsets[0]);
   }
-});
+}));
 
-test("inspect reports corrupt files as one-line errors", { skip: !existsSync(quant) ? "build llama-pajamas-quant first" : false }, async () => {
+test("inspect reports corrupt files as one-line errors", gated(!existsSync(quant) && `build llama-pajamas-quant first (${quant} missing)`, async () => {
   const { writeFileSync } = await import("node:fs");
   const dir = mkdtempSync(path.join(tmpdir(), "lp-inspect-bad-"));
   try {
@@ -130,14 +131,14 @@ test("inspect reports corrupt files as one-line errors", { skip: !existsSync(qua
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}));
 
 // Real llama.cpp-written GGUFs (vocab-only models from the llama.cpp release node-llama-cpp bundles,
 // including a v2 file) must read identically in our reader and in node-llama-cpp's.
-test("llama.cpp's own GGUF files read identically", { skip: !existsSync(quant) ? "build llama-pajamas-quant first" : false, timeout: 300000 }, async (t) => {
+test("llama.cpp's own GGUF files read identically", { timeout: 300000 }, gated(!existsSync(quant) && `build llama-pajamas-quant first (${quant} missing)`, async (t) => {
   const bundle = path.join(process.env.LP_SOURCE_DIR ?? ".", "tests/oracles/node_modules/node-llama-cpp/llama/gitRelease.bundle");
   if (!existsSync(bundle)) {
-    t.skip("node-llama-cpp's llama.cpp bundle missing");
+    skipOrFail(t, `node-llama-cpp's llama.cpp bundle missing (${bundle})`);
     return;
   }
   const dir = mkdtempSync(path.join(tmpdir(), "lp-llamacpp-gguf-"));
@@ -146,7 +147,7 @@ test("llama.cpp's own GGUF files read identically", { skip: !existsSync(quant) ?
       execFileSync("git", ["init", "-q", dir]);
       execFileSync("git", ["-C", dir, "fetch", "-q", bundle], { stdio: "pipe" });
     } catch (e) {
-      t.skip(`cannot read the bundle with git: ${e.message}`);
+      skipOrFail(t, `cannot read the bundle with git: ${e.message}`);
       return;
     }
     for (const name of ["ggml-vocab-llama-spm", "ggml-vocab-aquila", "ggml-vocab-qwen2", "ggml-vocab-gemma-4", "ggml-vocab-command-r"]) {
@@ -168,4 +169,4 @@ test("llama.cpp's own GGUF files read identically", { skip: !existsSync(quant) ?
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}));

@@ -16,6 +16,7 @@ import readline from "node:readline";
 import OpenAI from "openai";
 import { Template } from "@huggingface/jinja";
 import { quantBin, runBin, skipUnless } from "./lib/paths.mjs";
+import { gated } from "./lib/require.mjs";
 
 const missing = skipUnless(quantBin, runBin);
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "lp-serve-oracle-"));
@@ -49,12 +50,12 @@ const messages = [
   { role: "user", content: "Write one short sentence about the sea." },
 ];
 
-test("models.list names the served model", { skip: missing }, async () => {
+test("models.list names the served model", gated(missing, async () => {
   const page = await client.models.list();
   assert.deepEqual(page.data.map((m) => m.id), ["tiny-qwen3"]);
-});
+}));
 
-test("chat completion, plain and streamed, agree and use the model's template", { skip: missing }, async () => {
+test("chat completion, plain and streamed, agree and use the model's template", gated(missing, async () => {
   const plain = await client.chat.completions.create({ model: "tiny-qwen3", messages, max_tokens: 24, temperature: 0 });
   const answer = plain.choices[0].message.content;
   assert.equal(plain.object, "chat.completion");
@@ -85,9 +86,9 @@ test("chat completion, plain and streamed, agree and use the model's template", 
   assert.equal(finish, "length");
   assert.equal(usage.completion_tokens, 24);
   assert.ok(usage.prompt_tokens_details.cached_tokens > 0, "the repeated conversation reuses the KV cache");
-});
+}));
 
-test("completions with a stop string", { skip: missing }, async () => {
+test("completions with a stop string", gated(missing, async () => {
   const free = await client.completions.create({ model: "tiny-qwen3", prompt: "The sea is", max_tokens: 16, temperature: 0 });
   const text = free.choices[0].text;
   assert.ok(text.length >= 4, JSON.stringify(text));
@@ -95,9 +96,9 @@ test("completions with a stop string", { skip: missing }, async () => {
   const cut = await client.completions.create({ model: "tiny-qwen3", prompt: "The sea is", max_tokens: 16, temperature: 0, stop: [stop] });
   assert.equal(cut.choices[0].text, text.slice(0, text.indexOf(stop)));
   assert.equal(cut.choices[0].finish_reason, "stop");
-});
+}));
 
-test("errors reach the client as typed API errors", { skip: missing }, async () => {
+test("errors reach the client as typed API errors", gated(missing, async () => {
   const noKey = new OpenAI({ baseURL: client.baseURL, apiKey: "wrong", maxRetries: 0 });
   await assert.rejects(noKey.models.list(), (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
   await assert.rejects(client.chat.completions.create({ model: "tiny-qwen3", messages, temperature: 5 }),
@@ -109,4 +110,4 @@ test("errors reach the client as typed API errors", { skip: missing }, async () 
   // and the server keeps serving
   const ok = await client.chat.completions.create({ model: "tiny-qwen3", messages, max_tokens: 2 });
   assert.equal(ok.choices.length, 1);
-});
+}));

@@ -13,6 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Template } from "@huggingface/jinja";
+import { gated, firstReason } from "./lib/require.mjs";
 
 const SOURCE = process.env.LP_SOURCE_DIR ?? path.resolve(import.meta.dirname, "../..");
 const BUILD = process.env.LP_BUILD_DIR ?? path.join(SOURCE, "build");
@@ -155,7 +156,7 @@ test("conversation set is large enough", () => {
   assert.ok(conversations.length >= 20, `only ${conversations.length} conversations`);
 });
 
-test("chat templates render byte-identically to @huggingface/jinja", { skip: !fs.existsSync(RUN) && `missing ${RUN}` }, () => {
+test("chat templates render byte-identically to @huggingface/jinja", gated(!fs.existsSync(RUN) && `missing ${RUN}`, () => {
   const { jobs, labels } = buildMatrix();
   const mine = runBatch(jobs, ours);
   assert.equal(mine.length, jobs.length);
@@ -174,10 +175,10 @@ test("chat templates render byte-identically to @huggingface/jinja", { skip: !fs
     `${skipped} known JS-port deviations, ${failures.length} mismatches`);
   assert.deepEqual(failures.slice(0, 12), [], `${failures.length} mismatches`);
   assert.ok(counts.rendered >= 100, `only ${counts.rendered} identical renders`);
-});
+}));
 
 test("chat templates render byte-identically to jinja2 as transformers configures it",
-  { skip: (!fs.existsSync(RUN) && `missing ${RUN}`) || (!HAVE_PY_JINJA && "python3 jinja2 not installed") }, () => {
+  gated(firstReason(!fs.existsSync(RUN) && `missing ${RUN}`, !HAVE_PY_JINJA && "python3 jinja2 not installed (Debian python3-jinja2)"), () => {
   const { jobs, labels } = buildMatrix([...TEMPLATES, ...EXTRA_TEMPLATES]);
   const mine = runBatch(jobs, ours);
   const reference = runBatch(jobs, transformersJinja);
@@ -190,10 +191,10 @@ test("chat templates render byte-identically to jinja2 as transformers configure
   assert.deepEqual(failures.slice(0, 12), [], `${failures.length} mismatches`);
   for (const label of KNOWN_JS_PEER_DEVIATIONS.keys()) assert.ok(labels.includes(label), `stale deviation entry ${label}`);
   assert.ok(counts.rendered >= 500, `only ${counts.rendered} identical renders`);
-});
+}));
 
 test("feature cases: stored expectations are jinja2's, and we match them",
-  { skip: (!fs.existsSync(RUN) && `missing ${RUN}`) || (!HAVE_PY_JINJA && "python3 jinja2 not installed") }, () => {
+  gated(firstReason(!fs.existsSync(RUN) && `missing ${RUN}`, !HAVE_PY_JINJA && "python3 jinja2 not installed (Debian python3-jinja2)"), () => {
   const cases = JSON.parse(fs.readFileSync(path.join(DATA, "features.json"), "utf8"));
   const jobs = cases.map((c) => ({ template: c.template, context: c.context }));
   const reference = runBatch(jobs, transformersJinja);
@@ -207,7 +208,7 @@ test("feature cases: stored expectations are jinja2's, and we match them",
   });
   console.log(`feature cases: ${counts.rendered} identical renders, ${counts.raised} raised on both sides, ${failures.length} failures`);
   assert.deepEqual(failures, []);
-});
+}));
 
 // Random expressions over the Python semantics the interpreter has to copy (operators on mixed
 // types, filters, tests, methods, undefined). Seeded, so a failure reproduces.
@@ -243,7 +244,7 @@ function randomExpressionCases(seed, count) {
 }
 
 test("random expressions evaluate like jinja2",
-  { skip: (!fs.existsSync(RUN) && `missing ${RUN}`) || (!HAVE_PY_JINJA && "python3 jinja2 not installed") }, () => {
+  gated(firstReason(!fs.existsSync(RUN) && `missing ${RUN}`, !HAVE_PY_JINJA && "python3 jinja2 not installed (Debian python3-jinja2)"), () => {
   const jobs = randomExpressionCases(20261127, 3000);
   const reference = runBatch(jobs, transformersJinja);
   const mine = runBatch(jobs, ours);
@@ -252,11 +253,11 @@ test("random expressions evaluate like jinja2",
   jobs.forEach((job, i) => compare(job.template, reference[i], mine[i], failures, counts));
   console.log(`random expressions: ${counts.rendered} identical, ${counts.raised} raised on both sides, ${failures.length} mismatches`);
   assert.deepEqual(failures.slice(0, 12), [], `${failures.length} mismatches`);
-});
+}));
 
-test("template command reads a model folder's tokenizer_config.json", () => {
+test("template command reads a model folder's tokenizer_config.json", gated(firstReason(!fs.existsSync(RUN) && `missing ${RUN}`,
+  !fs.existsSync(path.join(FIXTURES, "tiny-qwen3")) && `fixture tiny-qwen3 missing (${path.join(FIXTURES, "tiny-qwen3")})`), () => {
   const model = path.join(FIXTURES, "tiny-qwen3");
-  if (!fs.existsSync(RUN) || !fs.existsSync(model)) return;
   const config = JSON.parse(fs.readFileSync(path.join(model, "tokenizer_config.json"), "utf8"));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lp-template-cli-"));
   try {
@@ -270,4 +271,4 @@ test("template command reads a model folder's tokenizer_config.json", () => {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-});
+}));

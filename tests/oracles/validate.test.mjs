@@ -11,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
+import { gated, firstReason } from "./lib/require.mjs";
 
 const fixtures = process.env.LP_SHARED_FIXTURES ?? "/work/shared/fixtures";
 const buildDir = process.env.LP_BUILD_DIR ?? "";
@@ -20,6 +21,7 @@ const heldoutPath = path.join(fixtures, "heldout.txt");
 const haveInputs = fs.existsSync(path.join(tinyDir, "model.safetensors")) && fs.existsSync(quantBin);
 const perplexityBin = process.env.LLAMA_PERPLEXITY ?? path.join(buildDir, "llama.cpp", "bin", "llama-perplexity");
 const havePerplexityBin = haveInputs && fs.existsSync(perplexityBin);
+const inputsMissing = haveInputs ? false : `missing: ${[path.join(tinyDir, "model.safetensors"), quantBin].filter((p) => !fs.existsSync(p)).join(", ")}`;
 
 const CTX = 256;
 
@@ -82,7 +84,7 @@ function percentile(sorted, f) {
   return (1 - w) * sorted[i] + w * sorted[Math.min(i + 1, sorted.length - 1)];
 }
 
-test("perplexity and KLD match llama.cpp's distributions (node-llama-cpp)", { skip: !haveInputs && "fixtures or build missing", timeout: 900000 }, async () => {
+test("perplexity and KLD match llama.cpp's distributions (node-llama-cpp)", { timeout: 900000 }, gated(() => inputsMissing, async () => {
   const { f32, q4 } = prepare();
   const nChunks = 16;
   const ours = ourValidate(f32, q4, nChunks);
@@ -124,7 +126,7 @@ test("perplexity and KLD match llama.cpp's distributions (node-llama-cpp)", { sk
   assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.03, "median KLD within 3%");
   assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.05, "p99 KLD within 5%");
   assert.ok(Math.abs(f.same_top1 - peer.sameTop1) < 0.005, "same top-1 within half a point");
-});
+}));
 
 function parseLlamaPerplexity(text) {
   const num = (re) => {
@@ -142,16 +144,20 @@ function parseLlamaPerplexity(text) {
   };
 }
 
-// llama-perplexity's base file holds n_vocab 16-bit log-probs per scored token: 151936 x 2 B x 127 tokens x
-// 12 chunks = 463 MB. CI disks can be nearly full (seen: 287 MB free), and a short write there makes
+// llama-perplexity's base file holds, per scored token, the vocabulary's log-probs as 16-bit steps plus 4 16-bit
+// words of header (llama.cpp perplexity.cpp: nv = 2*((n_vocab+1)/2) + 4 uint16 per token), for 127 scored tokens
+// per chunk of 256. The vocabulary is the model's own (tiny-qwen3: 4,096 rows, config.json vocab_size), so
+// 12 chunks need ~12.5 MB. CI disks can be nearly full (seen: 287 MB free), and a short write there makes
 // llama-perplexity print no statistics at all, so the test checks the space first and says so.
 const PEER_CHUNKS = 12;
-const peerBaseBytes = PEER_CHUNKS * (CTX / 2 - 1) * 151936 * 2;
+const nVocab = haveInputs ? JSON.parse(fs.readFileSync(path.join(tinyDir, "config.json"), "utf8")).vocab_size : 0;
+const peerBaseBytes = PEER_CHUNKS * (CTX / 2 - 1) * (2 * Math.ceil(nVocab / 2) + 4) * 2;
 const tmpFree = (() => { try { const s = fs.statfsSync(os.tmpdir()); return s.bavail * s.bsize; } catch { return Infinity; } })();
-const peerSkip = !havePerplexityBin ? `llama-perplexity not built (${perplexityBin})`
-  : tmpFree < 1.5 * peerBaseBytes ? `only ${(tmpFree / 1e6).toFixed(0)} MB free in ${os.tmpdir()}; llama-perplexity's base file needs ${(peerBaseBytes / 1e6).toFixed(0)} MB` : false;
+const peerSkip = () => firstReason(inputsMissing, !havePerplexityBin &&
+    `llama-perplexity not built (${perplexityBin}; scripts/build_llama_tools.sh ${buildDir || "BUILD_DIR"} llama-perplexity)`,
+  tmpFree < 1.5 * peerBaseBytes && `only ${(tmpFree / 1e6).toFixed(1)} MB free in ${os.tmpdir()}; llama-perplexity's base file needs ${(peerBaseBytes / 1e6).toFixed(1)} MB`);
 
-test("KLD statistics match llama-perplexity --kl-divergence", { skip: peerSkip, timeout: 900000 }, () => {
+test("KLD statistics match llama-perplexity --kl-divergence", { timeout: 900000 }, gated(peerSkip, () => {
   const { dir, f32, q4 } = prepare();
   const base = path.join(dir, "base.kld");
   const common = ["-f", heldoutPath, "-c", String(CTX), "-b", String(CTX), "--chunks", String(PEER_CHUNKS), "-t", "2"];
@@ -178,4 +184,4 @@ test("KLD statistics match llama-perplexity --kl-divergence", { skip: peerSkip, 
   assert.ok(Math.abs(f.kld_median / peer.kldMedian - 1) < 0.05, "median KLD within 5%");
   assert.ok(Math.abs(f.kld_p99 / peer.kldP99 - 1) < 0.05, "p99 KLD within 5%");
   assert.ok(Math.abs(100 * f.same_top1 - peer.sameTop) < 0.5, "same top-1 within half a point");
-});
+}));

@@ -1,6 +1,7 @@
 // Regenerates ggml_reference.txt: FNV-1a-64 hashes of the bytes ggml's own quantizers produce for the
 // deterministic inputs of tests/unit/quant/test_data.h (see reference_input in ggml_reference_test.cpp).
-// Not part of the build. Built and run by hand against the libggml-base.so that node-llama-cpp ships:
+// Not part of the build (the live comparison is tests/oracles/quant_ggml.test.mjs). Built and run by hand against the
+// libggml-base.so that node-llama-cpp ships:
 //   g++ -std=c++20 -O2 -I src -I tests/unit/quant tests/data/quant/gen_ggml_reference.cpp -ldl -o /tmp/gen
 //   /tmp/gen tests/oracles/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so \
 //       > tests/data/quant/ggml_reference.txt

@@ -17,7 +17,8 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "llama_wo
 //   {op: "generate", prompt, maxTokens}            -> {tokens, text}  (greedy)
 //   {op: "probs", tokens, out}                     -> {positions, vocab}; writes Float32 probabilities
 //        [positions x vocab] of the next token after each prefix tokens[0..i] to `out` (temperature 1, no truncation)
-//   {op: "perplexity", tokens, window, chunks}     -> {ppl, scored}  (llama-perplexity -c window --chunks chunks)
+//   {op: "perplexity", tokens, window, chunks}     -> {ppl, scored}  (llama-perplexity -c window --chunks chunks,
+//        BOS in each window's first position when the GGUF says add_bos_token)
 // Returns {ok: true, results} or {ok: false, error} (load failure, or a crash: error carries stderr).
 export function llamaJobs(modelPath, jobs, opts = {}) {
   return llamaBatch([{ modelPath, jobs }], opts)[0];

@@ -75,16 +75,20 @@ async function runModel(llama, { modelPath, jobs }, req) {
       results.push({ positions: out.length, vocab: nVocab });
     } else if (job.op === "perplexity") {
       // llama-perplexity's protocol: non-overlapping windows of `window` tokens, each in a fresh sequence,
-      // scoring the second half of every window.
+      // scoring the second half of every window; when the model adds BOS, the window's first token is replaced
+      // by BOS (perplexity.cpp: tokens[batch_start] = bos).
       const w = job.window, first = w >> 1;
+      const addBos = model.fileInfo.metadata?.tokenizer?.ggml?.add_bos_token === true;
       let nll = 0, count = 0;
       for (let c = 0; c + w <= job.tokens.length && c / w < job.chunks; c += w) {
         const chunk = job.tokens.slice(c, c + w);
+        if (addBos) chunk[0] = model.tokens.bos;
         await sequence.clearHistory();
         const options = { temperature: 1, topK: 0, topP: 1, minP: 0 };
+        // perplexity.cpp scores the predictions made at positions first .. w-2 (127 tokens of a 256 window)
         const out = await sequence.controlledEvaluate(chunk.map((t, i) =>
-          (i >= first - 1 && i < w - 1 ? [t, { generateNext: { probabilities: true, options } }] : t)));
-          for (let i = first - 1; i < w - 1; i++) {
+          (i >= first && i < w - 1 ? [t, { generateNext: { probabilities: true, options } }] : t)));
+        for (let i = first; i < w - 1; i++) {
           nll -= Math.log(Math.max(out[i].next.probabilities.get(chunk[i + 1]) ?? 0, 1e-30));
           count++;
         }

@@ -20,6 +20,11 @@ export function haveFixture(name) {
   return fs.existsSync(path.join(fixturesDir, name, "model.safetensors"));
 }
 
+// A prerequisite reason (lib/require.mjs) for a shared trained fixture: false when present.
+export function fixtureMissing(name) {
+  return haveFixture(name) ? false : `fixture ${name} missing (${path.join(fixturesDir, name, "model.safetensors")})`;
+}
+
 // A node:test `skip` value: false when every path exists, else a message naming what is missing.
 export function skipUnless(...paths) {
   const missing = paths.filter((p) => !fs.existsSync(p));

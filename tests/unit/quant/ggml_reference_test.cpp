@@ -1,6 +1,8 @@
 // Byte-for-byte agreement with ggml's own quantizers: tests/data/quant/ggml_reference.txt holds hashes of
 // what libggml-base.so (llama.cpp's ggml, as shipped by node-llama-cpp) writes for reference_input(),
 // with and without an importance vector. See tests/data/quant/gen_ggml_reference.cpp.
+// A quick regression check only: the hashes were made once by hand. The claim that our quantizers write ggml's bytes
+// rests on tests/oracles/quant_ggml.test.mjs, which calls libggml-base's ggml_quantize_chunk in every test run.
 #include <gtest/gtest.h>
 
 #include <cstdio>
