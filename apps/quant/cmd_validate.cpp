@@ -16,6 +16,7 @@ struct ValidateArgs {
   double max_ppl = -1, max_kld = -1, min_expert_corr = -2, min_router_agree = -1;
   std::string recipe;
   bool json = false, quiet = false, no_write = false;
+  int chunks = 0;
 };
 
 int run_validate(ValidateArgs a) {
@@ -29,6 +30,10 @@ int run_validate(ValidateArgs a) {
   if (a.max_kld >= 0) a.o.gates.max_kld_mean = a.max_kld;
   if (a.min_expert_corr > -2) a.o.gates.min_expert_correlation = a.min_expert_corr;
   if (a.min_router_agree >= 0) a.o.gates.min_router_agreement = a.min_router_agree;
+  if (a.chunks > 0) {
+    if (a.o.max_tokens > 0) lp::fail("--chunks and --max-tokens both given: use one");
+    a.o.max_tokens = static_cast<int64_t>(a.chunks) * a.o.ctx;
+  }
   a.o.progress = !a.quiet && !a.json;
   a.o.write_outputs = !a.no_write;
   const lp::eval::ValidationReport r = lp::eval::validate_and_record(a.o);
@@ -53,6 +58,7 @@ lp::app::RegisterCommand reg{{"validate", "Measure quantization quality: perplex
                                 sub.add_option("--corpus", o.corpus, "Text file to evaluate on (default: the built-in corpus)")->check(CLI::ExistingFile);
                                 sub.add_option("--ctx,-c", o.ctx, "Chunk length in tokens (second half of each chunk is scored)")->capture_default_str();
                                 sub.add_option("--max-tokens", o.max_tokens, "Corpus tokens to evaluate, in whole chunks (0: all)")->capture_default_str();
+                                sub.add_option("--chunks", a->chunks, "Chunks to evaluate (0: all; same as --max-tokens N*ctx)");
                                 sub.add_option("--gen-tokens", o.gen_tokens, "Greedy tokens per generation prompt")->capture_default_str();
                                 sub.add_option("--max-ppl-increase", a->max_ppl, "Gate: largest perplexity increase, fraction (default per precision)");
                                 sub.add_option("--max-kld", a->max_kld, "Gate: largest mean KL divergence (default per precision)");

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "convert/modelfile.h"
 #include "convert/row_source.h"
 #include "convert/source_model.h"
 #include "core/atomic_file.h"
@@ -290,15 +291,35 @@ ConvertResult convert(const ConvertOptions& opt) {
       bar.advance(1, recipe.gguf_name);
     }
     bar.finish();
+    // Ollama Modelfile per GGUF: its EOS tokens from generation_config.json, the template from the checkpoint.
+    std::vector<std::string> eos_tokens;
+    if (const fs::path gc = fs::path(src.ckpt.dir()) / "generation_config.json"; fs::exists(gc)) {
+      std::ifstream in(gc);
+      const json g = json::parse(in, nullptr, false);
+      if (g.is_object() && g.contains("eos_token_id")) {
+        const json& e = g["eos_token_id"];
+        for (const json& id : e.is_array() ? e : json::array({e}))
+          if (id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < static_cast<int64_t>(tokenizer->vocab_size()))
+            eos_tokens.push_back(tokenizer->token_text(static_cast<text::TokenId>(id.get<int64_t>())));
+      }
+    }
+    const std::optional<std::string> chat_template = src.ckpt.chat_template();
+    const TemplateShape shape = template_shape(chat_template);
+    if (shape == TemplateShape::Unknown)
+      result.warnings.push_back("ollama: the chat template has no known shape (ChatML, Llama-3, Gemma); the Modelfiles have no TEMPLATE");
     json files = json::array();
     for (auto& job : gguf_jobs) {
+      const std::string gguf_name = fs::path(job.rel_path).filename().string();
+      const std::string modelfile = fs::path(job.rel_path).stem().string() + ".Modelfile";
+      write_file_atomic(staging.path() / "gguf" / modelfile, render_modelfile({gguf_name, chat_template, eos_tokens}));
       job.writer->finish();
       Artifact a{"gguf", job.plan.precision_name(), job.rel_path,
                  static_cast<uint64_t>(fs::file_size(staging.path() / job.rel_path)), job.plan.bpw(), job.plan.total_params};
       files.push_back({{"file", fs::path(job.rel_path).filename().string()},
                        {"precision", a.precision},
                        {"size_bytes", a.size_bytes},
-                       {"bpw", a.bpw}});
+                       {"bpw", a.bpw},
+                       {"ollama_modelfile", modelfile}});
       result.artifacts.push_back(a);
     }
     json meta = {{"format", "gguf"},
@@ -306,6 +327,8 @@ ConvertResult convert(const ConvertOptions& opt) {
                                                    : "llama.cpp-compatible quants, llama.cpp mix"},
                  {"architecture", src.hp.gguf_arch},
                  {"compatible_backends", {"llama-pajamas-run", "llama.cpp", "ollama", "lm-studio"}},
+                 {"ollama", {{"modelfile_template", template_shape_name(shape)},
+                             {"usage", "ollama create NAME -f gguf/<file>.Modelfile (not tested against Ollama here)"}}},
                  {"files", files}};
     write_file_atomic(staging.path() / "gguf" / "metadata.json", meta.dump(2) + "\n");
   }
