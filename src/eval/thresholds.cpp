@@ -22,7 +22,7 @@ Gate default_gate(const std::string& precision) {
   const int bits = nominal_bits(precision).value_or(4);
   // Per precision class, from what correct quantizations measure on the trained fixtures (docs/VALIDATION.md,
   // "Gates"): mean-KLD ceilings are about 4x the largest mean KLD measured at that width on any fixture, ΔPPL
-  // ceilings about 3-5x the largest ΔPPL, floored at 0.25% (16 chunks of noise). A sound quantization passes
+  // ceilings at least 3x the largest ΔPPL, floored at 0.25% (16 chunks of noise). A sound quantization passes
   // with room; one broken tensor (KLD in the hundredths) fails at every width but 2-bit.
   const auto gate = [](double ppl, double kld) {
     Gate g;
@@ -32,11 +32,11 @@ Gate default_gate(const std::string& precision) {
   };
   if (bits >= 16) return gate(0.0025, 0.0001);
   if (bits >= 8) return gate(0.0025, 0.0004);
-  if (bits >= 6) return gate(0.005, 0.0012);
-  if (bits == 5) return gate(0.0075, 0.0016);
+  if (bits >= 6) return gate(0.005, 0.0016);
+  if (bits == 5) return gate(0.0075, 0.0021);
   if (bits == 4) return gate(0.01, 0.009);
-  if (bits == 3) return gate(0.02, 0.008);
-  return gate(0.05, 0.03);
+  if (bits == 3) return gate(0.02, 0.01);
+  return gate(0.05, 0.035);
 }
 
 Gate resolve_gate(const std::string& precision, const GateOverrides& o) {
