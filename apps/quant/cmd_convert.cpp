@@ -99,6 +99,13 @@ int run_convert(const ConvertArgs& a) {
     for (const auto& w : in.importance.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   convert::ConvertResult r = convert::convert(o);
   if (a.json) r.warnings.insert(r.warnings.begin(), in.importance.warnings.begin(), in.importance.warnings.end());
+  // Only the GGUF is allocated under --target-size: say so for every MLX folder written next to it.
+  if (in.file_budget > 0)
+    for (const auto& art : r.artifacts)
+      if (art.format == "mlx")
+        r.warnings.push_back(fmt::format("--target-size bounds the GGUF only: MLX {} has fixed widths and is {} bytes ({:.1f}% of the budget)",
+                                         art.precision, grouped(art.size_bytes), 100.0 * static_cast<double>(art.size_bytes) /
+                                                                                       static_cast<double>(in.file_budget)));
   if (a.json) {
     nlohmann::json j = {{"output", a.output}, {"seconds", r.seconds}, {"warnings", r.warnings}, {"artifacts", nlohmann::json::array()}};
     for (const auto& art : r.artifacts)
