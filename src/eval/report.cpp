@@ -161,12 +161,12 @@ std::string render_table(const ValidationReport& r) {
   std::string out = fmt::format("original: {} ({}), PPL {:.4f} +/- {:.4f}\ncorpus: {} ({} tokens, {} chunks of {}, {} scored)\n\n",
                                 r.original_path, r.architecture, r.ref_perplexity, r.ref_perplexity_error, r.corpus_name,
                                 r.corpus_tokens, r.chunks, r.ctx, r.scored_tokens);
-  std::string header = fmt::format("{:<18} | {:>9} | {:>6} | {:>9} | {:>17} | {:>9} | {:>9} | {:>10}", "Format", "Size", "BPW", "PPL",
+  std::string header = fmt::format("{:<18} | {:>9} | {:>6} | {:>9} | {:>18} | {:>9} | {:>9} | {:>10}", "Format", "Size", "BPW", "PPL",
                                    "Δ PPL ± SE", "KLD mean", "KLD p99", "Same top-1");
   if (r.metrics.generation) header += fmt::format(" | {:>9}", "1st diff");
   if (r.is_moe) header += " | Expert corr | Router agree | Unused (o/q)  ";
   header += " | Status";
-  out += header + "\n" + std::string(header.size() - 2, '-') + "\n";  // "Δ" is 2 bytes
+  out += header + "\n" + std::string(header.size() - 2, '-') + "\n";  // "Δ" and "±" are 2 bytes, 1 column each
   for (const auto& f : r.formats) {
     const std::string name = f.format + " " + f.precision;
     if (f.status == "SKIP") {
@@ -174,7 +174,7 @@ std::string render_table(const ValidationReport& r) {
       continue;
     }
     const auto& s = f.stats;
-    out += fmt::format("{:<18} | {:>9} | {:>6.3f} | {:>9.4f} | {:>16} | {:>9.6f} | {:>9.6f} | {:>10}", name, format_bytes(f.size_bytes),
+    out += fmt::format("{:<18} | {:>9} | {:>6.3f} | {:>9.4f} | {:>18} | {:>9.6f} | {:>9.6f} | {:>10}", name, format_bytes(f.size_bytes),
                        f.bpw, s.perplexity, delta_ppl(f), s.kld_mean, s.kld_p99, pct(s.same_top1));
     if (r.metrics.generation) out += fmt::format(" | {:>9}", divergence(r, f));
     if (r.is_moe) out += moe_cells(f);
