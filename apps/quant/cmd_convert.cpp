@@ -75,6 +75,7 @@ int run_convert(const ConvertArgs& a) {
   o.force = a.force;
   if (!a.validate && (!a.v_corpus.empty() || a.v_ctx > 0 || a.v_max_tokens > 0 || a.v_chunks > 0))
     fail("--corpus / --ctx / --max-tokens / --chunks set how --validate measures; add --validate");
+  if (a.v_chunks > 0 && a.v_max_tokens > 0) fail("--chunks and --max-tokens both given: use one");
   o.architecture_aware = choice.architecture_aware;
   o.tensor_types = choice.tensor_types;
   o.output_type = choice.output_type;
