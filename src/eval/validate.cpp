@@ -372,6 +372,7 @@ ValidationReport validate(const ValidateOptions& o) {
   ro.ctx = o.ctx;
   ro.batch = o.ctx;  // one forward pass per chunk
   if (!o.original.empty()) {
+    if (plain_progress(o.progress)) std::fprintf(stderr, "validate: converting the original to an F32 reference GGUF\n");
     rep.reference_gguf = prepare_reference(o, tmp);
     ref.model.emplace(Runtime::open(rep.reference_gguf, ro));
     const ModelInfo live = ref.model->info();
@@ -494,6 +495,8 @@ ValidationReport validate(const ValidateOptions& o) {
 
   // Greedy generation side by side (routing is not recorded here).
   std::vector<GenerationResult> ref_gen;
+  if (rep.metrics.generation && plain_progress(o.progress))
+    std::fprintf(stderr, "validate: greedy generation, %zu prompts x %d tokens per format\n", kGenerationPrompts.size(), o.gen_tokens);
   if (rep.metrics.generation)
     for (const auto& p : kGenerationPrompts) ref_gen.push_back(ref.model->generate(p, greedy(o.gen_tokens)));
   for (size_t f = 0; f < rep.formats.size(); ++f) {
