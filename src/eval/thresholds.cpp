@@ -35,7 +35,7 @@ Gate default_gate(const std::string& precision) {
   if (bits >= 6) return gate(0.005, 0.0016);
   if (bits == 5) return gate(0.0075, 0.0021);
   if (bits == 4) return gate(0.01, 0.009);
-  if (bits == 3) return gate(0.02, 0.01);
+  if (bits == 3) return gate(0.02, 0.014);
   return gate(0.05, 0.035);
 }
 
