@@ -59,11 +59,12 @@ for MODEL in "${MODELS[@]}"; do
   }
 
   [ -f "$WORK/imatrix.gguf" ] || "$Q" calibrate "$MODEL" --calibration "$CALIB" --ctx 256 -o "$WORK/imatrix.gguf" -q "${T[@]}" >/dev/null
-  BYTES=$("$Q" plan "$MODEL" --precision q4_k_m --no-architecture-aware --imatrix "$WORK/imatrix.gguf" --json | jq -r .total_bytes)
-  echo "$NAME: budget $BYTES tensor bytes (llama.cpp Q4_K_M mix)"
+  # --target-size bounds the whole file: the budget is the llama.cpp Q4_K_M mix's file size.
+  B_GGUF=$(convert "$WORK/b-q4km-im" --precision q4_k_m --no-architecture-aware --imatrix "$WORK/imatrix.gguf")
+  BYTES=$(stat -c %s "$B_GGUF")
+  echo "$NAME: budget $BYTES file bytes (llama.cpp Q4_K_M mix)"
 
-  validate "(b) llama.cpp Q4_K_M mix + imatrix" \
-    "$(convert "$WORK/b-q4km-im" --precision q4_k_m --no-architecture-aware --imatrix "$WORK/imatrix.gguf")"
+  validate "(b) llama.cpp Q4_K_M mix + imatrix" "$B_GGUF"
   validate "(a) auto, expert-balanced calibration, per-expert allocation" \
     "$(convert "$WORK/a-auto-balanced" --precision auto --target-size "$BYTES" --calibration "$CALIB" --calibration-ctx 256 \
        --expert-balanced --sensitivity "$SENS")"

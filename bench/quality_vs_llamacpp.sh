@@ -54,7 +54,8 @@ convert() {  # out-dir args...
 for P in $PRESETS; do
   validate "$P llama.cpp mix" "$(convert "$WORK/$P-mix" --precision "$P" --no-architecture-aware)"
   validate "$P llama.cpp mix + imatrix" "$(convert "$WORK/$P-mix-im" --precision "$P" --no-architecture-aware --imatrix "$WORK/imatrix.gguf")"
-  BYTES=$("$Q" plan "$MODEL" --precision "$P" --no-architecture-aware --json | jq -r .total_bytes)
+  # --target-size bounds the whole file: the budget is the llama.cpp mix's file size.
+  BYTES=$(stat -c %s "$WORK/$P-mix"/gguf/*.gguf)
   validate "auto @ $P size + imatrix + sensitivity" "$(convert "$WORK/$P-auto" --precision auto --target-size "$BYTES" \
     --imatrix "$WORK/imatrix.gguf" --calibration "$WORK/calib" --sensitivity-chunks "$SENS_CHUNKS")"
 done

@@ -17,6 +17,6 @@ if [ -z "$MODEL" ]; then
 fi
 $Q detect "$MODEL"
 $Q plan "$MODEL" --precision q4_k_m
-$Q convert "$MODEL" --output "$OUT" --formats gguf,mlx --precision q4_k_m:4bit
+$Q convert "$MODEL" --output "$OUT" --precision q4_k_m:4bit --force   # --force: a rerun replaces the previous demo output
 GGUF=$(ls "$OUT"/gguf/*.gguf | head -n 1)
 $R generate --model "$GGUF" --prompt "And the LORD said unto Moses," -n 40 --seed 1

@@ -1,13 +1,108 @@
 // `detect MODEL [--json]`: architecture report of a Hugging Face checkpoint folder or a bare config.json
-// (family, attention layout, experts, parameter counts, native quantization, recommended strategy).
+// (family, attention layout, experts, parameter counts, native quantization, recommended strategy), then the
+// command that applies the recommended strategy and whether the model fits this machine's memory at Q4_K_M
+// and Q8_0.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include "arch/arch.h"
 #include "common/command.h"
+#include "convert/source_model.h"
+#include "core/units.h"
 #include "formats/checkpoint.h"
+#include "plan/gguf_plan.h"
+#include "plan/preset.h"
 
 namespace {
+
+namespace fs = std::filesystem;
+
+std::optional<uint64_t> read_u64(const fs::path& p) {
+  std::ifstream in(p);
+  std::string v;
+  if (!(in >> v) || v == "max") return std::nullopt;
+  try {
+    return std::stoull(v);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+// MemAvailable from /proc/meminfo, capped by the cgroup limit (v2 memory.max less memory.current, else v1
+// memory.limit_in_bytes less usage) when one is set: what a process started now could use.
+struct MemoryLimit {
+  uint64_t available = 0, mem_available = 0;
+  std::optional<uint64_t> cgroup_left;
+  std::string source;
+};
+
+MemoryLimit available_memory() {
+  MemoryLimit m;
+  std::ifstream info("/proc/meminfo");
+  for (std::string key; info >> key;) {
+    uint64_t kb = 0;
+    std::string unit;
+    info >> kb >> unit;
+    if (key == "MemAvailable:") m.mem_available = kb * 1024;
+  }
+  m.available = m.mem_available;
+  m.source = "/proc/meminfo MemAvailable";
+  std::optional<uint64_t> limit = read_u64("/sys/fs/cgroup/memory.max"), used = read_u64("/sys/fs/cgroup/memory.current");
+  if (!limit) limit = read_u64("/sys/fs/cgroup/memory/memory.limit_in_bytes"), used = read_u64("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  if (limit && *limit < (uint64_t{1} << 60)) {  // v1 reports "no limit" as a huge number
+    m.cgroup_left = *limit > used.value_or(0) ? *limit - used.value_or(0) : 0;
+    if (*m.cgroup_left < m.available) {
+      m.available = *m.cgroup_left;
+      m.source = "cgroup memory limit";
+    }
+  }
+  return m;
+}
+
+struct Fit {
+  std::string precision;
+  uint64_t weights = 0, kv_cache = 0, needed = 0;
+  bool estimated = false;  // from the parameter count (bare config.json), not from the plan
+  bool fits = false;
+};
+
+constexpr int kFitCtx = 4096;
+
+// Weights from the plan (the GGUF's tensor bytes) when the checkpoint has weights, else params x the preset's
+// typical bits per weight; plus an F16 KV cache at kFitCtx tokens; plus 10% for activations and buffers.
+Fit fit(const std::string& model, const lp::arch::ModelReport& r, lp::plan::Preset preset, uint64_t available) {
+  Fit f;
+  f.precision = lp::plan::preset_name(preset);
+  try {
+    const lp::convert::SourceModel src = lp::convert::open_source_model(model);
+    lp::plan::GgufPlanOptions o;
+    o.preset = preset;
+    f.weights = lp::plan::plan_gguf(src.hp, src.gguf, o).total_bytes;
+  } catch (const std::exception&) {
+    const double bpw = preset == lp::plan::Preset::Q8_0 ? 8.5 : 4.9;
+    f.weights = static_cast<uint64_t>(static_cast<double>(r.params.total) * bpw / 8);
+    f.estimated = true;
+  }
+  const auto& hp = r.hp;
+  f.kv_cache = uint64_t{2} * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(hp.n_head_kv) *
+               static_cast<uint64_t>(hp.head_dim) * 2 * kFitCtx;
+  f.needed = static_cast<uint64_t>(static_cast<double>(f.weights + f.kv_cache) * 1.1);
+  f.fits = available > 0 && f.needed <= available;
+  return f;
+}
+
+// The convert command line that applies the recommended strategy (architecture rules are on by default).
+std::string recommended_command(const std::string& model, const lp::arch::ModelReport& r) {
+  std::string name = fs::path(model).filename().string();
+  if (name == "config.json" || name.empty()) name = fs::path(model).parent_path().filename().string();
+  std::string cmd = "llama-pajamas-quant convert " + model + " -o " + name + "-q4_k_m --precision q4_k_m";
+  if (r.strategy_name == "expert_balanced_calibration") cmd += " --calibration builtin --expert-balanced";
+  else cmd += " --calibration builtin";
+  return cmd;
+}
 
 lp::app::RegisterCommand reg{{
     "detect",
@@ -20,8 +115,30 @@ lp::app::RegisterCommand reg{{
       sub.add_flag("--json", *json, "print the report as JSON");
       return [model, json] {
         const auto report = lp::arch::detect(lp::formats::Checkpoint::open(*model));
-        const std::string out = *json ? lp::arch::to_json(report).dump(2) + "\n" : lp::arch::to_text(report);
-        std::fputs(out.c_str(), stdout);
+        const MemoryLimit mem = available_memory();
+        const std::string command = recommended_command(*model, report);
+        const Fit fits[] = {fit(*model, report, lp::plan::Preset::Q4_K_M, mem.available),
+                            fit(*model, report, lp::plan::Preset::Q8_0, mem.available)};
+        if (*json) {
+          nlohmann::json j = lp::arch::to_json(report);
+          j["recommended_command"] = command;
+          nlohmann::json m = {{"available_bytes", mem.available}, {"mem_available_bytes", mem.mem_available},
+                              {"cgroup_left_bytes", mem.cgroup_left ? nlohmann::json(*mem.cgroup_left) : nlohmann::json(nullptr)},
+                              {"source", mem.source}, {"kv_cache_ctx", kFitCtx}, {"fits", nlohmann::json::object()}};
+          for (const auto& f : fits)
+            m["fits"][f.precision] = {{"weights_bytes", f.weights}, {"kv_cache_bytes", f.kv_cache}, {"needed_bytes", f.needed},
+                                      {"weights_estimated_from_params", f.estimated}, {"fits", f.fits}};
+          j["memory"] = m;
+          std::printf("%s\n", j.dump(2).c_str());
+          return 0;
+        }
+        std::fputs(lp::arch::to_text(report).c_str(), stdout);
+        std::printf("memory: %s available (%s)\n", lp::format_bytes(mem.available).c_str(), mem.source.c_str());
+        for (const auto& f : fits)
+          std::printf("  %-7s %s: weights %s%s + KV cache %s (%d tokens, f16) + 10%% = %s\n", f.precision.c_str(),
+                      f.fits ? "fits   " : "does not fit", lp::format_bytes(f.weights).c_str(), f.estimated ? " (estimated)" : "",
+                      lp::format_bytes(f.kv_cache).c_str(), kFitCtx, lp::format_bytes(f.needed).c_str());
+        std::printf("run: %s\n", command.c_str());
         return 0;
       };
     },

@@ -29,10 +29,8 @@ int run_plan(const PlanArgs& a) {
   if (precision.empty() && a.auto_flags.wants_auto()) precision = "auto";
   if (precision.empty()) fail("--precision is required (e.g. q4_k_m, 4bit, q4_k_m:4bit, or auto with --target-bpw)");
 
-  // One value: GGUF preset (or auto) or MLX width; "A:B": both.
-  const bool has_colon = precision.find(':') != std::string::npos;
-  const bool is_mlx = !has_colon && plan::mlx_precision_from_name(precision).has_value();
-  plan::PrecisionRequest req = plan::parse_precision(precision, has_colon || !is_mlx, has_colon || is_mlx);
+  // Each item's format follows from its name (q4_k_m, auto: GGUF; 4bit: MLX); "A:B" pairs one of each.
+  plan::PrecisionRequest req = plan::parse_precision(precision);
 
   const convert::SourceModel src = convert::open_source_model(a.model);
   const bool progress = !a.quiet && !a.json;

@@ -31,6 +31,10 @@ int run_validate(ValidateArgs a) {
   if (a.max_kld >= 0) a.o.gates.max_kld_mean = a.max_kld;
   if (a.min_expert_corr > -2) a.o.gates.min_expert_correlation = a.min_expert_corr;
   if (a.min_router_agree >= 0) a.o.gates.min_router_agreement = a.min_router_agree;
+  if (a.chunks > 0) {
+    if (a.o.max_tokens > 0) lp::fail("--chunks and --max-tokens both given: use one");
+    a.o.max_tokens = static_cast<int64_t>(a.chunks) * a.o.ctx;
+  }
   a.o.progress = !a.quiet && !a.json;
   a.o.write_outputs = !a.no_write;
   const lp::eval::ValidationReport r = lp::eval::validate_and_record(a.o);

@@ -9,6 +9,7 @@
 
 #include "allocate/allocate.h"
 #include "allocate/inputs.h"
+#include "convert/convert.h"
 #include "core/units.h"
 #include "plan/recipe.h"
 
@@ -45,7 +46,7 @@ inline void add_auto_flags(CLI::App& sub, AutoFlags& f) {
   sub.add_option("--calibration-chunks", f.calibration_chunks, "Calibration chunks (0: all)")->capture_default_str();
   sub.add_flag("--expert-balanced", f.expert_balanced, "MoE: calibrate on a set chosen to reach every expert");
   sub.add_option("--target-bpw", f.target_bpw, "--precision auto: bits-per-weight budget (e.g. 4.5)");
-  sub.add_option("--target-size", f.target_size, "--precision auto: tensor-data budget (4.7GB, 512MiB, bytes)");
+  sub.add_option("--target-size", f.target_size, "--precision auto: size of the whole GGUF file (4.7GB, 512MiB, bytes): header, vocabulary and padding count");
   sub.add_option("--sensitivity", f.sensitivity, "auto | measured (KLD per tensor, small models) | measured-all (KLD for every tensor x type pair, slowest) | proxy (imatrix error)")
       ->capture_default_str();
   sub.add_option("--sensitivity-chunks", f.sensitivity_chunks, "Calibration chunks per sensitivity measurement")->capture_default_str();
@@ -56,6 +57,8 @@ inline void add_auto_flags(CLI::App& sub, AutoFlags& f) {
 struct PrecisionInputs {
   allocate::ImportanceSource importance;
   std::optional<allocate::Allocation> allocation;
+  uint64_t file_budget = 0;          // --target-size in bytes (0: budget given as --target-bpw)
+  convert::GgufOverhead overhead;    // taken off file_budget before allocating tensor bytes
 };
 
 inline PrecisionInputs resolve_inputs(const std::string& model, const convert::SourceModel& src, const AutoFlags& f,
@@ -75,9 +78,29 @@ inline PrecisionInputs resolve_inputs(const std::string& model, const convert::S
   in.importance = allocate::load_importance(src, r);
   if (!gguf_auto) return in;
   if (!f.wants_auto()) fail("--precision auto needs --target-bpw or --target-size");
+  if (f.calibration.empty())
+    in.importance.warnings.push_back(
+        f.imatrix.empty()
+            ? "--precision auto without --calibration: per-tensor sensitivity is the proxy (weight error) without an "
+              "imatrix and the tensors are quantized without importance weights; pass --calibration builtin (or your own "
+              "text) for measured sensitivity and an imatrix (README: what the fallback costs)"
+            : "--precision auto without --calibration: per-tensor sensitivity is the proxy (imatrix-weighted error from "
+              "--imatrix), not measured KLD; pass --calibration builtin (or your own text) to measure it");
   allocate::AllocateOptions ao;
-  if (f.target_bpw > 0) ao.target_bpw = f.target_bpw;
-  else ao.target_bytes = parse_size(f.target_size, "--target-size");
+  plan::GgufPlanOptions base = plan::gguf_plan_options(choice, plan::Preset::Q4_K_M);
+  base.has_imatrix = in.importance.imatrix != nullptr;
+  if (f.target_bpw > 0) {
+    ao.target_bpw = f.target_bpw;
+  } else {
+    // --target-size bounds the whole file: the header (metadata, vocabulary, tensor infos) and the worst-case
+    // alignment padding come off the budget before the allocator sees it.
+    in.file_budget = parse_size(f.target_size, "--target-size");
+    in.overhead = convert::gguf_overhead(src, plan::plan_gguf(src.hp, src.gguf, base));
+    if (in.file_budget <= in.overhead.total())
+      fail("--target-size {} bytes leaves nothing for tensors: the GGUF header and vocabulary alone take {} bytes",
+           in.file_budget, in.overhead.total());
+    ao.target_bytes = in.file_budget - in.overhead.total();
+  }
   ao.estimator = allocate::estimator_from_name(f.sensitivity);
   ao.sensitivity.model = model;
   ao.sensitivity.text = in.importance.calibration_text;
@@ -87,8 +110,6 @@ inline PrecisionInputs resolve_inputs(const std::string& model, const convert::S
   ao.sensitivity.importance = in.importance.importance();
   ao.sensitivity.expert_usage = in.importance.expert_usage();
   ao.sensitivity.progress = progress;
-  plan::GgufPlanOptions base = plan::gguf_plan_options(choice, plan::Preset::Q4_K_M);
-  base.has_imatrix = in.importance.imatrix != nullptr;
   in.allocation = allocate::allocate(src, base, ao);
   return in;
 }

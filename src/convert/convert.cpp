@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "convert/modelfile.h"
 #include "convert/row_source.h"
 #include "convert/source_model.h"
 #include "core/atomic_file.h"
@@ -91,6 +92,93 @@ void copy_if_exists(const fs::path& from, const fs::path& to) {
   if (fs::exists(from)) fs::copy_file(from, to, fs::copy_options::overwrite_existing);
 }
 
+// The vocabulary a GGUF carries, padded to the embedding rows where the checkpoint pads them.
+struct GgufVocab {
+  text::GgufTokenizerMeta meta;
+  int64_t n_vocab = 0;
+  std::vector<std::string> warnings;
+};
+
+GgufVocab gguf_vocab(const SourceModel& src, const text::Tokenizer& tokenizer) {
+  GgufVocab v;
+  v.meta = text::gguf_tokenizer_metadata(tokenizer);
+  for (auto& w : v.meta.warnings) v.warnings.push_back("tokenizer: " + w);
+  int64_t tok_vocab = static_cast<int64_t>(tokenizer.vocab_size());
+  const bool trims = std::any_of(src.gguf.begin(), src.gguf.end(), [](const auto& r) { return r.trim_to_tokenizer_vocab; });
+  if (!trims && src.hp.n_vocab > tok_vocab) {
+    // The embedding has more rows than the tokenizer has tokens (Qwen pads to a multiple of 128): llama.cpp
+    // requires n_vocab tokens, so pad with unused "[PAD<i>]" entries as convert_hf_to_gguf does.
+    const int64_t pad = src.hp.n_vocab - tok_vocab;
+    for (auto& e : v.meta.entries) {
+      if (e.key == "tokenizer.ggml.tokens")
+        for (int64_t i = tok_vocab; i < src.hp.n_vocab; ++i) std::get<std::vector<std::string>>(e.value).push_back("[PAD" + std::to_string(i) + "]");
+      else if (e.key == "tokenizer.ggml.token_type")
+        std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), 5);  // 5 = unused
+      else if (e.key == "tokenizer.ggml.scores")
+        std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), -1000.0f);
+    }
+    v.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; padded with {} unused [PAD] tokens",
+                                     tok_vocab, src.hp.n_vocab, pad));
+    tok_vocab = src.hp.n_vocab;
+  } else if (src.hp.n_vocab > 0 && tok_vocab > src.hp.n_vocab) {
+    // More tokens than embedding rows (Gemma 3 1B: 262,144 rows, tokenizer.json 262,145 with <image_soft_token>):
+    // ids past the embedding can never be evaluated and llama.cpp refuses the file (token_embd shape), so the
+    // tokens past the last row are dropped, as convert_hf_to_gguf does ("ignore token N: id is out of range").
+    std::string dropped;
+    for (auto& e : v.meta.entries) {
+      if (e.key == "tokenizer.ggml.tokens") {
+        auto& t = std::get<std::vector<std::string>>(e.value);
+        for (size_t i = static_cast<size_t>(src.hp.n_vocab); i < t.size() && i < static_cast<size_t>(src.hp.n_vocab) + 4; ++i)
+          dropped += (dropped.empty() ? "" : ", ") + t[i];
+        t.resize(static_cast<size_t>(src.hp.n_vocab));
+      } else if (e.key == "tokenizer.ggml.token_type") {
+        std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
+      } else if (e.key == "tokenizer.ggml.scores") {
+        std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
+      }
+    }
+    v.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; dropped the {} tokens past the "
+                                     "embedding ({}{})",
+                                     tok_vocab, src.hp.n_vocab, tok_vocab - src.hp.n_vocab, dropped,
+                                     tok_vocab - src.hp.n_vocab > 4 ? ", ..." : ""));
+    tok_vocab = src.hp.n_vocab;
+  }
+  v.n_vocab = tok_vocab;
+  return v;
+}
+
+// Metadata and tensor declarations of one GGUF (trims vocabulary-sized tensors to the tokenizer in `plan`).
+void declare_gguf(writers::GgufWriter& w, const SourceModel& src, const GgufVocab& vocab, plan::GgufPlan& plan) {
+  for (const auto& kv : arch::gguf_metadata(src.hp, src.name)) w.set(kv.key, to_gguf_value(kv.value));
+  w.set("general.file_type", formats::GgufValue(plan::preset_llama_ftype(plan.preset)));
+  w.set("general.quantization_version", formats::GgufValue(uint32_t{2}));
+  for (const auto& e : vocab.meta.entries) w.set(e.key, to_gguf_value(e.value));
+  for (auto& t : plan.tensors) {
+    if (t.recipe.trim_to_tokenizer_vocab && t.recipe.ne.size() == 2 && t.recipe.ne[1] > vocab.n_vocab)
+      t.recipe.ne[1] = vocab.n_vocab;
+    w.add_tensor(t.recipe.gguf_name, t.type, t.recipe.ne);
+  }
+}
+
+}  // namespace
+
+GgufOverhead gguf_overhead(const SourceModel& src, const plan::GgufPlan& plan) {
+  const fs::path tok_json = fs::path(src.ckpt.dir()) / "tokenizer.json";
+  if (!fs::exists(tok_json))
+    fail("{}: missing; a GGUF needs the vocabulary (llama.cpp cannot load a model without one)", tok_json.string());
+  const text::Tokenizer tokenizer = text::Tokenizer::from_hf(tok_json, fs::path(src.ckpt.dir()) / "tokenizer_config.json");
+  const GgufVocab vocab = gguf_vocab(src, tokenizer);
+  plan::GgufPlan p = plan;
+  writers::GgufWriter w("(size estimate)");
+  declare_gguf(w, src, vocab, p);
+  GgufOverhead o;
+  o.header_bytes = w.header_bytes();
+  o.max_padding_bytes = static_cast<uint64_t>(w.tensor_count()) * (w.alignment() - 1);
+  return o;
+}
+
+namespace {
+
 }  // namespace
 
 ConvertResult convert(const ConvertOptions& opt) {
@@ -100,6 +188,20 @@ ConvertResult convert(const ConvertOptions& opt) {
   SourceModel src = open_source_model(opt.model);
   const int threads = thread_count(opt.threads);
 
+  // A converted folder is one unit (manifest, artifacts, validation results): never mix old and new.
+  if (is_non_empty_output(opt.output)) {
+    if (!fs::is_directory(opt.output)) fail("{}: exists and is not a folder", opt.output.string());
+    if (!opt.force) {
+      std::string held;
+      int n = 0;
+      for (const auto& e : fs::directory_iterator(opt.output)) {
+        if (n++ < 4) held += (held.empty() ? "" : ", ") + e.path().filename().string();
+      }
+      if (n > 4) held += fmt::format(", ... ({} entries)", n);
+      fail("{}: output folder is not empty (holds {}); use --force to replace it as a whole, or choose another -o",
+           opt.output.string(), held);
+    }
+  }
   // Fail before any output exists if the destination cannot be written.
   StagingDir staging(opt.output);
 
@@ -153,59 +255,11 @@ ConvertResult convert(const ConvertOptions& opt) {
   // ---- GGUF
   if (!gguf_jobs.empty()) {
     fs::create_directories(staging.path() / "gguf");
-    text::GgufTokenizerMeta tok_meta = text::gguf_tokenizer_metadata(*tokenizer);
-    for (auto& w : tok_meta.warnings) result.warnings.push_back("tokenizer: " + w);
-    int64_t tok_vocab = static_cast<int64_t>(tokenizer->vocab_size());
-    const bool trims = std::any_of(src.gguf.begin(), src.gguf.end(), [](const auto& r) { return r.trim_to_tokenizer_vocab; });
-    if (!trims && src.hp.n_vocab > tok_vocab) {
-      // The embedding has more rows than the tokenizer has tokens (Qwen pads to a multiple of 128): llama.cpp
-      // requires n_vocab tokens, so pad with unused "[PAD<i>]" entries as convert_hf_to_gguf does.
-      const int64_t pad = src.hp.n_vocab - tok_vocab;
-      for (auto& e : tok_meta.entries) {
-        if (e.key == "tokenizer.ggml.tokens")
-          for (int64_t i = tok_vocab; i < src.hp.n_vocab; ++i) std::get<std::vector<std::string>>(e.value).push_back("[PAD" + std::to_string(i) + "]");
-        else if (e.key == "tokenizer.ggml.token_type")
-          std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), 5);  // 5 = unused
-        else if (e.key == "tokenizer.ggml.scores")
-          std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), -1000.0f);
-      }
-      result.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; padded with {} unused [PAD] tokens",
-                                            tok_vocab, src.hp.n_vocab, pad));
-      tok_vocab = src.hp.n_vocab;
-    } else if (src.hp.n_vocab > 0 && tok_vocab > src.hp.n_vocab) {
-      // More tokens than embedding rows (Gemma 3 1B: 262,144 rows, tokenizer.json 262,145 with <image_soft_token>):
-      // ids past the embedding can never be evaluated and llama.cpp refuses the file (token_embd shape), so the
-      // tokens past the last row are dropped, as convert_hf_to_gguf does ("ignore token N: id is out of range").
-      std::string dropped;
-      for (auto& e : tok_meta.entries) {
-        if (e.key == "tokenizer.ggml.tokens") {
-          auto& v = std::get<std::vector<std::string>>(e.value);
-          for (size_t i = static_cast<size_t>(src.hp.n_vocab); i < v.size() && i < static_cast<size_t>(src.hp.n_vocab) + 4; ++i)
-            dropped += (dropped.empty() ? "" : ", ") + v[i];
-          v.resize(static_cast<size_t>(src.hp.n_vocab));
-        } else if (e.key == "tokenizer.ggml.token_type") {
-          std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
-        } else if (e.key == "tokenizer.ggml.scores") {
-          std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
-        }
-      }
-      result.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; dropped the {} tokens past the "
-                                            "embedding ({}{})",
-                                            tok_vocab, src.hp.n_vocab, tok_vocab - src.hp.n_vocab, dropped,
-                                            tok_vocab - src.hp.n_vocab > 4 ? ", ..." : ""));
-      tok_vocab = src.hp.n_vocab;
-    }
+    GgufVocab vocab = gguf_vocab(src, *tokenizer);
+    for (auto& w : vocab.warnings) result.warnings.push_back(w);
     for (auto& job : gguf_jobs) {
       job.writer = std::make_unique<writers::GgufWriter>(staging.path() / job.rel_path);
-      for (const auto& kv : arch::gguf_metadata(src.hp, src.name)) job.writer->set(kv.key, to_gguf_value(kv.value));
-      job.writer->set("general.file_type", formats::GgufValue(plan::preset_llama_ftype(job.plan.preset)));
-      job.writer->set("general.quantization_version", formats::GgufValue(uint32_t{2}));
-      for (const auto& e : tok_meta.entries) job.writer->set(e.key, to_gguf_value(e.value));
-      for (auto& t : job.plan.tensors) {
-        if (t.recipe.trim_to_tokenizer_vocab && t.recipe.ne.size() == 2 && t.recipe.ne[1] > tok_vocab)
-          t.recipe.ne[1] = tok_vocab;
-        job.writer->add_tensor(t.recipe.gguf_name, t.type, t.recipe.ne);
-      }
+      declare_gguf(*job.writer, src, vocab, job.plan);
       job.writer->begin();
     }
     const auto& tensors = gguf_jobs.front().plan.tensors;
@@ -260,15 +314,35 @@ ConvertResult convert(const ConvertOptions& opt) {
       bar.advance(1, recipe.gguf_name);
     }
     bar.finish();
+    // Ollama Modelfile per GGUF: its EOS tokens from generation_config.json, the template from the checkpoint.
+    std::vector<std::string> eos_tokens;
+    if (const fs::path gc = fs::path(src.ckpt.dir()) / "generation_config.json"; fs::exists(gc)) {
+      std::ifstream in(gc);
+      const json g = json::parse(in, nullptr, false);
+      if (g.is_object() && g.contains("eos_token_id")) {
+        const json& e = g["eos_token_id"];
+        for (const json& id : e.is_array() ? e : json::array({e}))
+          if (id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < static_cast<int64_t>(tokenizer->vocab_size()))
+            eos_tokens.push_back(tokenizer->token_text(static_cast<text::TokenId>(id.get<int64_t>())));
+      }
+    }
+    const std::optional<std::string> chat_template = src.ckpt.chat_template();
+    const TemplateShape shape = template_shape(chat_template);
+    if (shape == TemplateShape::Unknown)
+      result.warnings.push_back("ollama: the chat template has no known shape (ChatML, Llama-3, Gemma); the Modelfiles have no TEMPLATE");
     json files = json::array();
     for (auto& job : gguf_jobs) {
+      const std::string gguf_name = fs::path(job.rel_path).filename().string();
+      const std::string modelfile = fs::path(job.rel_path).stem().string() + ".Modelfile";
+      write_file_atomic(staging.path() / "gguf" / modelfile, render_modelfile({gguf_name, chat_template, eos_tokens}));
       job.writer->finish();
       Artifact a{"gguf", job.plan.precision_name(), job.rel_path,
                  static_cast<uint64_t>(fs::file_size(staging.path() / job.rel_path)), job.plan.bpw(), job.plan.total_params};
       files.push_back({{"file", fs::path(job.rel_path).filename().string()},
                        {"precision", a.precision},
                        {"size_bytes", a.size_bytes},
-                       {"bpw", a.bpw}});
+                       {"bpw", a.bpw},
+                       {"ollama_modelfile", modelfile}});
       result.artifacts.push_back(a);
     }
     json meta = {{"format", "gguf"},
@@ -276,6 +350,8 @@ ConvertResult convert(const ConvertOptions& opt) {
                                                    : "llama.cpp-compatible quants, llama.cpp mix"},
                  {"architecture", src.hp.gguf_arch},
                  {"compatible_backends", {"llama-pajamas-run", "llama.cpp", "ollama", "lm-studio"}},
+                 {"ollama", {{"modelfile_template", template_shape_name(shape)},
+                             {"usage", "ollama create NAME -f gguf/<file>.Modelfile (not tested against Ollama here)"}}},
                  {"files", files}};
     write_file_atomic(staging.path() / "gguf" / "metadata.json", meta.dump(2) + "\n");
   }
@@ -416,7 +492,8 @@ ConvertResult convert(const ConvertOptions& opt) {
                      {"plan", plans},
                      {"warnings", result.warnings}};
   write_file_atomic(staging.path() / "manifest.json", result.manifest.dump(2) + "\n");
-  staging.commit();
+  if (opt.force) staging.commit_replace();  // the old folder goes as a whole (artifacts, VALIDATION.md, ...)
+  else staging.commit();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -37,6 +37,9 @@ struct ConvertOptions {
   std::optional<bool> mlx_mixed;        // --mixed-precision / --no-mixed-precision; default: per precision name
   int threads = 0;                      // 0 = all cores
   bool progress = true;
+  // A non-empty output folder is refused unless force: then it is replaced as a whole on success (nothing
+  // of the old folder survives; on failure the old folder is left untouched).
+  bool force = false;
   uint64_t chunk_bytes = 64ull << 20;   // float rows per read: bounds peak memory
 };
 
@@ -57,5 +60,16 @@ struct ConvertResult {
 };
 
 ConvertResult convert(const ConvertOptions& options);
+
+struct SourceModel;
+// What a GGUF of `plan` adds around its tensor data: the header (metadata, vocabulary, tensor infos) padded to
+// the alignment, and at most max_padding_bytes of per-tensor alignment padding. `--target-size` subtracts both
+// from the budget so the whole file fits.
+struct GgufOverhead {
+  uint64_t header_bytes = 0;
+  uint64_t max_padding_bytes = 0;
+  uint64_t total() const { return header_bytes + max_padding_bytes; }
+};
+GgufOverhead gguf_overhead(const SourceModel& src, const plan::GgufPlan& plan);
 
 }  // namespace lp::convert

@@ -115,4 +115,32 @@ void StagingDir::commit() {
   committed_ = true;
 }
 
+void StagingDir::commit_replace() {
+  std::error_code ec;
+  if (!fs::exists(final_)) {
+    commit();
+    return;
+  }
+  fs::path parent = final_.parent_path();
+  if (parent.empty()) parent = ".";
+  const fs::path old = parent / (".lp-replaced-" + final_.filename().string() + "-" + random_suffix());
+  fs::rename(final_, old, ec);
+  if (ec) fail("{}: cannot move the old output aside to replace it: {}", final_.string(), ec.message());
+  fs::rename(temp_, final_, ec);
+  if (ec) {
+    std::error_code back;
+    fs::rename(old, final_, back);
+    fail("{}: cannot move the new output into place: {}", final_.string(), ec.message());
+  }
+  committed_ = true;
+  fs::remove_all(old, ec);
+}
+
+bool is_non_empty_output(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return false;
+  if (!fs::is_directory(dir, ec)) return true;
+  return fs::directory_iterator(dir, ec) != fs::directory_iterator();
+}
+
 }  // namespace lp

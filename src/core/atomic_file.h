@@ -48,11 +48,18 @@ class StagingDir {
   const std::filesystem::path& final_path() const { return final_; }
   // Moves every entry of the staging dir into final_dir (created if absent), replacing same-named entries.
   void commit();
+  // Replaces final_dir as a whole: the old folder is renamed aside, the staging dir renamed into its place,
+  // then the old one removed. Nothing of the old content survives; a failure before the second rename puts
+  // the old folder back.
+  void commit_replace();
 
  private:
   std::filesystem::path final_;
   std::filesystem::path temp_;
   bool committed_ = false;
 };
+
+// True when `dir` exists and holds anything (a regular file at `dir` also counts: it is not an empty folder).
+bool is_non_empty_output(const std::filesystem::path& dir);
 
 }  // namespace lp

@@ -2,6 +2,7 @@
 // table and VALIDATION.md.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -44,7 +45,8 @@ json format_json(const ValidationReport& r, const FormatReport& f) {
             {"status", f.status}};
   if (f.status == "SKIP") {
     j["skip_reason"] = f.skip_reason;
-    for (const char* k : {"perplexity", "ppl_increase", "kld_mean", "kld_median", "kld_p99", "kld_max", "same_top1", "generation_match"})
+    for (const char* k : {"perplexity", "ppl_increase", "kld_mean", "kld_median", "kld_p99", "kld_max", "same_top1", "ppl_increase_error",
+                          "tokens_to_first_divergence", "identical_prefix"})
       j[k] = nullptr;
     return j;
   }
@@ -58,7 +60,10 @@ json format_json(const ValidationReport& r, const FormatReport& f) {
   j["kld_max"] = s.kld_max;
   j["same_top1"] = s.same_top1;
   j["top1_dp_mean"] = s.dp_top_mean;
-  j["generation_match"] = f.generation_match ? json(*f.generation_match) : json(nullptr);
+  j["ppl_increase_error"] = f.ppl_increase_error ? json(*f.ppl_increase_error) : json(nullptr);
+  j["ppl_increase_within_noise"] = f.ppl_within_noise;
+  j["tokens_to_first_divergence"] = f.tokens_to_divergence ? json(*f.tokens_to_divergence) : json(nullptr);
+  j["identical_prefix"] = f.identical_prefix ? json(*f.identical_prefix) : json(nullptr);
   j["scored_tokens"] = s.tokens;
   j["seconds"] = f.seconds;
   j["gate"] = {{"max_ppl_increase", f.gate.max_ppl_increase}, {"max_kld_mean", f.gate.max_kld_mean}};
@@ -68,7 +73,7 @@ json format_json(const ValidationReport& r, const FormatReport& f) {
     j["generation"] = json::array();
     for (const auto& g : f.samples)
       j["generation"].push_back({{"prompt", g.prompt}, {"original", g.reference_text}, {"quantized", g.quantized_text},
-                                 {"matching_tokens", g.matching_tokens}, {"compared_tokens", g.compared_tokens}});
+                                 {"first_divergence", g.first_divergence}, {"original_tokens", g.reference_tokens}});
   }
   return j;
 }
@@ -85,6 +90,22 @@ std::string escape_cell(const std::string& text) {
 }
 
 std::string pct(double v, int digits = 2) { return fmt::format("{:.{}f}%", 100 * v, digits); }
+
+// "+0.05% ± 0.11% ~": the paired standard error, "~" when the difference is inside twice of it.
+std::string delta_ppl(const FormatReport& f) {
+  if (!f.ppl_increase_error) return fmt::format("{:+.2f}%", 100 * f.ppl_increase);
+  return fmt::format("{:+.2f}% ± {:.2f}%{}", 100 * f.ppl_increase, 100 * *f.ppl_increase_error, f.ppl_within_noise ? " ~" : "");
+}
+
+std::string divergence(const ValidationReport& r, const FormatReport& f) {
+  if (!f.tokens_to_divergence) return "-";
+  return fmt::format("{:.1f}/{}", *f.tokens_to_divergence, r.gen_tokens);
+}
+
+std::string ship_line(const ValidationReport& r) {
+  if (r.ship_path.empty()) return fmt::format("ship: none ({}; rule: {})\n", r.ship_reason, r.ship_rule);
+  return fmt::format("ship: {} ({}) — {}; rule: {}\n", r.ship_path, r.ship_name, r.ship_reason, r.ship_rule);
+}
 
 // Router statistics: overall per format, then per layer.
 std::string render_moe_markdown(const ValidationReport& r) {
@@ -123,10 +144,13 @@ json to_json(const ValidationReport& r) {
             {"corpus", {{"name", r.corpus_name}, {"sha256", r.corpus_sha256}, {"bytes", r.corpus_bytes}, {"tokens", r.corpus_tokens},
                         {"chunks", r.chunks}, {"ctx", r.ctx}, {"scored_tokens", r.scored_tokens},
                         {"protocol", "llama-perplexity: non-overlapping chunks of ctx tokens, second half of each scored"}}},
-            {"settings", {{"metrics", metrics}, {"ctx", r.ctx}, {"threads", r.threads}, {"kld", r.kld_method}}},
+            {"settings", {{"metrics", metrics}, {"ctx", r.ctx}, {"threads", r.threads}, {"kld", r.kld_method}, {"gen_tokens", r.gen_tokens}}},
             {"notes", r.notes},
             {"formats", json::array()},
             {"all_pass", r.all_pass()},
+            {"ship", {{"path", r.ship_path.empty() ? json(nullptr) : json(r.ship_path)},
+                      {"name", r.ship_name.empty() ? json(nullptr) : json(r.ship_name)},
+                      {"rule", r.ship_rule}, {"reason", r.ship_reason}}},
             {"seconds", r.seconds}};
   if (r.is_moe) j["moe_note"] = r.moe_note;
   for (const auto& f : r.formats) j["formats"].push_back(format_json(r, f));
@@ -137,12 +161,12 @@ std::string render_table(const ValidationReport& r) {
   std::string out = fmt::format("original: {} ({}), PPL {:.4f} +/- {:.4f}\ncorpus: {} ({} tokens, {} chunks of {}, {} scored)\n\n",
                                 r.original_path, r.architecture, r.ref_perplexity, r.ref_perplexity_error, r.corpus_name,
                                 r.corpus_tokens, r.chunks, r.ctx, r.scored_tokens);
-  std::string header = fmt::format("{:<18} | {:>9} | {:>6} | {:>9} | {:>8} | {:>9} | {:>9} | {:>10}", "Format", "Size", "BPW", "PPL",
-                                   "Δ PPL", "KLD mean", "KLD p99", "Same top-1");
-  if (r.metrics.generation) header += fmt::format(" | {:>9}", "Gen match");
+  std::string header = fmt::format("{:<18} | {:>9} | {:>6} | {:>9} | {:>18} | {:>9} | {:>9} | {:>10}", "Format", "Size", "BPW", "PPL",
+                                   "Δ PPL ± SE", "KLD mean", "KLD p99", "Same top-1");
+  if (r.metrics.generation) header += fmt::format(" | {:>9}", "1st diff");
   if (r.is_moe) header += " | Expert corr | Router agree | Unused (o/q)  ";
   header += " | Status";
-  out += header + "\n" + std::string(header.size() - 2, '-') + "\n";  // "Δ" is 2 bytes
+  out += header + "\n" + std::string(header.size() - 2, '-') + "\n";  // "Δ" and "±" are 2 bytes, 1 column each
   for (const auto& f : r.formats) {
     const std::string name = f.format + " " + f.precision;
     if (f.status == "SKIP") {
@@ -150,9 +174,9 @@ std::string render_table(const ValidationReport& r) {
       continue;
     }
     const auto& s = f.stats;
-    out += fmt::format("{:<18} | {:>9} | {:>6.3f} | {:>9.4f} | {:>+7.2f}% | {:>9.6f} | {:>9.6f} | {:>10}", name, format_bytes(f.size_bytes),
-                       f.bpw, s.perplexity, 100 * f.ppl_increase, s.kld_mean, s.kld_p99, pct(s.same_top1));
-    if (r.metrics.generation) out += fmt::format(" | {:>9}", f.generation_match ? pct(*f.generation_match, 1) : "-");
+    out += fmt::format("{:<18} | {:>9} | {:>6.3f} | {:>9.4f} | {:>18} | {:>9.6f} | {:>9.6f} | {:>10}", name, format_bytes(f.size_bytes),
+                       f.bpw, s.perplexity, delta_ppl(f), s.kld_mean, s.kld_p99, pct(s.same_top1));
+    if (r.metrics.generation) out += fmt::format(" | {:>9}", divergence(r, f));
     if (r.is_moe) out += moe_cells(f);
     out += " | " + f.status;
     if (!f.failures.empty()) {
@@ -162,6 +186,12 @@ std::string render_table(const ValidationReport& r) {
     }
     out += "\n";
   }
+  if (std::any_of(r.formats.begin(), r.formats.end(), [](const FormatReport& f) { return f.ppl_within_noise; }))
+    out += "~ ΔPPL within noise: smaller than twice its paired standard error\n";
+  if (r.metrics.generation)
+    out += fmt::format("1st diff: greedy tokens identical to the original's before the first difference (mean of {} prompts, of {})\n",
+                       4, r.gen_tokens);
+  out += ship_line(r);
   if (!r.moe_note.empty()) out += "MoE columns n/a: " + r.moe_note + "\n";
   if (!r.reference_file.empty()) out += "reference: " + r.reference_file + " (KLD " + r.kld_method + ")\n";
   for (const auto& n : r.notes) out += "note: " + n + "\n";
@@ -178,8 +208,8 @@ std::string render_markdown(const ValidationReport& r) {
                     r.ref_perplexity_error, r.kld_method, r.reference_file.empty() ? "" : " (`" + r.reference_file + "`)", r.seconds, r.threads);
   for (const auto& n : r.notes) md += "- Note: " + n + "\n";
   md += "\n";
-  md += "| Format | Size | BPW | PPL | Δ PPL | KLD mean | KLD median | KLD p99 | KLD max | Same top-1 | mean abs Δp(top) |";
-  md += r.metrics.generation ? " Gen match |" : "";
+  md += "| Format | Size | BPW | PPL | Δ PPL ± SE | KLD mean | KLD median | KLD p99 | KLD max | Same top-1 | mean abs Δp(top) |";
+  md += r.metrics.generation ? " Tokens to first divergence |" : "";
   md += " Status |\n|---|---|---|---|---|---|---|---|---|---|---|";
   md += r.metrics.generation ? "---|" : "";
   md += "---|\n";
@@ -189,14 +219,19 @@ std::string render_markdown(const ValidationReport& r) {
       continue;
     }
     const auto& s = f.stats;
-    md += fmt::format("| {} {} | {} | {:.3f} | {:.4f} | {:+.2f}% | {:.6f} | {:.6f} | {:.6f} | {:.6f} | {} | {} |", f.format, f.precision,
-                      format_bytes(f.size_bytes), f.bpw, s.perplexity, 100 * f.ppl_increase, s.kld_mean, s.kld_median, s.kld_p99,
+    md += fmt::format("| {} {} | {} | {:.3f} | {:.4f} | {} | {:.6f} | {:.6f} | {:.6f} | {:.6f} | {} | {} |", f.format, f.precision,
+                      format_bytes(f.size_bytes), f.bpw, s.perplexity, delta_ppl(f), s.kld_mean, s.kld_median, s.kld_p99,
                       s.kld_max, pct(s.same_top1), pct(s.dp_top_mean, 3));
-    if (r.metrics.generation) md += fmt::format(" {} |", f.generation_match ? pct(*f.generation_match, 1) : "-");
+    if (r.metrics.generation) md += fmt::format(" {} |", divergence(r, f));
     md += fmt::format(" {} |\n", f.status);
   }
+  md += "\n" + ship_line(r);
+  md += "\nΔ PPL ± SE: paired standard error over per-token NLL differences (as llama-perplexity's Mean ln(PPL(Q)/PPL(base))); "
+        "~ marks a difference inside twice that error (noise). Tokens to first divergence: greedy tokens identical to the "
+        "original's before the first difference, mean over the prompts.\n";
   if (r.is_moe) md += render_moe_markdown(r);
-  md += "\nGates: Δ PPL and mean KLD ceilings per precision (defaults from the plan's targets, or --max-ppl-increase / --max-kld).\n";
+  md += "\nGates: Δ PPL and mean KLD ceilings per precision class (defaults measured on the fixtures, see docs/VALIDATION.md; "
+        "or --max-ppl-increase / --max-kld).\n";
   for (const auto& f : r.formats) {
     if (f.status == "SKIP") continue;
     md += fmt::format("- {} {}: Δ PPL ≤ {}, mean KLD ≤ {}{}\n", f.format, f.precision, pct(f.gate.max_ppl_increase), f.gate.max_kld_mean,
@@ -206,8 +241,8 @@ std::string render_markdown(const ValidationReport& r) {
     if (f.samples.empty()) continue;
     md += fmt::format("\n## Greedy generation: {} {}\n", f.format, f.precision);
     for (const auto& g : f.samples)
-      md += fmt::format("\nPrompt: `{}` — {}/{} tokens identical\n\n| original | quantized |\n|---|---|\n| {} | {} |\n", g.prompt,
-                        g.matching_tokens, g.compared_tokens, escape_cell(g.reference_text), escape_cell(g.quantized_text));
+      md += fmt::format("\nPrompt: `{}` — first {} of {} tokens identical\n\n| original | quantized |\n|---|---|\n| {} | {} |\n",
+                        g.prompt, g.first_divergence, g.reference_tokens, escape_cell(g.reference_text), escape_cell(g.quantized_text));
   }
   return md;
 }

@@ -1,5 +1,5 @@
-// PASS/FAIL gates per precision. Defaults follow the plan's targets: perplexity increase under 5% for
-// 4-bit, under 2% for 6-bit and wider, and a mean-KLD ceiling per bit width. Flags override them.
+// PASS/FAIL gates per precision class (nominal bit width), set from what correct quantizations measure on the
+// trained fixtures with a margin (docs/VALIDATION.md, "Gates"). Flags and recipes override them.
 #pragma once
 #include <optional>
 #include <string>

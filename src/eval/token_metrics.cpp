@@ -97,6 +97,14 @@ void ComparisonAccumulator::add(const TokenComparison& t) {
   same_ += t.same_top1 ? 1 : 0;
 }
 
+void ComparisonAccumulator::add(const TokenComparison& t, double nll_ref) {
+  add(t);
+  const double d = t.nll_quant - nll_ref;
+  sum_d_ += d;
+  sum_d2_ += d * d;
+  ++paired_;
+}
+
 ComparisonSummary ComparisonAccumulator::summary() const {
   ComparisonSummary s;
   s.tokens = kld_.size();
@@ -112,6 +120,13 @@ ComparisonSummary ComparisonAccumulator::summary() const {
   s.kld_max = sorted.back();
   s.same_top1 = static_cast<double>(same_) / n;
   s.dp_top_mean = sum_dp_ / n;
+  if (paired_ == kld_.size() && paired_ > 1) {
+    const double m = static_cast<double>(paired_);
+    s.paired = true;
+    s.ln_ppl_ratio = sum_d_ / m;
+    const double var = std::max(0.0, (sum_d2_ / m - s.ln_ppl_ratio * s.ln_ppl_ratio) * m / (m - 1));
+    s.ln_ppl_ratio_error = std::sqrt(var / m);
+  }
   return s;
 }
 

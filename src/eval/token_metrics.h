@@ -52,11 +52,17 @@ struct ComparisonSummary {
   double kld_mean = 0, kld_median = 0, kld_p99 = 0, kld_max = 0;
   double same_top1 = 0;    // fraction
   double dp_top_mean = 0;  // fraction (probability units)
+  // Paired per-token differences d = nll_quant - nll_ref (when the reference NLL was given): mean(d) is
+  // ln(PPL_q / PPL_ref) and its standard error is sd(d)/sqrt(n), as llama-perplexity reports
+  // "Mean ln(PPL(Q)/PPL(base))". Much tighter than the two perplexities' own errors (they share the text).
+  bool paired = false;
+  double ln_ppl_ratio = 0, ln_ppl_ratio_error = 0;
 };
 
 class ComparisonAccumulator {
  public:
   void add(const TokenComparison& t);
+  void add(const TokenComparison& t, double nll_ref);  // also accumulates the paired NLL difference
   ComparisonSummary summary() const;
   size_t count() const { return kld_.size(); }
 
@@ -65,6 +71,8 @@ class ComparisonAccumulator {
   std::vector<float> kld_;  // one value per scored token: 4 bytes x corpus tokens
   double sum_kld_ = 0, sum_dp_ = 0;
   size_t same_ = 0;
+  double sum_d_ = 0, sum_d2_ = 0;
+  size_t paired_ = 0;
 };
 
 }  // namespace lp::eval

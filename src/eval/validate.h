@@ -42,12 +42,16 @@ struct ValidateOptions {
   std::string reference_file;  // compare against this saved reference (then --original is optional)
   int reference_top_k = 32;
   bool write_outputs = true;  // manifest.json validation section, validation.json, VALIDATION.md
-  bool progress = true;
+  bool progress = true;       // a bar on a terminal; plain lines ("validate: chunk 3/8 ...") when stderr is not one
+  // Print each format's result line to stdout (flushed) as soon as it is final, so a run that is killed
+  // later still leaves what it measured (`convert --validate`).
+  bool report_each = false;
 };
 
 struct GenerationSample {
   std::string prompt, reference_text, quantized_text;
-  int reference_tokens = 0, matching_tokens = 0, compared_tokens = 0;
+  int reference_tokens = 0;
+  int first_divergence = 0;  // greedy tokens identical to the original's before the first difference
 };
 
 struct FormatReport {
@@ -58,7 +62,12 @@ struct FormatReport {
   std::string skip_reason;  // why SKIP
   ComparisonSummary stats;
   double ppl_increase = 0;  // fraction
-  std::optional<double> generation_match;  // fraction of identical tokens (position by position)
+  // Paired standard error of ppl_increase (per-token NLL differences), and whether |ΔPPL| < 2 of them.
+  std::optional<double> ppl_increase_error;
+  bool ppl_within_noise = false;
+  // Greedy generation: mean number of tokens identical to the original's before the first difference
+  // (out of gen_tokens), and the share of the original's tokens reproduced before divergence.
+  std::optional<double> tokens_to_divergence, identical_prefix;
   std::vector<GenerationSample> samples;
   std::optional<MoeSummary> moe;  // MoE models, when the engine reported routing
   Gate gate;
@@ -79,6 +88,9 @@ struct ValidationReport {
   int ctx = 0, chunks = 0, threads = 0;
   Metrics metrics;
   std::vector<FormatReport> formats;
+  int gen_tokens = 0;
+  // Which artifact to ship and by what rule (ship_rule always set; ship_path empty when none qualifies).
+  std::string ship_path, ship_name, ship_rule, ship_reason;
   double seconds = 0;
   std::string created;
   bool all_pass() const;

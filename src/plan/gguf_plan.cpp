@@ -227,6 +227,12 @@ GgmlType step_up(GgmlType t) {
 
 GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRecipe>& recipes,
                    const GgufPlanOptions& options) {
+  // MXFP4_MOE changes only routed-expert tensors (the rest is Q8_0): on a dense model it would be a Q8_0-sized
+  // file labelled MXFP4, so it is refused with the reason rather than written under a misleading name.
+  if (options.preset == Preset::MXFP4_MOE && hp.n_expert == 0)
+    fail("--precision mxfp4_moe: the model is dense (no MoE expert tensors); MXFP4_MOE quantizes only expert weights "
+         "to MXFP4 and keeps everything else at Q8_0, so this would be a Q8_0 file under an MXFP4 label. Use q8_0, or a "
+         "4-bit preset such as q4_k_m / iq4_nl");
   GgufPlan plan;
   plan.preset = options.preset;
   plan.architecture_aware = options.architecture_aware;

@@ -127,47 +127,82 @@ std::optional<MlxPrecision> mlx_precision_from_name(std::string_view name) {
   return p;
 }
 
-PrecisionRequest parse_precision(std::string_view text, bool want_gguf, bool want_mlx) {
+PrecisionRequest parse_precision(std::string_view text) {
   PrecisionRequest req;
-  std::string gguf_part, mlx_part;
-  auto colon = text.find(':');
-  if (colon != std::string_view::npos) {
-    gguf_part = trim(text.substr(0, colon));
-    mlx_part = trim(text.substr(colon + 1));
-  } else if (want_gguf && want_mlx) {
-    fail("--precision: '{}' names one format but both gguf and mlx were asked for; use GGUF:MLX, e.g. q4_k_m:4bit",
-         text);
-  } else if (want_gguf) {
-    gguf_part = trim(text);
-  } else {
-    mlx_part = trim(text);
-  }
-  if (want_gguf) {
-    if (gguf_part.empty()) fail("--precision: no GGUF precision in '{}'", text);
-    for (const auto& v : split(gguf_part, ',')) {
-      if (v == "auto" || v == "AUTO") {
-        if (gguf_part.find(',') != std::string::npos) fail("--precision: 'auto' cannot be combined with other GGUF precisions");
-        req.gguf_auto = true;
-        req.gguf.push_back(Preset::Q4_K_M);
-        continue;
-      }
-      auto p = preset_from_name(v);
-      if (!p) {
-        std::string names;
-        for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
-        fail("--precision: unknown GGUF precision '{}' (known: {})", v, names);
-      }
-      req.gguf.push_back(*p);
+  auto add_gguf = [&](const std::string& v, std::string_view item) {
+    if (lower(v) == "auto") {
+      req.gguf_auto = true;
+      req.gguf.push_back(Preset::Q4_K_M);
+      return;
+    }
+    auto p = preset_from_name(v);
+    if (!p) {
+      if (mlx_precision_from_name(v))
+        fail("--precision: '{}' in '{}' is an MLX precision where a GGUF one is expected (GGUF:MLX, e.g. q4_k_m:4bit)", v, item);
+      std::string names;
+      for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
+      fail("--precision: unknown GGUF precision '{}' (known: {})", v, names);
+    }
+    req.gguf.push_back(*p);
+  };
+  auto add_mlx = [&](const std::string& v, std::string_view item) {
+    auto p = mlx_precision_from_name(v);
+    if (!p) {
+      if (preset_from_name(v) || lower(v) == "auto")
+        fail("--precision: '{}' in '{}' is a GGUF precision where an MLX one is expected (GGUF:MLX, e.g. q4_k_m:4bit)", v, item);
+      fail("--precision: unknown MLX precision '{}' (use 2bit, 3bit, 4bit, 5bit, 6bit or 8bit, optional -g32/-g128, -pure)", v);
+    }
+    req.mlx.push_back(*p);
+  };
+  const std::string all = trim(text);
+  if (all.empty()) fail("--precision: empty");
+  for (const std::string& item : split(all, ',')) {
+    if (item.empty()) fail("--precision: empty item in '{}'", text);
+    const auto colon = item.find(':');
+    if (colon != std::string::npos) {
+      // GGUF:MLX pair; the old spelling "q4_k_m,q8_0:4bit,8bit" reads the same item by item.
+      const std::string g = trim(std::string_view(item).substr(0, colon)), m = trim(std::string_view(item).substr(colon + 1));
+      if (g.empty() || m.empty() || m.find(':') != std::string::npos)
+        fail("--precision: '{}' is not GGUF:MLX (e.g. q4_k_m:4bit)", item);
+      add_gguf(g, item);
+      add_mlx(m, item);
+      continue;
+    }
+    // One name: its format is inferred from the name (llama.cpp file types are GGUF, "<N>bit..." is MLX).
+    if (mlx_precision_from_name(item)) add_mlx(item, item);
+    else if (preset_from_name(item) || lower(item) == "auto") add_gguf(item, item);
+    else {
+      std::string names;
+      for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
+      fail("--precision: unknown precision '{}' (GGUF: {}, auto; MLX: 2bit..8bit with optional -g32/-g128, -pure)", item, names);
     }
   }
-  if (want_mlx) {
-    if (mlx_part.empty()) fail("--precision: no MLX precision in '{}'", text);
-    for (const auto& v : split(mlx_part, ',')) {
-      auto p = mlx_precision_from_name(v);
-      if (!p) fail("--precision: unknown MLX precision '{}' (use 2bit, 3bit, 4bit, 5bit, 6bit or 8bit, optional -g32/-g128, -pure)", v);
-      req.mlx.push_back(*p);
+  if (req.gguf_auto && req.gguf.size() > 1) fail("--precision: 'auto' cannot be combined with other GGUF precisions");
+  return req;
+}
+
+PrecisionRequest parse_precision(std::string_view text, bool want_gguf, bool want_mlx) {
+  PrecisionRequest req = parse_precision(text);
+  auto names = [](const PrecisionRequest& r, bool gguf) {
+    std::string s;
+    if (gguf) {
+      if (r.gguf_auto) return std::string("auto");
+      for (Preset p : r.gguf) s += (s.empty() ? "" : ",") + preset_file_suffix(p);
+    } else {
+      for (const auto& m : r.mlx) s += (s.empty() ? "" : ",") + m.name();
     }
-  }
+    return s;
+  };
+  if (!want_gguf && !req.gguf.empty())
+    fail("--precision '{}' asks for GGUF {} but --formats has no gguf: add gguf to --formats, or leave --formats out "
+         "(it follows --precision)", text, names(req, true));
+  if (!want_mlx && !req.mlx.empty())
+    fail("--precision '{}' asks for MLX {} but --formats has no mlx: add mlx to --formats, or leave --formats out "
+         "(it follows --precision)", text, names(req, false));
+  if (want_gguf && req.gguf.empty())
+    fail("--formats asks for gguf but --precision '{}' names no GGUF precision: add one (e.g. q4_k_m:{})", text, names(req, false));
+  if (want_mlx && req.mlx.empty())
+    fail("--formats asks for mlx but --precision '{}' names no MLX precision: add one (e.g. {}:4bit)", text, names(req, true));
   return req;
 }
 

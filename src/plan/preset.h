@@ -31,8 +31,10 @@ struct MlxPrecision {
 };
 std::optional<MlxPrecision> mlx_precision_from_name(std::string_view name);
 
-// `--precision` as convert takes it: "q4_k_m:4bit" (GGUF:MLX), "q4_k_m,q8_0" (several artifacts),
-// or one value when one format is asked for. Throws lp::Error naming the bad value.
+// `--precision` as convert takes it: a comma list of items, each a GGUF:MLX pair ("q4_k_m:4bit") or one name
+// whose format follows from the name (llama.cpp file types and "auto" are GGUF, "<N>bit[-gG][-pure]" is MLX):
+// "4bit", "q4_k_m,q8_0", "q4_k_m:4bit,q8_0:8bit", "q4_k_m,4bit". The old "q4_k_m,q8_0:4bit,8bit" reads the
+// same item by item. Throws lp::Error naming the bad value.
 // GGUF "auto": per-tensor types from the allocator (src/allocate) under a size budget; `gguf` then holds
 // Q4_K_M as the base preset (its rules and general.file_type for tensors the allocator leaves alone).
 struct PrecisionRequest {
@@ -40,6 +42,9 @@ struct PrecisionRequest {
   bool gguf_auto = false;
   std::vector<MlxPrecision> mlx;
 };
+PrecisionRequest parse_precision(std::string_view text);
+// The same, checked against the formats asked for: a format asked for with no precision, or a precision whose
+// format was not asked for, is an error naming the conflict (never silently dropped).
 PrecisionRequest parse_precision(std::string_view text, bool want_gguf, bool want_mlx);
 
 }  // namespace lp::plan

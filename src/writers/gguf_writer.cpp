@@ -129,6 +129,34 @@ uint64_t GgufWriter::tensor_bytes(const std::string& name) const {
   return impl_->tensors[it->second].nbytes;
 }
 
+uint64_t GgufWriter::header_bytes() const {
+  const Impl& m = *impl_;
+  std::string header;
+  put<uint32_t>(header, formats::kGgufMagic);
+  put<uint32_t>(header, 3);
+  put<uint64_t>(header, m.tensors.size());
+  put<uint64_t>(header, m.kv.size());
+  for (const auto& [k, v] : m.kv) {
+    put_string(header, k);
+    put<uint32_t>(header, static_cast<uint32_t>(v.type()));
+    append_gguf_value(header, v);
+  }
+  if (m.alignment != formats::kGgufDefaultAlignment && !has("general.alignment")) {
+    put_string(header, "general.alignment");
+    put<uint32_t>(header, static_cast<uint32_t>(GgufType::UINT32));
+    put<uint32_t>(header, m.alignment);
+  }
+  for (const auto& t : m.tensors) {
+    put_string(header, t.name);
+    put<uint32_t>(header, static_cast<uint32_t>(t.ne.size()));
+    header.resize(header.size() + 8 * t.ne.size() + 4 + 8);
+  }
+  return (header.size() + m.alignment - 1) / m.alignment * m.alignment;
+}
+
+size_t GgufWriter::tensor_count() const { return impl_->tensors.size(); }
+uint32_t GgufWriter::alignment() const { return impl_->alignment; }
+
 void GgufWriter::begin() {
   Impl& m = *impl_;
   if (m.begun) fail("{}: begin() called twice", m.where());

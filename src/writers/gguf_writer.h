@@ -36,6 +36,12 @@ class GgufWriter {
   void add_tensor(const std::string& name, lp::GgmlType type, std::vector<int64_t> ne);
   uint64_t tensor_bytes(const std::string& name) const;
 
+  // Bytes before the data section as begin() will write them (magic, metadata, tensor infos, padding to the
+  // alignment); with the declared metadata and tensors. The file is header_bytes() + each tensor padded.
+  uint64_t header_bytes() const;
+  size_t tensor_count() const;
+  uint32_t alignment() const;
+
   void begin();
   // `name` must be the current tensor (the first declared one not yet complete).
   void write_tensor_data(const std::string& name, const void* data, size_t size);

@@ -81,7 +81,11 @@ TEST(ConvertAtomicity, FailureKeepsAnExistingOutputDirUntouched) {
   fs::create_directories(dir / "out" / "gguf");
   std::ofstream(dir / "out" / "manifest.json") << "{\"previous\": true}\n";
   std::ofstream(dir / "out" / "gguf" / "model-q8_0.gguf") << "previous artifact";
+  // Without force a non-empty output is refused up front; with force, a failure midway still keeps it whole.
   EXPECT_THROW(convert::convert(options(dir / "model", dir / "out")), Error);
+  convert::ConvertOptions forced = options(dir / "model", dir / "out");
+  forced.force = true;
+  EXPECT_THROW(convert::convert(forced), Error);
   EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{"model", "out"}));
   EXPECT_EQ(list_dir(dir / "out"), (std::vector<std::string>{"gguf", "manifest.json"}));
   EXPECT_EQ(list_dir(dir / "out" / "gguf"), std::vector<std::string>{"model-q8_0.gguf"});

@@ -174,10 +174,13 @@ TEST_F(ValidateTiny, OutputsGoNextToTheManifest) {
   EXPECT_TRUE(m.contains("formats"));  // the rest of the manifest is kept
   const auto v = nlohmann::json::parse(slurp(dir / "validation.json"));
   for (const char* k : {"format", "precision", "path", "size_bytes", "bpw", "perplexity", "ppl_increase", "kld_mean", "kld_median",
-                        "kld_p99", "kld_max", "same_top1", "generation_match", "status"})
+                        "kld_p99", "kld_max", "same_top1", "ppl_increase_error", "tokens_to_first_divergence", "status"})
     EXPECT_TRUE(v["formats"][0].contains(k)) << k;
   EXPECT_NE(slurp(dir / "VALIDATION.md").find("| Format |"), std::string::npos);
   EXPECT_NE(render_table(r).find("Same top-1"), std::string::npos);
+  // One line says what to ship and by which rule.
+  EXPECT_EQ(v["ship"]["path"], r.formats[0].path);
+  EXPECT_NE(render_table(r).find("ship: " + r.formats[0].path), std::string::npos) << render_table(r);
 }
 
 TEST_F(ValidateTiny, GenerationIsComparedSideBySide) {
@@ -186,8 +189,13 @@ TEST_F(ValidateTiny, GenerationIsComparedSideBySide) {
   o.gen_tokens = 8;
   const ValidationReport r = validate(o);
   ASSERT_EQ(r.formats.size(), 1u);
-  ASSERT_TRUE(r.formats[0].generation_match.has_value());
-  EXPECT_DOUBLE_EQ(*r.formats[0].generation_match, 1.0);  // identical weights decode identically
+  ASSERT_TRUE(r.formats[0].tokens_to_divergence.has_value());
+  EXPECT_DOUBLE_EQ(*r.formats[0].tokens_to_divergence, 8.0);  // identical weights decode identically
+  EXPECT_DOUBLE_EQ(*r.formats[0].identical_prefix, 1.0);
+  // Identical weights: every paired NLL difference is 0, so ΔPPL is 0 ± 0 (not "within noise": there is none).
+  ASSERT_TRUE(r.formats[0].ppl_increase_error.has_value());
+  EXPECT_NEAR(r.formats[0].ppl_increase, 0.0, 1e-6);
+  EXPECT_LT(*r.formats[0].ppl_increase_error, 1e-6);
   EXPECT_EQ(r.formats[0].samples.size(), 4u);
 }
 

@@ -82,6 +82,24 @@ TEST(Preset, ParsesNamesAndPrecisionStrings) {
   EXPECT_THROW(parse_precision("q9_k", true, false), lp::Error);
   EXPECT_THROW(parse_precision("7bit", false, true), lp::Error);
   EXPECT_EQ(parse_precision("6bit-pure", false, true).mlx[0].mixed, false);
+
+  // Formats inferred item by item: a name is GGUF or MLX by itself; GGUF:MLX pairs one of each.
+  auto mlx_only = parse_precision("4bit");
+  EXPECT_TRUE(mlx_only.gguf.empty());
+  ASSERT_EQ(mlx_only.mlx.size(), 1u);
+  auto pairs = parse_precision("q4_k_m:4bit,q8_0:8bit");
+  EXPECT_EQ(pairs.gguf, (std::vector<Preset>{Preset::Q4_K_M, Preset::Q8_0}));
+  ASSERT_EQ(pairs.mlx.size(), 2u);
+  EXPECT_EQ(pairs.mlx[1].bits, 8);
+  auto mixed = parse_precision("q4_k_m,4bit");
+  EXPECT_EQ(mixed.gguf, std::vector<Preset>{Preset::Q4_K_M});
+  EXPECT_EQ(mixed.mlx.size(), 1u);
+  EXPECT_TRUE(parse_precision("auto:4bit").gguf_auto);
+  EXPECT_THROW(parse_precision("4bit:q4_k_m"), lp::Error);   // sides swapped
+  EXPECT_THROW(parse_precision("q4_k_m:4bit:8bit"), lp::Error);
+  EXPECT_THROW(parse_precision("q4_k_m,,4bit"), lp::Error);
+  EXPECT_THROW(parse_precision("q4_k_m:4bit", true, false), lp::Error);  // MLX asked for, not in --formats
+  EXPECT_THROW(parse_precision("4bit", true, true), lp::Error);          // GGUF in --formats, none named
 }
 
 TEST(LlamaCppMix, Q4KMOnTinyQwen3MatchesLlamaQuantRules) {

@@ -221,3 +221,29 @@ TEST(GgufValue, ConversionsCheckRanges) {
   EXPECT_EQ(j["head"].size(), 4u);
   EXPECT_NE(big.to_string(3).find("100 int32 items"), std::string::npos);
 }
+
+// header_bytes() predicts the data offset before anything is written (what `--target-size` subtracts), for the
+// default alignment and one that adds general.alignment.
+TEST(GgufWriter, HeaderBytesPredictTheDataOffsetAndFileSize) {
+  for (uint32_t alignment : {32u, 64u}) {
+    const fs::path p = temp_path("header_bytes_" + std::to_string(alignment) + ".gguf");
+    GgufWriter w(p, alignment);
+    for (auto& [k, v] : all_values()) w.set(k, v);
+    w.add_tensor("a", lp::GgmlType::F32, {3});         // 12 bytes: padded
+    w.add_tensor("b.weight", lp::GgmlType::F16, {64, 2});  // 256 bytes
+    const uint64_t predicted = w.header_bytes();
+    EXPECT_EQ(predicted % alignment, 0u);
+    EXPECT_EQ(w.tensor_count(), 2u);
+    w.begin();
+    std::vector<uint8_t> a(12, 1), b(256, 2);
+    w.write_tensor_data("a", a.data(), a.size());
+    w.write_tensor_data("b.weight", b.data(), b.size());
+    w.finish();
+    const auto g = GgufFile::open(p.string());
+    EXPECT_EQ(g.data_offset(), predicted) << alignment;
+    const uint64_t padded_a = (12 + alignment - 1) / alignment * alignment, padded_b = (256 + alignment - 1) / alignment * alignment;
+    EXPECT_EQ(fs::file_size(p), predicted + padded_a + padded_b);
+    EXPECT_LE(fs::file_size(p), predicted + 12 + 256 + w.tensor_count() * (alignment - 1));
+    fs::remove(p);
+  }
+}
