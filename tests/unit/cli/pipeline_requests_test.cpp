@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "cli_helpers.h"
+#include "peer_skip.h"
 
 namespace lp::testcli {
 namespace {
@@ -20,8 +21,8 @@ class PipelineRequests : public ::testing::Test {
  protected:
   void SetUp() override {
     quant_ = binary("llama-pajamas-quant");
-    if (quant_.empty()) GTEST_SKIP() << "llama-pajamas-quant not built next to this test (../apps/)";
-    if (!fs::exists(model() / "model.safetensors")) GTEST_SKIP() << "fixture missing: " << model();
+    if (quant_.empty()) LP_SKIP_OR_FAIL("llama-pajamas-quant not built next to this test (../apps/)");
+    if (!fs::exists(model() / "model.safetensors")) LP_SKIP_OR_FAIL("fixture missing: " << model());
   }
   static fs::path model() { return fixture("tiny-qwen3"); }
   RunResult convert(const fs::path& out, std::vector<std::string> extra) {
@@ -61,7 +62,7 @@ TEST_F(PipelineRequests, PrecisionNamesPickTheFormats) {
   r = convert(work_ / "c", {"--precision", "q4_k_m:4bit,q8_0:8bit"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(artifacts(work_ / "c"), (std::vector<std::string>{"gguf:Q4_K_M", "gguf:Q8_0", "mlx:4bit-mixed", "mlx:8bit-mixed"}));
-  r = convert(work_ / "d", {"-p", "q8_0,3bit"});
+  r = convert(work_ / "d", {"--precision", "q8_0,3bit"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(artifacts(work_ / "d"), (std::vector<std::string>{"gguf:Q8_0", "mlx:3bit-mixed"}));
   // No precision, no formats: GGUF Q4_K_M as before.
@@ -84,19 +85,19 @@ TEST_F(PipelineRequests, Mxfp4MoeOnADenseModelIsRefusedWithTheReason) {
 
 TEST_F(PipelineRequests, NonEmptyOutputNeedsForceAndIsThenReplacedWhole) {
   const fs::path out = work_ / "out";
-  ASSERT_EQ(convert(out, {"-p", "q8_0,4bit"}).exit_code, 0);
+  ASSERT_EQ(convert(out, {"--precision", "q8_0,4bit"}).exit_code, 0);
   write_file(out / "VALIDATION.md", "# old\n");
   write_file(out / "validation.json", "{}\n");
   const std::string manifest = read_file(out / "manifest.json");
 
-  RunResult r = convert(out, {"-p", "q4_k_m"});
+  RunResult r = convert(out, {"--precision", "q4_k_m"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
   EXPECT_EQ(read_file(out / "manifest.json"), manifest);  // untouched
   EXPECT_TRUE(fs::exists(out / "VALIDATION.md"));
 
-  r = convert(out, {"-p", "q4_k_m", "--force"});
+  r = convert(out, {"--precision", "q4_k_m", "--force"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(list_dir(out), (std::vector<std::string>{"gguf", "manifest.json"}));
   EXPECT_EQ(list_dir(out / "gguf"), (std::vector<std::string>{"metadata.json", "tiny-qwen3-q4_k_m.Modelfile", "tiny-qwen3-q4_k_m.gguf"}));
@@ -125,7 +126,7 @@ TEST_F(PipelineRequests, TargetSizeBoundsTheWholeFile) {
 
 TEST_F(PipelineRequests, ValidateOptionsPassThroughWithPlainProgress) {
   const fs::path out = work_ / "out";
-  const RunResult r = convert(out, {"-p", "q8_0", "--validate", "--corpus", fixture("heldout.txt").string(), "--ctx", "64",
+  const RunResult r = convert(out, {"--precision", "q8_0", "--validate", "--corpus", fixture("heldout.txt").string(), "--ctx", "64",
                                     "--chunks", "3"});
   ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 2) << r.err;
   // -q silences progress; the result line is printed as soon as the artifact is measured.
@@ -137,19 +138,19 @@ TEST_F(PipelineRequests, ValidateOptionsPassThroughWithPlainProgress) {
   EXPECT_NE(v["corpus"]["name"].get<std::string>().find("heldout"), std::string::npos) << v["corpus"];
 
   // Without -q and with stderr not a terminal (captured here): plain progress lines.
-  const RunResult p = run(quant_, {"convert", model().string(), "-o", (work_ / "p").string(), "-p", "q8_0", "-t", "2", "--validate",
-                                   "--corpus", fixture("heldout.txt").string(), "--ctx", "64", "--max-tokens", "128"});
+  const RunResult p = run(quant_, {"convert", model().string(), "-o", (work_ / "p").string(), "--precision", "q8_0", "-t", "2", "--validate",
+                                   "--corpus", fixture("heldout.txt").string(), "--ctx", "64", "--chunks", "2"});
   ASSERT_TRUE(p.exit_code == 0 || p.exit_code == 2) << p.err;
   EXPECT_NE(p.err.find("validate: chunk 2/2"), std::string::npos) << p.err;
   EXPECT_EQ(p.err.find('\r'), std::string::npos) << "terminal control characters in a log";
 
   // Validation flags without --validate are not silently ignored.
-  expect_refused(convert(work_ / "q", {"-p", "q8_0", "--ctx", "64"}), work_ / "q", "add --validate");
+  expect_refused(convert(work_ / "q", {"--precision", "q8_0", "--ctx", "64"}), work_ / "q", "add --validate");
 }
 
 TEST_F(PipelineRequests, OllamaModelfileNextToEachGguf) {
   const fs::path out = work_ / "out";
-  ASSERT_EQ(convert(out, {"-p", "q8_0,q4_k_m"}).exit_code, 0);
+  ASSERT_EQ(convert(out, {"--precision", "q8_0,q4_k_m"}).exit_code, 0);
   for (const char* stem : {"tiny-qwen3-q8_0", "tiny-qwen3-q4_k_m"}) {
     const fs::path mf = out / "gguf" / (std::string(stem) + ".Modelfile");
     ASSERT_TRUE(fs::exists(mf)) << mf;
@@ -206,10 +207,10 @@ TEST_F(PipelineRequests, DetectEndsWithACommandAndAMemoryFit) {
 
 TEST_F(PipelineRequests, BenchJsonNamesWhatItMeasured) {
   const fs::path runb = binary("llama-pajamas-run");
-  if (runb.empty()) GTEST_SKIP() << "llama-pajamas-run not built";
+  if (runb.empty()) LP_SKIP_OR_FAIL("llama-pajamas-run not built");
   const fs::path out = work_ / "out";
-  ASSERT_EQ(convert(out, {"-p", "q8_0:4bit"}).exit_code, 0);
-  const std::vector<std::string> small = {"-p", "16", "-n", "4", "-r", "1", "-t", "1", "--json"};
+  ASSERT_EQ(convert(out, {"--precision", "q8_0:4bit"}).exit_code, 0);
+  const std::vector<std::string> small = {"--prompt-tokens", "16", "-n", "4", "-r", "1", "-t", "1", "--json"};
   auto args = [&](std::vector<std::string> a) {
     a.insert(a.begin(), "bench");
     a.insert(a.end(), small.begin(), small.end());
