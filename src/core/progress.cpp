@@ -8,9 +8,19 @@
 
 namespace lp {
 
+namespace {
+ProgressObserver& observer() {
+  static ProgressObserver o;
+  return o;
+}
+}  // namespace
+
+void set_progress_observer(ProgressObserver o) { observer() = std::move(o); }
+
 Progress::Progress(std::string label, uint64_t total, bool enabled)
     : label_(std::move(label)), total_(total), tty_(enabled && ::isatty(STDERR_FILENO) == 1) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
+  last_notify_ = start_ - std::chrono::seconds(1);
 }
 
 Progress::~Progress() { finish(); }
@@ -19,8 +29,12 @@ void Progress::advance(uint64_t n, const std::string& detail) { set(done_ + n, d
 
 void Progress::set(uint64_t done, const std::string& detail) {
   done_ = done;
-  if (!tty_) return;
   auto now = std::chrono::steady_clock::now();
+  if (observer() && (done_ >= total_ || now - last_notify_ >= std::chrono::milliseconds(100))) {
+    last_notify_ = now;
+    observer()(label_, done_, total_);
+  }
+  if (!tty_) return;
   if (done_ < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   draw(detail);
