@@ -6,6 +6,7 @@
 #include "arch/arch.h"
 #include "common/command.h"
 #include "formats/checkpoint.h"
+#include "hub/hub.h"
 
 namespace {
 
@@ -19,7 +20,7 @@ lp::app::RegisterCommand reg{{
           ->required();
       sub.add_flag("--json", *json, "print the report as JSON");
       return [model, json] {
-        const auto report = lp::arch::detect(lp::formats::Checkpoint::open(*model));
+        const auto report = lp::arch::detect(lp::formats::Checkpoint::open(lp::hub::resolve_model(*model)));
         const std::string out = *json ? lp::arch::to_json(report).dump(2) + "\n" : lp::arch::to_text(report);
         std::fputs(out.c_str(), stdout);
         return 0;

@@ -23,6 +23,7 @@
 #include "eval/token_metrics.h"
 #include "eval/validate.h"
 #include "formats/checkpoint.h"
+#include "hub/hub.h"
 #include "llama_pajamas/runtime.h"
 #include "plan/gguf_plan.h"
 #include "plan/mlx_plan.h"
@@ -197,13 +198,14 @@ lp::app::AutoFlags auto_flags(const std::string& imatrix, const std::vector<std:
 }
 
 // `llama-pajamas-quant plan MODEL --precision P --json`: same steps, same JSON (a list unless one plan).
-py::object plan(const std::string& model, const std::string& precision_in, const std::string& recipe,
+py::object plan(const std::string& model_in, const std::string& precision_in, const std::string& recipe,
                 const std::vector<std::string>& tensor_types, bool architecture_aware, const std::string& imatrix,
                 const std::vector<std::string>& calibration, double target_bpw, const std::string& target_size, int threads) {
   using namespace lp;
   nlohmann::json out = nlohmann::json::array();
   {
     py::gil_scoped_release release;
+    const std::string model = lp::hub::resolve_model(model_in);  // a hub repo id: its cached (or downloaded) snapshot
     const auto flags = auto_flags(imatrix, calibration, target_bpw, target_size);
     const plan::PrecisionChoice choice =
         plan::resolve_precision_flags(precision_flags(precision_in, recipe, tensor_types, architecture_aware), true, true);
@@ -240,11 +242,16 @@ py::object plan(const std::string& model, const std::string& precision_in, const
 }
 
 // `llama-pajamas-quant convert ... --json`: same option resolution (apps/quant/cmd_convert.cpp), same JSON summary.
-py::object convert(const std::string& model, const std::string& output, const std::vector<std::string>& formats,
+py::object convert(const std::string& model_in, const std::string& output, const std::vector<std::string>& formats,
                    const std::string& precision_in, const std::string& recipe, const std::vector<std::string>& tensor_types,
                    bool architecture_aware, const std::string& imatrix, const std::vector<std::string>& calibration,
                    double target_bpw, const std::string& target_size, int threads, const py::object& progress) {
   using namespace lp;
+  std::string model;
+  {
+    py::gil_scoped_release release;
+    model = hub::resolve_model(model_in);
+  }
   convert::ConvertOptions o;
   o.model = model;
   o.output = output;
@@ -299,7 +306,10 @@ py::object validate(const std::string& original, const std::string& quantized, c
                     const std::string& corpus, int ctx, int64_t max_tokens, int gen_tokens, int threads, double max_ppl,
                     double max_kld, bool write, const py::object& progress) {
   lp::eval::ValidateOptions o;
-  o.original = original;
+  {
+    py::gil_scoped_release release;
+    o.original = original.empty() ? original : lp::hub::resolve_model(original);
+  }
   o.quantized = quantized;
   o.metrics = lp::eval::parse_metrics(metrics);
   o.corpus = corpus;
@@ -342,7 +352,7 @@ PYBIND11_MODULE(_core, m) {
         nlohmann::json j;
         {
           py::gil_scoped_release release;
-          j = lp::arch::to_json(lp::arch::detect(lp::formats::Checkpoint::open(path)));
+          j = lp::arch::to_json(lp::arch::detect(lp::formats::Checkpoint::open(lp::hub::resolve_model(path))));
         }
         return py::make_tuple(to_py(j), j.dump(2) + "\n");
       },
@@ -351,7 +361,7 @@ PYBIND11_MODULE(_core, m) {
       "detect_text",
       [](const std::string& path) {
         py::gil_scoped_release release;
-        return lp::arch::to_text(lp::arch::detect(lp::formats::Checkpoint::open(path)));
+        return lp::arch::to_text(lp::arch::detect(lp::formats::Checkpoint::open(lp::hub::resolve_model(path))));
       },
       py::arg("path"));
   m.def("plan", &plan, py::arg("model"), py::arg("precision") = "", py::arg("recipe") = "",
@@ -414,7 +424,7 @@ PYBIND11_MODULE(_core, m) {
              o.batch = batch;
              auto r = std::make_unique<PyRuntime>();
              py::gil_scoped_release release;
-             r->rt = std::make_unique<lp::Runtime>(lp::Runtime::open(model, o));
+             r->rt = std::make_unique<lp::Runtime>(lp::Runtime::open(lp::hub::resolve_model(model), o));
              return r;
            }),
            py::arg("model"), py::arg("threads") = 0, py::arg("ctx") = 4096, py::arg("cache_type") = "f16",
