@@ -225,6 +225,8 @@ void fetch_blob(const HubOptions& o, const std::string& url, const RemoteFile& f
     if (status == 416 && file.size_known && static_cast<uint64_t>(offset) == file.size) {
       // nothing left to fetch: the partial file is whole
     } else if (sink.error_status || (rc == CURLE_OK && status >= 400)) {
+      std::error_code ec;
+      if (fs::file_size(part, ec) == 0) fs::remove(part, ec);
       http_fail(o, file.path, url, status);
     } else if (rc != CURLE_OK) {
       const uint64_t have = fs::exists(part) ? fs::file_size(part) : 0;
@@ -382,8 +384,8 @@ DownloadResult download(const DownloadRequest& req, const HubOptions& o) {
     r.commit = snap->filename().string();
     r.offline = true;
     for (auto& e : fs::recursive_directory_iterator(*snap))
-      if (!e.is_directory() && matches(req.include, fs::relative(e.path(), *snap).string()))
-        r.files.push_back(fs::relative(e.path(), *snap).string());
+      if (!e.is_directory() && matches(req.include, e.path().lexically_relative(*snap).string()))
+        r.files.push_back(e.path().lexically_relative(*snap).string());
     if (r.files.empty()) fail("{}; the cached snapshot {} has no file matching --include", why, snap->string());
     r.cached_files = static_cast<int>(r.files.size());
     return r;
