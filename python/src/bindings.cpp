@@ -133,7 +133,6 @@ py::dict perplexity(lp::Runtime& rt, const std::string& text, int ctx, int chunk
     }
   }
   py::dict d;
-  d["perplexity"] = std::exp(acc.sum_nll / static_cast<double>(acc.count));
   const double mean = acc.sum_nll / static_cast<double>(acc.count);
   const double var = acc.sum_nll2 / static_cast<double>(acc.count) - mean * mean;
   const double ppl = std::exp(mean);
@@ -393,7 +392,7 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<PyStream>(m, "Stream")
-      .def("__iter__", [](PyStream& s) -> PyStream& { return s; })
+      .def("__iter__", [](PyStream& s) -> PyStream& { return s; }, py::return_value_policy::reference_internal)
       .def("__next__",
            [](PyStream& s) {
              if (s.done) throw py::stop_iteration();

@@ -145,3 +145,19 @@ def test_no_network_no_cache(hf_env, quant_cli):
     assert r.returncode == 1 and "cannot reach" in r.stderr and repo_dir(env) in r.stderr, r.stderr
     r = run(quant_cli, env, "detect", REPO, check=False)
     assert r.returncode == 1 and "cannot reach" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_python_api_takes_repo_id(hub, hf_env, monkeypatch, tiny_qwen3):
+    from llama_pajamas import quant
+    from llama_pajamas.run import Runtime
+
+    for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("HF_HOME", hf_env["HF_HOME"])
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    assert quant.detect(REPO).to_json() == quant.detect(tiny_qwen3).to_json()  # downloads on a cache miss
+    assert os.path.isdir(os.path.join(repo_dir(hf_env), "snapshots", hub.repos[REPO].commit))
+    hub.stop()
+    monkeypatch.setenv("HF_ENDPOINT", dead_endpoint())
+    with Runtime(REPO + "@main", threads=1) as rt:  # cache hit, no network
+        assert rt.generate("In the beginning", max_tokens=4, temperature=0) != ""
