@@ -151,3 +151,28 @@ def test_no_leak_over_1000_generate_calls(rt, capsys):
     with capsys.disabled():
         print(f"\n[leak check] RSS growth over 1,000 generate + 100 stream calls: {growth} KiB")
     assert growth < 4096, f"RSS grew by {growth} KiB over 1,000 generate calls"
+
+
+def test_long_calls_release_the_gil(tiny_qwen3, heldout):
+    import threading
+    import time
+
+    text = heldout.read_text()
+    with Runtime(tiny_qwen3, threads=1, ctx=256) as r:
+        done = {}
+
+        def work():
+            t = time.monotonic()
+            r.perplexity(text, ctx=256, chunks=12)  # one native call
+            done["seconds"] = time.monotonic() - t
+
+        th = threading.Thread(target=work)
+        last, max_gap, loops = time.monotonic(), 0.0, 0
+        th.start()
+        while th.is_alive():
+            now = time.monotonic()
+            max_gap, last, loops = max(max_gap, now - last), now, loops + 1
+        th.join()
+    # Holding the GIL, the native call would stall this loop for its whole duration.
+    assert done["seconds"] > 0.2, "the call is too short to tell"
+    assert max_gap < done["seconds"] / 2, (max_gap, done["seconds"])
