@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 PY=${LP_PYTHON:-/usr/bin/python3}
 SITE=build/python-site
 rm -rf "$SITE"
-LP_PYTHON_BUILD_JOBS=${LP_PYTHON_BUILD_JOBS:-2} "$PY" -m pip install --quiet --no-build-isolation --no-deps --no-index \
+LP_PYTHON_BUILD_JOBS=${LP_PYTHON_BUILD_JOBS:-2} "$PY" -m pip install --quiet --no-build-isolation --no-deps --no-index --root-user-action=ignore \
   --target "$SITE" ./python
 PYTHONPATH="$PWD/$SITE" "$PY" -m pytest -q -p no:cacheprovider tests/python "$@"

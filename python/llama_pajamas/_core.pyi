@@ -70,6 +70,9 @@ def convert(model: str, output: str, formats: List[str], precision: str = "", re
             tensor_types: List[str] = ..., architecture_aware: bool = True, imatrix: str = "",
             calibration: List[str] = ..., target_bpw: float = 0.0, target_size: str = "", threads: int = 0,
             progress: Optional[Callable[[str, int, int], None]] = None) -> Dict[str, Any]: ...
+def calibrate(model: str, calibration: List[str], output: str, ctx: int = 512, chunks: int = 0, threads: int = 0,
+              expert_balanced: bool = False, min_expert_tokens: int = 64, seed: int = 42, legacy: bool = False,
+              progress: Optional[Callable[[str, int, int], None]] = None) -> Dict[str, Any]: ...
 def validate(original: str, quantized: str, metrics: str = "perplexity,kld,generation", corpus: str = "", ctx: int = 512,
              max_tokens: int = 0, gen_tokens: int = 32, threads: int = 0, max_ppl_increase: float = -1.0,
              max_kld: float = -1.0, write: bool = True,

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from . import _core
 from ._core import Error
 
-__all__ = ["ArchitectureReport", "detect", "plan", "convert", "validate", "Error"]
+__all__ = ["ArchitectureReport", "detect", "plan", "convert", "calibrate", "validate", "Error"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 ProgressCallback = Callable[[str, int, int], None]
@@ -95,6 +95,19 @@ def convert(path: PathLike, output: PathLike, formats: Union[str, Sequence[str]]
     kw = _precision_kw(precision, recipe, tensor_types, architecture_aware, imatrix, calibration, target_bpw,
                        target_size, threads)
     return _core.convert(os.fspath(path), os.fspath(output), list(formats), progress=progress, **kw)
+
+
+def calibrate(path: PathLike, calibration: Union[PathLike, Sequence[PathLike]], output: PathLike = "imatrix.gguf", *,
+              ctx: int = 512, chunks: int = 0, threads: Optional[int] = None, expert_balanced: bool = False,
+              min_expert_tokens: int = 64, seed: int = 42, legacy_format: bool = False,
+              progress: Optional[ProgressCallback] = None) -> Dict[str, Any]:
+    """Importance matrix (llama.cpp's imatrix format) of `path` over calibration text (.txt/.jsonl files, folders,
+    a build-calibration folder, or "builtin"), written to `output`; returns the JSON of `calibrate --json`."""
+    if isinstance(calibration, (str, os.PathLike)):
+        calibration = [calibration]
+    return _core.calibrate(os.fspath(path), [os.fspath(c) for c in calibration], os.fspath(output), ctx=ctx,
+                           chunks=chunks, threads=threads or 0, expert_balanced=expert_balanced,
+                           min_expert_tokens=min_expert_tokens, seed=seed, legacy=legacy_format, progress=progress)
 
 
 def validate(original: PathLike, quantized: PathLike, *, metrics: Union[str, Sequence[str]] = "perplexity,kld,generation",

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "arch/arch.h"
+#include "calib/calibrate.h"
+#include "core/atomic_file.h"
 #include "convert/convert.h"
 #include "convert/source_model.h"
 #include "core/error.h"
@@ -330,6 +332,46 @@ py::object validate(const std::string& original, const std::string& quantized, c
   return to_py(j);
 }
 
+// `llama-pajamas-quant calibrate MODEL --calibration ... -o OUTPUT --json`: same steps, same JSON summary.
+py::object calibrate(const std::string& model_in, const std::vector<std::string>& calibration, const std::string& output,
+                     int ctx, int chunks, int threads, bool expert_balanced, int64_t min_expert_tokens, uint64_t seed,
+                     bool legacy, const py::object& progress) {
+  using namespace lp;
+  ProgressForwarder forward(progress);
+  nlohmann::ordered_json j;
+  {
+    py::gil_scoped_release release;
+    calib::CalibrateOptions o;
+    o.model = hub::resolve_model(model_in);
+    o.inputs = calibration;
+    o.ctx = ctx;
+    o.chunks = chunks;
+    o.threads = threads;
+    o.min_expert_tokens = min_expert_tokens;
+    o.expert_balanced = expert_balanced;
+    o.seed = seed;
+    o.progress = false;
+    calib::CalibrateResult r = calib::calibrate(o);
+    if (legacy) r.imatrix.save_legacy(output);
+    else r.imatrix.save_gguf(output);
+    std::string coverage_file;
+    if (!r.coverage.empty()) {
+      coverage_file = calib::coverage_path_for(output);
+      AtomicFile f(coverage_file);
+      f.write(calib::coverage_report_json(r).dump(2) + "\n");
+      f.commit();
+    }
+    j = {{"output", output}, {"format", legacy ? "dat" : "gguf"}, {"chunks", r.chunks}, {"ctx", ctx}, {"tokens", r.tokens},
+         {"tensors", r.imatrix.entries.size()}, {"seconds", r.seconds}, {"notes", r.notes}};
+    if (!r.coverage.empty()) {
+      j["coverage_file"] = coverage_file;
+      j["expert_coverage"] = calib::coverage_report_json(r);
+    }
+  }
+  forward.rethrow();
+  return py::module_::import("json").attr("loads")(j.dump());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -371,6 +413,10 @@ PYBIND11_MODULE(_core, m) {
         py::arg("recipe") = "", py::arg("tensor_types") = std::vector<std::string>{}, py::arg("architecture_aware") = true,
         py::arg("imatrix") = "", py::arg("calibration") = std::vector<std::string>{}, py::arg("target_bpw") = 0.0,
         py::arg("target_size") = "", py::arg("threads") = 0, py::arg("progress") = py::none());
+  m.def("calibrate", &calibrate, py::arg("model"), py::arg("calibration"), py::arg("output"), py::arg("ctx") = 512,
+        py::arg("chunks") = 0, py::arg("threads") = 0, py::arg("expert_balanced") = false,
+        py::arg("min_expert_tokens") = 64, py::arg("seed") = 42, py::arg("legacy") = false,
+        py::arg("progress") = py::none());
   m.def("validate", &validate, py::arg("original"), py::arg("quantized"), py::arg("metrics") = "perplexity,kld,generation",
         py::arg("corpus") = "", py::arg("ctx") = 512, py::arg("max_tokens") = 0, py::arg("gen_tokens") = 32,
         py::arg("threads") = 0, py::arg("max_ppl_increase") = -1.0, py::arg("max_kld") = -1.0, py::arg("write") = true,

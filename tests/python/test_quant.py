@@ -94,3 +94,15 @@ def test_validate_perplexity_equals_cli(tiny_qwen3, heldout, quant_cli, tmp_path
     assert py["all_pass"] == cli["all_pass"]
     assert py["original"]["perplexity"] == cli["original"]["perplexity"]
     assert [f["perplexity"] for f in py["formats"]] == [f["perplexity"] for f in cli["formats"]] and py["all_pass"] == cli["all_pass"]
+
+
+def test_calibrate_equals_cli(tiny_qwen3, heldout, quant_cli, tmp_path):
+    calls = []
+    py = quant.calibrate(tiny_qwen3, heldout, tmp_path / "py.gguf", ctx=128, chunks=4, threads=2,
+                         progress=lambda *a: calls.append(a))
+    cli = quant_cli.json("calibrate", tiny_qwen3, "--calibration", heldout, "-o", tmp_path / "cli.gguf", "--ctx", "128",
+                         "--chunks", "4", "-t", "2", "--json")
+    for k in ("chunks", "ctx", "tokens", "tensors", "notes", "format"):
+        assert py[k] == cli[k], k
+    assert _sha(tmp_path / "py.gguf") == _sha(tmp_path / "cli.gguf")
+    assert calls
