@@ -4,11 +4,11 @@ See docs/PYTHON.md in the repository.
 """
 from ._core import Error, __version__
 
-__all__ = ["Error", "__version__", "quant", "run"]
+__all__ = ["Error", "__version__", "hub", "quant", "run"]
 
 
 def __getattr__(name):  # lazy submodules: `import llama_pajamas; llama_pajamas.run.Runtime(...)`
-    if name in ("quant", "run"):
+    if name in ("hub", "quant", "run"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

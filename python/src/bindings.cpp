@@ -413,6 +413,37 @@ PYBIND11_MODULE(_core, m) {
         py::arg("recipe") = "", py::arg("tensor_types") = std::vector<std::string>{}, py::arg("architecture_aware") = true,
         py::arg("imatrix") = "", py::arg("calibration") = std::vector<std::string>{}, py::arg("target_bpw") = 0.0,
         py::arg("target_size") = "", py::arg("threads") = 0, py::arg("progress") = py::none());
+  m.def(
+      "download",
+      [](const std::string& repo, const std::string& revision, const std::vector<std::string>& include,
+         const std::string& output, const std::string& token, int parallel) {
+        lp::hub::HubOptions o = lp::hub::options_from_env();
+        if (!token.empty()) o.token = token;
+        o.parallel = parallel;
+        lp::hub::DownloadRequest req;
+        req.repo = repo;
+        req.revision = revision;
+        req.include = include;
+        req.output = output;
+        lp::hub::DownloadResult r;
+        {
+          py::gil_scoped_release release;
+          r = lp::hub::download(req, o);
+        }
+        py::dict d;
+        d["repo"] = repo;
+        d["revision"] = revision;
+        d["commit"] = r.commit;
+        d["snapshot"] = r.snapshot.string();
+        d["files"] = r.files;
+        d["downloaded_bytes"] = r.downloaded_bytes;
+        d["cached_files"] = r.cached_files;
+        d["offline"] = r.offline;
+        return d;
+      },
+      py::arg("repo"), py::arg("revision") = "main", py::arg("include") = std::vector<std::string>{},
+      py::arg("output") = "", py::arg("token") = "", py::arg("parallel") = 4);
+  m.def("default_model_patterns", [] { return lp::hub::default_model_patterns(); });
   m.def("calibrate", &calibrate, py::arg("model"), py::arg("calibration"), py::arg("output"), py::arg("ctx") = 512,
         py::arg("chunks") = 0, py::arg("threads") = 0, py::arg("expert_balanced") = false,
         py::arg("min_expert_tokens") = 64, py::arg("seed") = 42, py::arg("legacy") = false,

@@ -161,3 +161,20 @@ def test_python_api_takes_repo_id(hub, hf_env, monkeypatch, tiny_qwen3):
     monkeypatch.setenv("HF_ENDPOINT", dead_endpoint())
     with Runtime(REPO + "@main", threads=1) as rt:  # cache hit, no network
         assert rt.generate("In the beginning", max_tokens=4, temperature=0) != ""
+
+
+def test_python_download(hub, hf_env, monkeypatch, tmp_path, tiny_qwen3):
+    from llama_pajamas import hub as lphub
+
+    for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("HF_HOME", hf_env["HF_HOME"])
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    r = lphub.download(GATED, include="config.json", token="good-token", output=tmp_path / "o")
+    assert r["files"] == ["config.json"] and r["downloaded_bytes"] == (tiny_qwen3 / "config.json").stat().st_size
+    assert (tmp_path / "o" / "config.json").read_bytes() == (tiny_qwen3 / "config.json").read_bytes()
+    import llama_pajamas
+    with pytest.raises(llama_pajamas.Error, match="HTTP 401"):
+        lphub.download(GATED)
+    with pytest.raises(llama_pajamas.Error, match="HTTP 404"):
+        lphub.download(REPO, revision="nope")
