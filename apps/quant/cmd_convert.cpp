@@ -8,6 +8,7 @@
 #include "convert/source_model.h"
 #include "core/error.h"
 #include "core/units.h"
+#include "hub/hub.h"
 #include "eval/validate.h"
 #include "plan/recipe.h"
 #include "precision_flags.h"
@@ -48,8 +49,9 @@ void parse_formats(const std::string& f, lp::convert::ConvertOptions& o) {
   }
 }
 
-int run_convert(const ConvertArgs& a) {
+int run_convert(ConvertArgs a) {
   using namespace lp;
+  a.model = hub::resolve_model(a.model);  // a hub repo id: its cached (or downloaded) snapshot
   convert::ConvertOptions o;
   o.model = a.model;
   o.output = a.output;

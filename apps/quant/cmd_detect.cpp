@@ -15,6 +15,7 @@
 #include "formats/checkpoint.h"
 #include "plan/gguf_plan.h"
 #include "plan/preset.h"
+#include "hub/hub.h"
 
 namespace {
 
@@ -114,11 +115,12 @@ lp::app::RegisterCommand reg{{
           ->required();
       sub.add_flag("--json", *json, "print the report as JSON");
       return [model, json] {
-        const auto report = lp::arch::detect(lp::formats::Checkpoint::open(*model));
+        const std::string local = lp::hub::resolve_model(*model);  // a folder, or a hub repo id through the cache
+        const auto report = lp::arch::detect(lp::formats::Checkpoint::open(local));
         const MemoryLimit mem = available_memory();
         const std::string command = recommended_command(*model, report);
-        const Fit fits[] = {fit(*model, report, lp::plan::Preset::Q4_K_M, mem.available),
-                            fit(*model, report, lp::plan::Preset::Q8_0, mem.available)};
+        const Fit fits[] = {fit(local, report, lp::plan::Preset::Q4_K_M, mem.available),
+                            fit(local, report, lp::plan::Preset::Q8_0, mem.available)};
         if (*json) {
           nlohmann::json j = lp::arch::to_json(report);
           j["recommended_command"] = command;

@@ -6,6 +6,7 @@
 #include "common/command.h"
 #include "convert/source_model.h"
 #include "core/error.h"
+#include "hub/hub.h"
 #include "plan/gguf_plan.h"
 #include "plan/mlx_plan.h"
 #include "plan/preset.h"
@@ -22,8 +23,9 @@ struct PlanArgs {
   int threads = 0;
 };
 
-int run_plan(const PlanArgs& a) {
+int run_plan(PlanArgs a) {
   using namespace lp;
+  a.model = hub::resolve_model(a.model);  // a hub repo id: its cached (or downloaded) snapshot
   const plan::PrecisionChoice choice = plan::resolve_precision_flags(a.precision, true, true);
   std::string precision = choice.precision;
   if (precision.empty() && a.auto_flags.wants_auto()) precision = "auto";

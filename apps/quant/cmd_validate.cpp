@@ -5,6 +5,7 @@
 
 #include "common/command.h"
 #include "core/error.h"
+#include "hub/hub.h"
 #include "eval/validate.h"
 #include "plan/recipe.h"
 
@@ -22,6 +23,7 @@ struct ValidateArgs {
 int run_validate(ValidateArgs a) {
   a.o.metrics = lp::eval::parse_metrics(a.metrics);
   if (a.chunks > 0) a.o.max_tokens = static_cast<decltype(a.o.max_tokens)>(a.chunks) * a.o.ctx;
+  if (!a.o.original.empty()) a.o.original = lp::hub::resolve_model(a.o.original);  // a hub repo id
   if (!a.recipe.empty()) {  // the recipe's gates; flags below win
     const lp::plan::Recipe recipe = lp::plan::load_recipe(a.recipe);
     a.o.gates.max_ppl_increase = recipe.max_ppl_increase;

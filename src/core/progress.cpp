@@ -13,7 +13,13 @@ namespace {
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+ProgressObserver& observer() {
+  static ProgressObserver o;
+  return o;
+}
 }  // namespace
+
+void set_progress_observer(ProgressObserver o) { observer() = std::move(o); }
 
 Progress::Progress(std::string label, uint64_t total, bool enabled, std::chrono::milliseconds line_interval)
     : label_(std::move(label)),
@@ -22,6 +28,7 @@ Progress::Progress(std::string label, uint64_t total, bool enabled, std::chrono:
       tty_(enabled && ::isatty(STDERR_FILENO) == 1),
       line_interval_(line_interval) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
+  last_notify_ = start_ - std::chrono::seconds(1);
 }
 
 Progress::~Progress() { finish(); }
@@ -45,8 +52,12 @@ void Progress::advance(uint64_t n, const std::string& detail) { set(done_ + n, d
 
 void Progress::set(uint64_t done, const std::string& detail) {
   done_ = done;
-  if (!enabled_ || finished_) return;
   const auto now = std::chrono::steady_clock::now();
+  if (observer() && (done_ >= total_ || now - last_notify_ >= std::chrono::milliseconds(100))) {
+    last_notify_ = now;
+    observer()(label_, done_, total_);
+  }
+  if (!enabled_ || finished_) return;
   if (tty_) {
     if (done_ < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;

@@ -5,9 +5,16 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace lp {
+
+// Optional process-wide observer of every Progress (embedders such as the Python package forward it to a
+// callback): called with the label, done and total at most every 100 ms per bar and at the end, whether or not
+// a terminal bar is drawn. Not thread-safe to change while bars are running.
+using ProgressObserver = std::function<void(const std::string& label, uint64_t done, uint64_t total)>;
+void set_progress_observer(ProgressObserver observer);
 
 class Progress {
  public:
@@ -32,7 +39,7 @@ class Progress {
   bool enabled_, tty_;
   bool finished_ = false, printed_line_ = false;
   std::chrono::milliseconds line_interval_;
-  std::chrono::steady_clock::time_point start_, last_draw_;
+  std::chrono::steady_clock::time_point start_, last_draw_, last_notify_;
 };
 
 }  // namespace lp
