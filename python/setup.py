@@ -33,7 +33,11 @@ class CMakeBuild(build_ext):
                      "-DLP_BUILD_BENCH=OFF", f"-DPython3_EXECUTABLE={sys.executable}"]
         if shutil.which("ninja") and not (build_dir / "CMakeCache.txt").exists():
             configure += ["-G", "Ninja"]
-        subprocess.check_call(configure)
+        cache = build_dir / "CMakeCache.txt"
+        if cache.exists() and "LP_BUILD_PYTHON:BOOL=ON" in cache.read_text(errors="replace"):
+            pass  # an existing tree that builds the module (e.g. the release preset): reuse it as configured
+        else:
+            subprocess.check_call(configure)
         subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "_core", "-j", jobs])
         built = sorted((build_dir / "python").glob("_core*.so"))
         if not built:

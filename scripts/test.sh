@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): set-up, release build + every test (unit tests, the kernel and engine
-# tests once per SIMD target, real-peer oracle tests), the unit tests again under AddressSanitizer +
+# tests once per SIMD target, real-peer oracle tests, the Python package's pytest suite), the unit tests again under AddressSanitizer +
 # UndefinedBehaviorSanitizer, then each libFuzzer target for a bounded time. After every ctest stage it
 # prints what was skipped and why (scripts/test_summary.py).
 #
@@ -35,6 +35,8 @@ echo "== llama.cpp tools from node-llama-cpp's bundled sources (peers for valida
 scripts/build_llama_tools.sh build/release llama-perplexity llama-quantize llama-imatrix
 echo "== release tests (unit, per-SIMD-target kernel and engine runs, oracle)"
 run_ctest release
+echo "== Python package (pip install of python/ reusing the release tree, pytest tests/python)"
+scripts/test_python.sh
 
 if [ "${LP_SKIP_ASAN:-0}" != 1 ]; then
   echo "== asan-ubsan build"

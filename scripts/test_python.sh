@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 PY=${LP_PYTHON:-/usr/bin/python3}
 SITE=build/python-site
 rm -rf "$SITE"
-LP_PYTHON_BUILD_JOBS=${LP_PYTHON_BUILD_JOBS:-2} "$PY" -m pip install --quiet --no-build-isolation --no-deps --no-index --root-user-action=ignore \
+# The release preset already builds the module (position-independent code, LP_BUILD_PYTHON=ON): pip reuses that
+# tree instead of compiling the library a second time.
+LP_PYTHON_BUILD_DIR=${LP_PYTHON_BUILD_DIR:-$PWD/build/release} LP_PYTHON_BUILD_JOBS=${LP_PYTHON_BUILD_JOBS:-2} "$PY" -m pip install --quiet --no-build-isolation --no-deps --no-index --root-user-action=ignore \
   --target "$SITE" ./python
 PYTHONPATH="$PWD/$SITE" "$PY" -m pytest -q -p no:cacheprovider tests/python "$@"
