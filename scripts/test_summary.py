@@ -45,7 +45,9 @@ def main():
         n += 1
         out = body.split("<end of output>")[0]
         if name in skipped_whole:
-            reason = next((l for l in reversed(out.splitlines()) if "skipped" in l.lower() or "missing" in l.lower()), "").strip()
+            g = re.search(r": Skipped\n(.*?)\n\s*\n?\[  SKIPPED \]", out, re.S)  # a GoogleTest case's own reason
+            reason = " ".join(g.group(1).split()) if g else next(
+                (l for l in reversed(out.splitlines()) if "skipped" in l.lower() or "missing" in l.lower()), "").strip()
             whole.append((name, reason or "skipped"))
             continue
         # GoogleTest: "path:line: Skipped\nREASON\n\n[  SKIPPED ] Suite.Case"

@@ -22,7 +22,6 @@ struct ValidateArgs {
 
 int run_validate(ValidateArgs a) {
   a.o.metrics = lp::eval::parse_metrics(a.metrics);
-  if (a.chunks > 0) a.o.max_tokens = static_cast<decltype(a.o.max_tokens)>(a.chunks) * a.o.ctx;
   if (!a.o.original.empty()) a.o.original = lp::hub::resolve_model(a.o.original);  // a hub repo id
   if (!a.recipe.empty()) {  // the recipe's gates; flags below win
     const lp::plan::Recipe recipe = lp::plan::load_recipe(a.recipe);

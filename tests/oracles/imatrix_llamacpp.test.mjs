@@ -75,7 +75,7 @@ function oursFile(legacy) {
   const { dir } = prepare();
   const file = path.join(dir, legacy ? "ours.dat" : "ours.gguf");
   if (!made[file]) {
-    quant(["calibrate", fixture("tiny-qwen3"), "-c", heldout, "--ctx", String(CTX), "--chunks", String(CHUNKS), "-o", file,
+    quant(["calibrate", fixture("tiny-qwen3"), "--calibration", heldout, "--ctx", String(CTX), "--chunks", String(CHUNKS), "-o", file,
       "-q", "-t", "2", ...(legacy ? ["--legacy-format"] : [])]);
     made[file] = true;
   }
