@@ -131,9 +131,13 @@ def test_cache_hit_without_network(hub, hf_env, quant_cli, tiny_qwen3):
     hub.stop()
     env = dict(hf_env, HF_ENDPOINT=dead_endpoint())
     # detect/plan take the repo id and resolve it through the cache: no network needed
-    assert run(quant_cli, env, "detect", "--json", REPO).stdout == run(quant_cli, env, "detect", "--json", tiny_qwen3).stdout
-    assert json.loads(run(quant_cli, env, "plan", REPO, "-p", "q8_0", "--json").stdout) == \
-        json.loads(run(quant_cli, env, "plan", tiny_qwen3, "-p", "q8_0", "--json").stdout)
+    def model_report(*args):  # the model's report; `memory` is live machine state, `recommended_command` echoes MODEL
+        j = json.loads(run(quant_cli, env, "detect", "--json", *args).stdout)
+        del j["memory"], j["recommended_command"]
+        return j
+    assert model_report(REPO) == model_report(tiny_qwen3)
+    assert json.loads(run(quant_cli, env, "plan", REPO, "--precision", "q8_0", "--json").stdout) == \
+        json.loads(run(quant_cli, env, "plan", tiny_qwen3, "--precision", "q8_0", "--json").stdout)
     r = run(quant_cli, env, "download", REPO, "--json")
     assert json.loads(r.stdout)["offline"] is True
     run(quant_cli, dict(env, HF_HUB_OFFLINE="1"), "download", REPO)
