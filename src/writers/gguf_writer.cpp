@@ -129,18 +129,28 @@ uint64_t GgufWriter::tensor_bytes(const std::string& name) const {
   return impl_->tensors[it->second].nbytes;
 }
 
-uint64_t GgufWriter::header_bytes() const {
-  const Impl& m = *impl_;
+namespace {
+// Magic, version, counts and the key/value section of a GGUF header (the tensor infos follow).
+template <class Kv>
+std::string kv_block(size_t n_tensors, const Kv& kv) {
   std::string header;
   put<uint32_t>(header, formats::kGgufMagic);
   put<uint32_t>(header, 3);
-  put<uint64_t>(header, m.tensors.size());
-  put<uint64_t>(header, m.kv.size());
-  for (const auto& [k, v] : m.kv) {
+  put<uint64_t>(header, n_tensors);
+  put<uint64_t>(header, kv.size());
+  for (const auto& [k, v] : kv) {
     put_string(header, k);
     put<uint32_t>(header, static_cast<uint32_t>(v.type()));
     append_gguf_value(header, v);
   }
+  return header;
+}
+}  // namespace
+
+uint64_t GgufWriter::header_bytes() const {
+  const Impl& m = *impl_;
+  // The header begin() will write: the same key/values, plus general.alignment if begin() adds it.
+  std::string header = kv_block(m.tensors.size(), m.kv);
   if (m.alignment != formats::kGgufDefaultAlignment && !has("general.alignment")) {
     put_string(header, "general.alignment");
     put<uint32_t>(header, static_cast<uint32_t>(GgufType::UINT32));
@@ -162,16 +172,7 @@ void GgufWriter::begin() {
   if (m.begun) fail("{}: begin() called twice", m.where());
   if (m.alignment != formats::kGgufDefaultAlignment && !has("general.alignment"))
     m.kv.emplace_back("general.alignment", GgufValue(m.alignment));
-  std::string header;
-  put<uint32_t>(header, formats::kGgufMagic);
-  put<uint32_t>(header, 3);
-  put<uint64_t>(header, m.tensors.size());
-  put<uint64_t>(header, m.kv.size());
-  for (const auto& [k, v] : m.kv) {
-    put_string(header, k);
-    put<uint32_t>(header, static_cast<uint32_t>(v.type()));
-    append_gguf_value(header, v);
-  }
+  std::string header = kv_block(m.tensors.size(), m.kv);
   uint64_t offset = 0;
   for (auto& t : m.tensors) {
     t.offset = offset;
