@@ -15,7 +15,10 @@ jobs=$(nproc)
 # Tests run side by side (ctest -j): OpenMP threads that spin while waiting would starve each other.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export LP_REQUIRE_PEERS=${LP_REQUIRE_PEERS:-0}
-echo "== LP_REQUIRE_PEERS=$LP_REQUIRE_PEERS; CPU SIMD: $(grep -m1 -o -w -E 'avx512_vnni|avx512vnni' /proc/cpuinfo || true) $(grep -m1 -o -w 'avx512f' /proc/cpuinfo || true) $(grep -m1 -o -w 'avx2' /proc/cpuinfo || true)"
+# Stage banners carry the elapsed time, so CI's log shows where its minutes go.
+stage() { echo "== $* (t+$((SECONDS / 60))m$((SECONDS % 60))s)"; }
+
+stage "LP_REQUIRE_PEERS=$LP_REQUIRE_PEERS; CPU SIMD: $(grep -m1 -o -w -E 'avx512_vnni|avx512vnni' /proc/cpuinfo || true) $(grep -m1 -o -w 'avx512f' /proc/cpuinfo || true) $(grep -m1 -o -w 'avx2' /proc/cpuinfo || true)"
 
 # ctest for one preset, then the skip summary; fails if either fails.
 run_ctest() {
@@ -28,26 +31,26 @@ run_ctest() {
   return $rc
 }
 
-echo "== release build"
+stage "release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
-echo "== llama.cpp tools from node-llama-cpp's bundled sources (peers for validate's KLD and the imatrix format)"
+stage "llama.cpp tools (bundled sources, node-llama-cpp's prebuilt libllama; peers for validate's KLD and the imatrix format)"
 scripts/build_llama_tools.sh build/release llama-perplexity llama-quantize llama-imatrix
-echo "== release tests (unit, per-SIMD-target kernel and engine runs, oracle)"
+stage "release tests (unit, per-SIMD-target kernel and engine runs, oracle)"
 run_ctest release
-echo "== Python package (pip install of python/ reusing the release tree, pytest tests/python)"
+stage "Python package (pip install of python/ reusing the release tree, pytest tests/python)"
 scripts/test_python.sh
 
 if [ "${LP_SKIP_ASAN:-0}" != 1 ]; then
-  echo "== asan-ubsan build"
+  stage "asan-ubsan build"
   cmake --preset asan-ubsan >/dev/null
   cmake --build --preset asan-ubsan -j "$jobs"
-  echo "== asan-ubsan unit tests"
+  stage "asan-ubsan unit tests"
   run_ctest asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 fi
 
 if [ "${LP_SKIP_FUZZ:-0}" != 1 ]; then
-  echo "== fuzz targets (clang, libFuzzer + ASan + UBSan), ${LP_FUZZ_SECONDS:-60} s each"
+  stage "fuzz targets (clang, libFuzzer + ASan + UBSan), ${LP_FUZZ_SECONDS:-60} s each"
   scripts/fuzz_smoke.sh
 fi
-echo "== all stages passed"
+stage "all stages passed"

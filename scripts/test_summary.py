@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summary of what a ctest run skipped, and why (scripts/test.sh prints it after every ctest stage).
+"""Summary of what a ctest run skipped, and why, and its slowest tests (scripts/test.sh prints it after every ctest stage).
 
 Reads BUILD_DIR/Testing/Temporary/LastTest.log and lists:
   - ctest tests that were skipped as a whole (exit 77: e.g. a SIMD target this CPU lacks),
@@ -34,9 +34,11 @@ def main():
     # LastTest.log says "Test Passed." for a SKIP_RETURN_CODE exit too; the JUnit file ctest writes
     # (scripts/test.sh: --output-junit) has the real status.
     skipped_whole = set()
+    times = []
     junit = os.path.join(build, "ctest-junit.xml")
     if os.path.exists(junit):
         for case in ET.parse(junit).getroot().iter("testcase"):
+            times.append((float(case.get("time") or 0), case.get("name")))
             if case.get("status") in ("notrun", "skipped") or case.find("skipped") is not None:
                 skipped_whole.add(case.get("name"))
     whole, inner = [], []
@@ -65,6 +67,11 @@ def main():
         print(f"  skipped  {t}: {r}")
     if not whole and not inner:
         print("  nothing skipped")
+    if times:
+        # Where the stage's minutes go (CI must stay under 45 minutes in all; docs/TESTING.md).
+        times.sort(reverse=True)
+        print(f"  slowest: " + ", ".join(f"{name} {t:.0f} s" for t, name in times[:8])
+              + f"; all tests {sum(t for t, _ in times):.0f} s of test time")
     if required and unexpected:
         print(f"test summary: LP_REQUIRE_PEERS=1 and {len(unexpected)} skip(s) are not hardware skips: failing")
         return 1

@@ -1,5 +1,5 @@
 // Peer test: importance matrices travel both ways between us and llama.cpp's own tools (llama-imatrix,
-// llama-quantize, built from node-llama-cpp's bundled sources by scripts/build_llama_tools.sh), on the trained
+// llama-quantize, compiled from node-llama-cpp's bundled sources by scripts/build_llama_tools.sh), on the trained
 // tiny-qwen3 fixture:
 //  (a) llama-quantize --imatrix OURS, where OURS is `calibrate`'s output (GGUF, and legacy .dat with
 //      --legacy-format), quantizing our F32 GGUF, writes the same tensor bytes as our `convert --imatrix OURS`;
