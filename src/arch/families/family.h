@@ -11,6 +11,7 @@
 
 #include "arch/arch.h"
 #include "arch/config_reader.h"
+#include "arch/layout.h"
 
 namespace lp::arch::detail {
 
@@ -80,6 +81,15 @@ struct FamilyDesc {
   bool expert_biases = false;                   // router and expert biases, clamped SwiGLU constants (gpt-oss)
   void (*read_moe)(const ConfigReader& in, HParams& hp, MoeLayout& layout) = nullptr;  // MoE config fields
   bool native_mxfp4_experts = false;            // quantization_config mxfp4 means MXFP4 expert blocks (gpt-oss)
+
+  // ---- HF checkpoint layout (arch/layout.cpp) and mlx-lm (arch/mlx_names.cpp)
+  bool sandwich_norms = false;                  // post-attention, pre- and post-FFN norms (gemma3)
+  bool hf_stacked_experts = false;              // experts stored stacked (gate_up interleaved) in the checkpoint (gpt-oss)
+  // The routed-expert tensors of one MoE layer (`lp`: "model.layers.N."), as transformers names them.
+  void (*hf_moe_layout)(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions& opt) = nullptr;
+  std::string_view mlx_moe_block = "mlp";       // mlx-lm's module holding switch_mlp (mixtral: block_sparse_moe)
+  bool mlx_attention_bias = false;              // mlx-lm's ModelArgs reads attention_bias (llama, mistral, qwen2)
+  void (*mlx_config)(const HParams& hp, nlohmann::json& cfg) = nullptr;  // fields mlx-lm's ModelArgs reads
 
   // ---- Gemma conventions
   bool embed_scale = false;                     // embeddings times sqrt(n_embd)

@@ -6,6 +6,17 @@
 
 namespace lp::arch::detail {
 
+namespace {
+void mlx_config(const HParams& hp, nlohmann::json& cfg) {
+  cfg["rope_global_base_freq"] = hp.rope_theta;
+  cfg["rope_local_base_freq"] = hp.rope_theta_local;
+  cfg["query_pre_attn_scalar"] = hp.query_pre_attn_scalar;
+  cfg["sliding_window"] = hp.sliding_window;
+  cfg["sliding_window_pattern"] = hp.sliding_window_pattern;
+  cfg["hidden_activation"] = hp.hidden_act;
+}
+}  // namespace
+
 const FamilyDesc& gemma3_family() {
   static const FamilyDesc d = [] {
     FamilyDesc f;
@@ -38,6 +49,8 @@ const FamilyDesc& gemma3_family() {
     f.gguf_final_softcap = true;
     f.gguf_swa = GgufSwaKeys::WhenSliding;
     f.trim_embd_to_tokenizer = true;
+    f.sandwich_norms = true;
+    f.mlx_config = mlx_config;
     return f;
   }();
   return d;

@@ -15,6 +15,7 @@ const FamilyDesc& llama_family() {
     f.mlx_model_type = "llama";
     f.permute_qk = true;
     f.gguf_vocab_and_rope_dims = true;
+    f.mlx_attention_bias = true;
     return f;
   }();
   return d;

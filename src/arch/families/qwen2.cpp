@@ -16,6 +16,7 @@ const FamilyDesc& qwen2_family() {
     f.qkv_bias = true;
     f.sliding = SlidingRule::MaxWindow;
     f.default_sliding_window = 4096;
+    f.mlx_attention_bias = true;
     return f;
   }();
   return d;
