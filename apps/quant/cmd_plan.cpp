@@ -39,13 +39,14 @@ int run_plan(PlanArgs a) {
   app::PrecisionInputs in = app::resolve_inputs(a.model, src, a.auto_flags, choice, req.gguf_auto, a.threads, progress);
   for (const auto& w : in.importance.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   nlohmann::json out = nlohmann::json::array();
+  plan::PlanSettings settings = plan::plan_settings(choice);
+  settings.has_imatrix = in.importance.imatrix != nullptr;
+  if (in.allocation) {
+    settings.assigned = in.allocation->assigned;
+    settings.label = in.allocation->label;
+  }
   for (plan::Preset p : req.gguf) {
-    plan::GgufPlanOptions o = plan::gguf_plan_options(choice, p);
-    o.has_imatrix = in.importance.imatrix != nullptr;
-    if (in.allocation) {
-      o.assigned = in.allocation->assigned;
-      o.label = in.allocation->label;
-    }
+    const plan::GgufPlanOptions o = plan::gguf_plan_options(settings, p);
     plan::GgufPlan gp = plan::plan_gguf(src.hp, src.gguf, o);
     if (a.json) {
       out.push_back(plan::to_json(gp));
@@ -60,11 +61,7 @@ int run_plan(PlanArgs a) {
     }
   }
   for (const auto& mp : req.mlx) {
-    plan::MlxPlanOptions o;
-    o.precision = mp;
-    o.architecture_aware = choice.architecture_aware;
-    o.embedding_bits = choice.embedding_bits;
-    o.overrides = choice.mlx_overrides;
+    const plan::MlxPlanOptions o = plan::mlx_plan_options(settings, mp);
     plan::MlxPlan p = plan::plan_mlx(src.hp, src.mlx, o);
     if (a.json) out.push_back(plan::to_json(p));
     else std::fputs(plan::to_table(p, a.verbose).c_str(), stdout);

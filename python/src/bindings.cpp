@@ -218,24 +218,21 @@ py::object plan(const std::string& model_in, const std::string& precision_in, co
     plan::PrecisionRequest req = plan::parse_precision(precision, has_colon || !is_mlx, has_colon || is_mlx);
     const convert::SourceModel src = convert::open_source_model(model);
     app::PrecisionInputs in = app::resolve_inputs(model, src, flags, choice, req.gguf_auto, threads, false);
+    plan::PlanSettings settings = plan::plan_settings(choice);
+    settings.has_imatrix = in.importance.imatrix != nullptr;
+    if (in.allocation) {
+      settings.assigned = in.allocation->assigned;
+      settings.label = in.allocation->label;
+    }
     for (plan::Preset p : req.gguf) {
-      plan::GgufPlanOptions o = plan::gguf_plan_options(choice, p);
-      o.has_imatrix = in.importance.imatrix != nullptr;
-      if (in.allocation) {
-        o.assigned = in.allocation->assigned;
-        o.label = in.allocation->label;
-      }
+      const plan::GgufPlanOptions o = plan::gguf_plan_options(settings, p);
       out.push_back(plan::to_json(plan::plan_gguf(src.hp, src.gguf, o)));
       if (in.allocation)
         out.back()["allocation"] = {{"estimator", in.allocation->estimator}, {"budget_bytes", in.allocation->budget_bytes},
                                     {"predicted_loss", in.allocation->predicted_loss}};
     }
     for (const auto& mp : req.mlx) {
-      plan::MlxPlanOptions o;
-      o.precision = mp;
-      o.architecture_aware = choice.architecture_aware;
-      o.embedding_bits = choice.embedding_bits;
-      o.overrides = choice.mlx_overrides;
+      const plan::MlxPlanOptions o = plan::mlx_plan_options(settings, mp);
       out.push_back(plan::to_json(plan::plan_mlx(src.hp, src.mlx, o)));
     }
   }

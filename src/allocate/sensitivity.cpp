@@ -140,16 +140,7 @@ LossTable measure_kld(const SensitivityOptions& o, const std::map<std::string, s
     for (GgmlType type : types) {
       round_trip(orig, w, type, o, replaced);
       // The variant: the original's tensors by pointer, this one replaced by its round-tripped F32 copy.
-      std::vector<engine::GgufTensor> tensors = base->tensors();
-      for (auto& t : tensors)
-        if (t.name == name) {
-          t.type = GgmlType::F32;
-          t.data = reinterpret_cast<const uint8_t*>(replaced.data());
-          t.nbytes = replaced.size() * sizeof(float);
-          t.mlx.reset();
-        }
-      auto model = engine::Model::from_view(
-          std::make_unique<engine::GgufView>(base->path(), base->file_bytes(), base->metadata(), std::move(tensors), nullptr));
+      auto model = engine::Model::from_view(base->with_f32_tensor(name, replaced));
       engine::Context ctx(*model, co);
       eval::ComparisonAccumulator acc;
       for (int c = 0; c < o.chunks; ++c) {

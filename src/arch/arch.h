@@ -26,6 +26,10 @@ enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gem
 std::string_view family_name(Family f);          // "llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3"
 const std::vector<Family>& all_families();
 std::string supported_families_text();           // "llama (LlamaForCausalLM / llama), mistral (...), ..." for errors
+// The family a GGUF's general.architecture reads back as (llama with experts: mixtral); nullopt when unknown.
+std::optional<Family> family_from_gguf_arch(std::string_view gguf_arch, bool has_experts);
+bool engine_runs(Family f);                      // the CPU engine runs it (GGUF and HF/MLX folders)
+std::string engine_families_text();              // "llama, mistral, ..." for errors
 
 // What a tensor *does*. Semantic, family-independent: e.g. Qwen3's `post_attention_layernorm` is the FFN pre-norm
 // (FfnNorm) while Gemma3's `post_attention_layernorm` normalises the attention output (AttnPostNorm).
@@ -88,6 +92,12 @@ enum class FfnAct {
   GptOssSwiglu,  // gate = min(gate, limit); up = clamp(up, -limit, limit); down((up + 1) * gate * sigmoid(alpha * gate))
 };
 
+// How router logits become expert weights (llama.cpp's gating functions).
+enum class RouterGating {
+  SoftmaxThenTopK,  // softmax over all experts, top-k of the probabilities (mixtral, qwen3moe)
+  TopKThenSoftmax,  // top-k of the logits, softmax over the k chosen (gpt-oss)
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // Hyper-parameters, normalised from config.json (with the defaults HF's configuration classes use when absent)
 
@@ -128,6 +138,8 @@ struct HParams {
   nlohmann::json rope_scaling;       // verbatim (null when absent)
   RopeScaling rope;                  // parsed rope_scaling
   bool tied_embeddings = false;
+  bool rope_interleaved = false;     // GGUF q/k rows permuted by the converter: rope rotates pairs (2i, 2i+1) (llama);
+                                     // else HF's rotate-half (NEOX) layout is kept
 
   // Attention
   bool attn_qkv_bias = false;        // qwen2 (always), gpt-oss (attention_bias), llama/mistral (attention_bias)
@@ -148,6 +160,7 @@ struct HParams {
   int n_expert = 0, n_expert_used = 0, n_shared_expert = 0;
   int n_ff_expert = 0, n_ff_shared = 0;
   bool norm_topk_prob = false;       // renormalise the top-k routing weights (mixtral, gpt-oss: always)
+  RouterGating router_gating = RouterGating::SoftmaxThenTopK;
   bool router_bias = false;          // gpt-oss
   bool expert_bias = false;          // gpt-oss
   double swiglu_limit = 0;           // gpt-oss 7.0
@@ -267,6 +280,13 @@ std::string gguf_tensor_name(const HParams& hp, Role role, int layer, bool is_bi
 // GGUF metadata. `get` returns the value of a key or nullopt. Unknown general.architecture -> lp::Error.
 using GgufMetaLookup = std::function<std::optional<GgufMetaValue>(std::string_view key)>;
 HParams hparams_from_gguf(const GgufMetaLookup& get);
+
+// Row transforms, shared by the converter (convert/row_source.cpp) and the engine's HF/MLX folder loader
+// (engine/folder_loader.cpp), so running a folder and running its converted GGUF read the same rows.
+// GenerateRopeFreqs: llama3 rope scaling factors (LlamaModel.generate_extra_tensors), head_dim/2 values.
+std::vector<float> llama3_rope_factors(const HParams& hp);
+// PermuteQK: the HF row that GGUF row `r` holds (heads of `rows_per_head` rows; HF rotate-half -> interleaved).
+int64_t permute_qk_source_row(int64_t r, int64_t rows_per_head);
 
 // ---------------------------------------------------------------------------------------------------------------
 // MLX (mlx-lm) side

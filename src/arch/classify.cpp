@@ -6,6 +6,7 @@
 #include <set>
 
 #include "arch/arch.h"
+#include "arch/families/family.h"
 #include "arch/layout.h"
 #include "core/error.h"
 
@@ -26,7 +27,7 @@ bool is_ignored_tensor(const HParams& hp, std::string_view name) {
   // FP8 block scales belong to their weight (formats::Checkpoint::read_f32 applies them).
   if (hp.native_quant == NativeQuant::Fp8 && (ends_with(name, "_scale_inv") || ends_with(name, ".weight_scale")))
     return true;
-  if (hp.family == Family::Gemma3 && !hp.tensor_prefix.empty())
+  if (!detail::family_info(hp.family).wrapper_model_type.empty() && !hp.tensor_prefix.empty())
     return starts_with(name, "vision_tower.") || starts_with(name, "multi_modal_projector.") ||
            starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.");
   return false;
@@ -34,7 +35,7 @@ bool is_ignored_tensor(const HParams& hp, std::string_view name) {
 
 std::vector<TensorInfo> expected_tensors(const HParams& hp) {
   detail::LayoutOptions opt;
-  opt.mxfp4_experts = hp.family == Family::GptOss && hp.native_quant == NativeQuant::Mxfp4;
+  opt.mxfp4_experts = detail::family_info(hp.family).native_mxfp4_experts && hp.native_quant == NativeQuant::Mxfp4;
   opt.lm_head = !hp.tied_embeddings;
   std::vector<TensorInfo> out;
   for (auto& t : detail::checkpoint_layout(hp, opt)) out.push_back({t.hf_name, t.dtype, t.hf_shape});
@@ -53,7 +54,7 @@ std::vector<TensorDesc> classify(const HParams& hp_in, const std::vector<TensorI
     present[t.name] = &t;
     if (ends_with(t.name, "_blocks")) has_blocks = true;
   }
-  if (hp.family == Family::GptOss && has_blocks && (hp.n_embd % 32 != 0 || hp.n_ff_expert % 32 != 0))
+  if (detail::family_info(hp.family).native_mxfp4_experts && has_blocks && (hp.n_embd % 32 != 0 || hp.n_ff_expert % 32 != 0))
     fail("MXFP4 experts need hidden_size ({}) and intermediate_size ({}) to be multiples of 32", hp.n_embd, hp.n_ff_expert);
 
   detail::LayoutOptions opt;

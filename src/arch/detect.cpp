@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "arch/arch.h"
+#include "arch/families/family.h"
 #include "arch/layout.h"
 #include "core/error.h"
 #include "core/units.h"
@@ -95,7 +96,7 @@ ModelReport detect(const json& config, const std::string& config_path, const std
     r.params_from_weights = true;
   } else {
     detail::LayoutOptions opt;
-    opt.mxfp4_experts = hp.family == Family::GptOss && hp.native_quant == NativeQuant::Mxfp4;
+    opt.mxfp4_experts = detail::family_info(hp.family).native_mxfp4_experts && hp.native_quant == NativeQuant::Mxfp4;
     opt.lm_head = !hp.tied_embeddings;
     descs = detail::checkpoint_layout(hp, opt);
   }

@@ -1,9 +1,12 @@
 // GGUF architecture metadata, both directions. The keys and their presence follow convert_hf_to_gguf.py
 // (TextModel.set_gguf_parameters plus each family's additions) and what llama.cpp's load_hparams reads.
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "arch/arch.h"
-#include "arch/family_table.h"
+#include "arch/families/family.h"
 #include "core/error.h"
 
 namespace lp::arch {
@@ -16,6 +19,7 @@ uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
 
 std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_name) {
   std::vector<GgufKv> kv;
+  const detail::FamilyDesc& d = detail::family_info(hp.family);
   const std::string a = hp.gguf_arch;
   auto put = [&](const std::string& key, GgufMetaValue v) { kv.push_back({key, std::move(v)}); };
   auto k = [&](const char* suffix) { return a + "." + suffix; };
@@ -40,7 +44,7 @@ std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_na
   }
   // llama3 rope scaling is carried by the rope_freqs tensor instead (see gguf_tensors).
   put(k("rope.freq_base"), static_cast<float>(hp.rope_theta));
-  if (hp.family == Family::Gemma3) put(k("rope.freq_base_swa"), static_cast<float>(hp.rope_theta_local));
+  if (d.local_rope) put(k("rope.freq_base_swa"), static_cast<float>(hp.rope_theta_local));
   put(k("attention.layer_norm_rms_epsilon"), static_cast<float>(hp.rms_eps));
   if (hp.n_expert > 0) {
     put(k("expert_count"), u32(hp.n_expert));
@@ -49,28 +53,18 @@ std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_na
   put(k("attention.key_length"), u32(hp.head_dim));
   put(k("attention.value_length"), u32(hp.head_dim));
 
-  switch (hp.family) {
-    case Family::Llama: case Family::Mistral: case Family::Mixtral:
-      put(k("vocab_size"), u32(hp.n_vocab));
-      put(k("rope.dimension_count"), u32(hp.head_dim));
-      break;
-    case Family::Qwen3Moe:
-      put(k("expert_feed_forward_length"), u32(hp.n_ff_expert));
-      break;
-    case Family::GptOss:
-      put(k("attention.sliding_window"), u32(hp.sliding_window));
-      put(k("expert_feed_forward_length"), u32(hp.n_ff_expert));
-      break;
-    case Family::Gemma3:
-      if (hp.final_logit_softcapping > 0) put(k("final_logit_softcapping"), hp.final_logit_softcapping);
-      if (hp.sliding_window > 0) {
-        put(k("attention.sliding_window"), u32(hp.sliding_window));
-        // llama.cpp assumes a period of 6 when the key is absent (and the converter never writes it).
-        if (hp.sliding_window_pattern != 6) put(k("attention.sliding_window_pattern"), u32(hp.sliding_window_pattern));
-      }
-      break;
-    default:
-      break;
+  // The family's own keys, in convert_hf_to_gguf.py's order.
+  if (d.gguf_vocab_and_rope_dims) {
+    put(k("vocab_size"), u32(hp.n_vocab));
+    put(k("rope.dimension_count"), u32(hp.head_dim));
+  }
+  if (d.gguf_swa == detail::GgufSwaKeys::Always) put(k("attention.sliding_window"), u32(hp.sliding_window));
+  if (d.gguf_expert_ff) put(k("expert_feed_forward_length"), u32(hp.n_ff_expert));
+  if (d.gguf_final_softcap && hp.final_logit_softcapping > 0) put(k("final_logit_softcapping"), hp.final_logit_softcapping);
+  if (d.gguf_swa == detail::GgufSwaKeys::WhenSliding && hp.sliding_window > 0) {
+    put(k("attention.sliding_window"), u32(hp.sliding_window));
+    // llama.cpp assumes the family's period when the key is absent (and its converter never writes it).
+    if (hp.sliding_window_pattern != d.swa_period) put(k("attention.sliding_window_pattern"), u32(hp.sliding_window_pattern));
   }
   return kv;
 }
@@ -116,19 +110,19 @@ HParams hparams_from_gguf(const GgufMetaLookup& get) {
   GgufReader in{get, ""};
   in.arch = in.string("general.architecture");
   HParams hp;
-  if (in.arch == "llama") hp.family = in.integer("expert_count", 0) > 0 ? Family::Mixtral : Family::Llama;
-  else if (in.arch == "qwen2") hp.family = Family::Qwen2;
-  else if (in.arch == "qwen3") hp.family = Family::Qwen3;
-  else if (in.arch == "qwen3moe") hp.family = Family::Qwen3Moe;
-  else if (in.arch == "gemma3") hp.family = Family::Gemma3;
-  else if (in.arch == "gpt-oss") hp.family = Family::GptOss;
-  else
-    fail("GGUF: unsupported general.architecture '{}' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, gpt-oss)",
-         in.arch.empty() ? "(absent)" : in.arch);
-  const auto& info = detail::family_info(hp.family);
+  const auto family = family_from_gguf_arch(in.arch, in.integer("expert_count", 0) > 0);
+  if (!family) {
+    std::vector<std::string_view> known;
+    for (const auto& f : detail::family_table())
+      if (f.gguf_canonical && std::find(known.begin(), known.end(), f.gguf_arch) == known.end()) known.push_back(f.gguf_arch);
+    fail("GGUF: unsupported general.architecture '{}' (supported: {})", in.arch.empty() ? "(absent)" : in.arch,
+         fmt::join(known, ", "));
+  }
+  hp.family = *family;
+  const detail::FamilyDesc& d = detail::family_info(hp.family);
   hp.gguf_arch = in.arch;
-  hp.mlx_model_type = std::string(info.mlx_model_type);
-  hp.model_type = std::string(info.model_types.front());
+  hp.mlx_model_type = std::string(d.mlx_model_type);
+  hp.model_type = std::string(d.model_types.front());
   hp.config_model_type = hp.model_type;
 
   hp.n_layer = static_cast<int>(in.required("block_count"));
@@ -150,42 +144,49 @@ HParams hparams_from_gguf(const GgufMetaLookup& get) {
   hp.rope.beta_fast = in.number("rope.scaling.yarn_beta_fast", 32.0);  // llama.cpp's defaults
   hp.rope.beta_slow = in.number("rope.scaling.yarn_beta_slow", 1.0);
   hp.rope.truncate = false;
+  hp.rope_interleaved = d.permute_qk;
 
-  const bool gemma = hp.family == Family::Gemma3, gptoss = hp.family == Family::GptOss;
   hp.n_expert = static_cast<int>(in.integer("expert_count", 0));
   hp.n_expert_used = static_cast<int>(in.integer("expert_used_count", 0));
   hp.n_ff_expert = hp.n_expert > 0 ? static_cast<int>(in.integer("expert_feed_forward_length", hp.n_ff)) : 0;
   hp.norm_topk_prob = hp.n_expert > 0;
-  hp.router_bias = hp.expert_bias = gptoss;
-  if (gptoss) {
+  hp.router_gating = d.router_gating;
+  hp.router_bias = hp.expert_bias = d.expert_biases;
+  if (d.expert_biases) {
     hp.swiglu_limit = 7.0;  // hard-coded in llama.cpp and transformers
     hp.swiglu_alpha = 1.702;
   }
-  hp.qk_norm = gemma || hp.family == Family::Qwen3 || hp.family == Family::Qwen3Moe;
-  hp.attn_qkv_bias = hp.family == Family::Qwen2 || gptoss;
-  hp.attn_o_bias = gptoss;
-  hp.attn_sinks = gptoss;
+  hp.qk_norm = d.qk_norm;
+  hp.attn_qkv_bias = d.qkv_bias || d.default_attention_bias;
+  hp.attn_o_bias = !d.qkv_bias && d.default_attention_bias;
+  hp.attn_sinks = d.attn_sinks;
   hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));  // llama.cpp's choice for gemma3 too
   hp.final_logit_softcapping = static_cast<float>(in.number("final_logit_softcapping", 0));
-  hp.ffn_act = gemma ? FfnAct::GeluTanhGlu : gptoss ? FfnAct::GptOssSwiglu : FfnAct::SiluGlu;
-  hp.hidden_act = gemma ? "gelu_pytorch_tanh" : "silu";
-  hp.embed_scale = gemma;
-  hp.norm_plus_one = false;  // GGUF gemma3 norms already hold w + 1
+  hp.ffn_act = d.ffn_act;
+  hp.hidden_act = d.hidden_act_default;
+  hp.embed_scale = d.embed_scale;
+  hp.norm_plus_one = false;  // GGUF (1 + w) norms already hold w + 1
 
+  // Sliding layers as llama.cpp's load_hparams sets them: gemma3 only when a window is set, with a period of
+  // sliding_window_pattern (default 6); gpt-oss always, period 2. Local layers' rope base: rope.freq_base_swa
+  // (gemma3 default 10000 and unscaled; gpt-oss default the global base, scaled like it).
   hp.sliding_window = static_cast<int>(in.integer("attention.sliding_window", 0));
   int period = 0;
-  if (gemma && hp.sliding_window > 0) period = static_cast<int>(in.integer("attention.sliding_window_pattern", 6));
-  if (gptoss) period = static_cast<int>(in.integer("attention.sliding_window_pattern", 2));
-  hp.sliding_window_pattern = gemma ? period : 0;
-  if (gemma) hp.rope_theta_local = in.number("rope.freq_base_swa", 10000.0);
-  if (gptoss) hp.rope_theta_local = in.number("rope.freq_base_swa", hp.rope_theta);
+  if (d.sliding == detail::SlidingRule::Period && (d.gguf_swa == detail::GgufSwaKeys::Always || hp.sliding_window > 0))
+    period = static_cast<int>(in.integer("attention.sliding_window_pattern", d.swa_period));
+  if (period < 0) fail("GGUF key '{}.attention.sliding_window_pattern' must not be negative", in.arch);
+  hp.sliding_window_pattern = d.pattern_in_config ? period : 0;
+  if (d.local_rope) hp.rope_theta_local = in.number("rope.freq_base_swa", 10000.0);
+  else if (d.sliding == detail::SlidingRule::Period) hp.rope_theta_local = in.number("rope.freq_base_swa", hp.rope_theta);
   hp.layers.resize(hp.n_layer);
   for (int i = 0; i < hp.n_layer; ++i) {
     LayerKind& l = hp.layers[i];
-    l.sliding = period > 0 && hp.sliding_window > 0 && (i % period) < period - 1;  // llama.cpp set_swa_pattern
+    // llama.cpp set_swa_pattern: a period of 0 makes every layer slide
+    l.sliding = d.sliding == detail::SlidingRule::Period && hp.sliding_window > 0 &&
+                (period == 0 || (i % period) < period - 1);
     l.window = l.sliding ? hp.sliding_window : 0;
     l.rope_theta = l.sliding && hp.rope_theta_local > 0 ? hp.rope_theta_local : hp.rope_theta;
-    l.rope_scaled = !(gemma && l.sliding);
+    l.rope_scaled = !(d.local_rope && l.sliding);
     l.moe = hp.n_expert > 0;
   }
   return hp;

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "arch/arch.h"
+#include "arch/families/family.h"
 #include "core/error.h"
 
 namespace lp::arch {
@@ -26,8 +27,7 @@ const char* gguf_base(Family f, Role r) {
     case Role::AttnKNorm: return "attn_k_norm";
     case Role::AttnSinks: return "attn_sinks";
     case Role::AttnPostNorm: return "post_attention_norm";
-    // gpt-oss's pre-FFN norm is LLM_TENSOR_ATTN_POST_NORM in llama.cpp (models/openai-moe.cpp).
-    case Role::FfnNorm: return f == Family::GptOss ? "post_attention_norm" : "ffn_norm";
+    case Role::FfnNorm: return detail::family_info(f).gguf_ffn_norm;
     case Role::FfnPostNorm: return "post_ffw_norm";
     case Role::FfnGate: return "ffn_gate";
     case Role::FfnUp: return "ffn_up";
@@ -53,8 +53,6 @@ std::string full_name(Family f, Role r, int layer, bool bias) {
   return layer < 0 ? fmt::format("{}.{}", base, suffix) : fmt::format("blk.{}.{}.{}", layer, base, suffix);
 }
 
-bool permutes_qk(Family f) { return f == Family::Llama || f == Family::Mistral || f == Family::Mixtral; }
-
 std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(), v.rend()}; }
 
 }  // namespace
@@ -67,6 +65,7 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
   std::vector<GgufTensorRecipe> out;
   const int64_t D = hp.n_embd, F = hp.n_ff_expert, E = hp.n_expert;
   const Family f = hp.family;
+  const detail::FamilyDesc& d = detail::family_info(f);
 
   auto recipe = [&](const TensorDesc& t, std::vector<int64_t> ne, std::vector<std::string> sources, Transform tr) {
     GgufTensorRecipe r;
@@ -157,10 +156,10 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
       continue;
     }
     Transform tr = Transform::None;
-    if (permutes_qk(f) && (t.role == Role::AttnQ || t.role == Role::AttnK)) tr = Transform::PermuteQK;
+    if (d.permute_qk && (t.role == Role::AttnQ || t.role == Role::AttnK)) tr = Transform::PermuteQK;
     if (hp.norm_plus_one && role_is_norm(t.role)) tr = Transform::AddOne;
     auto r = recipe(t, reversed(t.hf_shape), {t.hf_name}, tr);
-    if (t.role == Role::TokenEmbd && f == Family::Gemma3) r.trim_to_tokenizer_vocab = true;
+    if (t.role == Role::TokenEmbd && d.trim_embd_to_tokenizer) r.trim_to_tokenizer_vocab = true;
     out.push_back(std::move(r));
   }
   return out;

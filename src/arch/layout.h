@@ -1,6 +1,7 @@
 // Internal: the checkpoint layout of a family (tensor names, roles and shapes as transformers writes them),
 // derived from HParams in one place. expected_tensors(), classify() and the parameter counts all use it.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "arch/arch.h"
@@ -10,6 +11,13 @@ namespace lp::arch::detail {
 struct LayoutOptions {
   bool mxfp4_experts = false;  // gpt-oss experts as *_blocks/*_scales (else the dense-BF16 transformers layout)
   bool lm_head = true;         // include lm_head.weight (absent when tied, but some tied checkpoints still store it)
+};
+
+// Appends checkpoint tensors (the family MoE layouts in families/ use it too).
+struct LayoutBuilder {
+  std::vector<TensorDesc>& out;
+  void add(std::string name, Role role, int layer, std::vector<int64_t> shape, Part part = Part::Weight,
+           int expert = -1, std::string dtype = "");
 };
 
 std::vector<TensorDesc> checkpoint_layout(const HParams& hp, const LayoutOptions& options);

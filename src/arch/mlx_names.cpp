@@ -6,9 +6,13 @@
 #include <map>
 
 #include "arch/arch.h"
+#include "arch/families/family.h"
 #include "core/error.h"
 
 namespace lp::arch {
+
+using detail::FamilyDesc;
+using detail::family_info;
 
 namespace {
 
@@ -57,7 +61,8 @@ std::vector<MlxTensorRecipe> mlx_tensors(const HParams& hp, const std::vector<Te
     if (t.expert >= 0) experts[{t.layer, t.role}].push_back(&t);
     if (t.part == Part::MxScales) mx_scales[{t.layer, t.role}] = &t;
   }
-  const std::string moe_block = hp.family == Family::Mixtral ? "block_sparse_moe" : "mlp";
+  const FamilyDesc& d = family_info(hp.family);
+  const std::string moe_block(d.mlx_moe_block);
 
   for (const auto& t : tensors) {
     if (t.role == Role::Output && hp.tied_embeddings) continue;  // mlx-lm ties lm_head to embed_tokens itself
@@ -71,7 +76,7 @@ std::vector<MlxTensorRecipe> mlx_tensors(const HParams& hp, const std::vector<Te
       out.push_back(recipe(t, name, shape, sources, Transform::StackExperts));
       continue;
     }
-    if (hp.family == Family::GptOss && (t.role == Role::ExpertGateUp || t.role == Role::ExpertDown)) {
+    if (d.hf_stacked_experts && (t.role == Role::ExpertGateUp || t.role == Role::ExpertDown)) {
       const std::string x = fmt::format("model.layers.{}.mlp.experts.", t.layer);
       const std::string suffix = t.is_bias ? "bias" : "weight";
       std::vector<std::string> sources = {t.hf_name};
@@ -110,12 +115,13 @@ std::vector<MlxTensorRecipe> mlx_tensors(const HParams& hp, const std::vector<Te
 nlohmann::json mlx_config(const HParams& hp, const nlohmann::json& hf_config) {
   using nlohmann::json;
   json cfg = hf_config.is_object() ? hf_config : json::object();
-  if (hp.family == Family::Gemma3 && hf_config.contains("text_config") && hf_config["text_config"].is_object()) {
+  const FamilyDesc& d = family_info(hp.family);
+  if (!d.wrapper_model_type.empty() && hf_config.contains("text_config") && hf_config["text_config"].is_object()) {
     json text = hf_config["text_config"];
     for (const char* key : {"eos_token_id", "bos_token_id", "pad_token_id", "torch_dtype"})
       if (hf_config.contains(key) && !text.contains(key)) text[key] = hf_config[key];
     cfg = text;
-    cfg["architectures"] = json::array({"Gemma3ForCausalLM"});
+    cfg["architectures"] = json::array({std::string(d.architectures.front())});
   }
   cfg.erase("quantization_config");
   cfg.erase("quantization");
@@ -133,42 +139,8 @@ nlohmann::json mlx_config(const HParams& hp, const nlohmann::json& hf_config) {
   cfg["rope_scaling"] = hp.rope_scaling;
   cfg["tie_word_embeddings"] = hp.tied_embeddings;
   cfg["max_position_embeddings"] = hp.n_ctx_train;
-  if (hp.family == Family::Qwen2 || hp.family == Family::Llama || hp.family == Family::Mistral)
-    cfg["attention_bias"] = hp.attn_o_bias;
-  switch (hp.family) {
-    case Family::Gemma3:
-      cfg["rope_global_base_freq"] = hp.rope_theta;
-      cfg["rope_local_base_freq"] = hp.rope_theta_local;
-      cfg["query_pre_attn_scalar"] = hp.query_pre_attn_scalar;
-      cfg["sliding_window"] = hp.sliding_window;
-      cfg["sliding_window_pattern"] = hp.sliding_window_pattern;
-      cfg["hidden_activation"] = hp.hidden_act;
-      break;
-    case Family::Qwen3Moe:
-      cfg["num_experts"] = hp.n_expert;
-      cfg["num_experts_per_tok"] = hp.n_expert_used;
-      cfg["moe_intermediate_size"] = hp.n_ff_expert;
-      cfg["norm_topk_prob"] = hp.norm_topk_prob;
-      if (!cfg.contains("decoder_sparse_step")) cfg["decoder_sparse_step"] = 1;
-      if (!cfg.contains("mlp_only_layers")) cfg["mlp_only_layers"] = json::array();
-      break;
-    case Family::Mixtral:
-      cfg["num_local_experts"] = hp.n_expert;
-      cfg["num_experts_per_tok"] = hp.n_expert_used;
-      break;
-    case Family::GptOss: {
-      cfg["num_local_experts"] = hp.n_expert;
-      cfg["num_experts_per_tok"] = hp.n_expert_used;
-      cfg["sliding_window"] = hp.sliding_window;
-      cfg["swiglu_limit"] = hp.swiglu_limit;
-      json types = json::array();
-      for (const auto& l : hp.layers) types.push_back(l.sliding ? "sliding_attention" : "full_attention");
-      cfg["layer_types"] = types;
-      break;
-    }
-    default:
-      break;
-  }
+  if (d.mlx_attention_bias) cfg["attention_bias"] = hp.attn_o_bias;
+  if (d.mlx_config) d.mlx_config(hp, cfg);
   return cfg;
 }
 

@@ -30,15 +30,7 @@ struct ReferenceGguf {
   std::string gguf;
   explicit ReferenceGguf(const std::string& model) {
     dir = fs::temp_directory_path() / ("lp-calib-" + std::to_string(::getpid()));
-    convert::ConvertOptions o;
-    o.model = model;
-    o.output = dir;
-    o.gguf = true;
-    o.precision.gguf = {plan::Preset::F32};
-    o.architecture_aware = false;
-    o.progress = false;
-    convert::ConvertResult r = convert::convert(o);
-    gguf = (dir / r.artifacts.at(0).path).string();
+    gguf = convert::write_reference_gguf(model, dir, /*threads=*/0, /*progress=*/false);
   }
   ~ReferenceGguf() {
     std::error_code ec;

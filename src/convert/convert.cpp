@@ -20,6 +20,8 @@
 #include "core/progress.h"
 #include "core/threads.h"
 #include "core/units.h"
+#include "formats/manifest.h"
+#include "plan/recipe.h"
 #include "quant/mlx_affine.h"
 #include "quant/quantize.h"
 #include "text/tokenizer/tokenizer.h"
@@ -179,55 +181,28 @@ GgufOverhead gguf_overhead(const SourceModel& src, const plan::GgufPlan& plan) {
 
 namespace {
 
-}  // namespace
+// The settings `plan` would use for the same flags (plan::plan_settings), from the converter's options.
+plan::PlanSettings plan_settings(const ConvertOptions& opt) {
+  plan::PlanSettings s;
+  s.architecture_aware = opt.architecture_aware;
+  s.tensor_types = opt.tensor_types;
+  s.output_type = opt.output_type;
+  s.token_embedding_type = opt.token_embedding_type;
+  s.mlx_overrides = opt.mlx_overrides;
+  s.embedding_bits = opt.embedding_bits;
+  s.has_imatrix = static_cast<bool>(opt.importance);
+  s.assigned = opt.gguf_assigned;
+  s.label = opt.gguf_label;
+  return s;
+}
 
-ConvertResult convert(const ConvertOptions& opt) {
-  const auto t0 = std::chrono::steady_clock::now();
-  ConvertResult result;
-  if (!opt.gguf && !opt.mlx) fail("--formats: nothing to write (use gguf, mlx or gguf,mlx)");
-  SourceModel src = open_source_model(opt.model);
-  const int threads = thread_count(opt.threads);
-
-  // A converted folder is one unit (manifest, artifacts, validation results): never mix old and new.
-  if (is_non_empty_output(opt.output)) {
-    if (!fs::is_directory(opt.output)) fail("{}: exists and is not a folder", opt.output.string());
-    if (!opt.force) {
-      std::string held;
-      int n = 0;
-      for (const auto& e : fs::directory_iterator(opt.output)) {
-        if (n++ < 4) held += (held.empty() ? "" : ", ") + e.path().filename().string();
-      }
-      if (n > 4) held += fmt::format(", ... ({} entries)", n);
-      fail("{}: output folder is not empty (holds {}); use --force to replace it as a whole, or choose another -o",
-           opt.output.string(), held);
-    }
-  }
-  // Fail before any output exists if the destination cannot be written.
-  StagingDir staging(opt.output);
-
-  // ---- tokenizer (GGUF needs the vocabulary; MLX copies the files)
-  std::optional<text::Tokenizer> tokenizer;
-  const fs::path tok_json = fs::path(src.ckpt.dir()) / "tokenizer.json";
-  if (fs::exists(tok_json)) {
-    tokenizer = text::Tokenizer::from_hf(tok_json, fs::path(src.ckpt.dir()) / "tokenizer_config.json");
-  } else if (opt.gguf) {
-    fail("{}: missing; a GGUF needs the vocabulary (llama.cpp cannot load a model without one)", tok_json.string());
-  }
-
-  // ---- plans
-  std::vector<GgufJob> gguf_jobs;
+// Plan first: every artifact's per-tensor types, before anything is written.
+void plan_jobs(const SourceModel& src, const ConvertOptions& opt, formats::StDtype mlx_dtype, std::vector<GgufJob>& gguf_jobs,
+               std::vector<MlxJob>& mlx_jobs) {
+  const plan::PlanSettings settings = plan_settings(opt);
   for (plan::Preset p : opt.precision.gguf) {
-    plan::GgufPlanOptions po;
-    po.preset = p;
-    po.architecture_aware = opt.architecture_aware;
-    po.overrides = opt.tensor_types;
-    po.output_type = opt.output_type;
-    po.token_embd_type = opt.token_embedding_type;
-    po.has_imatrix = static_cast<bool>(opt.importance);
-    po.assigned = opt.gguf_assigned;
-    po.label = opt.gguf_label;
     GgufJob job;
-    job.plan = plan::plan_gguf(src.hp, src.gguf, po);
+    job.plan = plan::plan_gguf(src.hp, src.gguf, plan::gguf_plan_options(settings, p));
     std::string suffix = plan::preset_file_suffix(p);
     if (!opt.gguf_label.empty()) {
       suffix = opt.gguf_label;
@@ -236,129 +211,127 @@ ConvertResult convert(const ConvertOptions& opt) {
     job.rel_path = "gguf/" + src.name + "-" + suffix + ".gguf";
     gguf_jobs.push_back(std::move(job));
   }
-  std::vector<MlxJob> mlx_jobs;
-  const formats::StDtype mlx_dtype = mlx_float_dtype(src.hp);
   for (plan::MlxPrecision mp : opt.precision.mlx) {
     if (opt.mlx_mixed) mp.mixed = *opt.mlx_mixed;
-    plan::MlxPlanOptions mo;
-    mo.precision = mp;
-    mo.embedding_bits = opt.embedding_bits;
-    mo.architecture_aware = opt.architecture_aware;
-    mo.overrides = opt.mlx_overrides;
+    plan::MlxPlanOptions mo = plan::mlx_plan_options(settings, mp);
     mo.float_bytes = mlx_dtype == formats::StDtype::F32 ? 4 : 2;
     MlxJob job;
     job.plan = plan::plan_mlx(src.hp, src.mlx, mo);
     job.rel_dir = "mlx/" + mp.name();
     mlx_jobs.push_back(std::move(job));
   }
+}
 
-  // ---- GGUF
-  if (!gguf_jobs.empty()) {
-    fs::create_directories(staging.path() / "gguf");
-    GgufVocab vocab = gguf_vocab(src, *tokenizer);
-    for (auto& w : vocab.warnings) result.warnings.push_back(w);
-    for (auto& job : gguf_jobs) {
-      job.writer = std::make_unique<writers::GgufWriter>(staging.path() / job.rel_path);
-      declare_gguf(*job.writer, src, vocab, job.plan);
-      job.writer->begin();
-    }
-    const auto& tensors = gguf_jobs.front().plan.tensors;
-    Progress bar("gguf", tensors.size(), opt.progress);
-    std::vector<float> rows;
-    std::vector<uint8_t> qbuf;
-    for (size_t ti = 0; ti < tensors.size(); ++ti) {
-      const auto& recipe = tensors[ti].recipe;
-      RowSource rs(src.ckpt, src.hp, gguf_jobs.front().plan.tensors[ti].recipe);
-      const int64_t ncols = rs.ncols();
-      const int64_t nrows = recipe.ne.size() >= 2 ? [&] {
-        int64_t r = 1;
-        for (size_t d = 1; d < recipe.ne.size(); ++d) r *= recipe.ne[d];
-        return r;
-      }() : 1;
-      // Chunks never straddle two experts, so one importance vector serves a whole chunk.
-      const int64_t rows_per_mat = recipe.ne.size() > 2 ? recipe.ne[1] : nrows;
-      const int64_t step = std::min(chunk_rows(ncols, opt.chunk_bytes), rows_per_mat);
-      std::optional<std::vector<float>> importance;
-      int importance_expert = -1;
-      for (int64_t r0 = 0; r0 < nrows;) {
-        const int64_t mat_end = (r0 / rows_per_mat + 1) * rows_per_mat;
-        const int64_t n = std::min({step, nrows - r0, mat_end - r0});
-        const int expert = static_cast<int>(r0 / rows_per_mat);
-        if (opt.importance && expert != importance_expert) {
-          importance = opt.importance(recipe.gguf_name, expert, ncols);
-          importance_expert = expert;
-        }
-        bool have_floats = false;
-        for (auto& job : gguf_jobs) {
-          const GgmlType type = job.plan.tensors[ti].type;
-          if (type == GgmlType::MXFP4 && rs.has_native_mxfp4()) {
-            qbuf.resize(static_cast<size_t>(n * ncols / 32 * 17));
-            rs.read_mxfp4(r0, n, qbuf.data());
-            job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
-            continue;
-          }
-          if (!have_floats) {
-            rows.resize(static_cast<size_t>(n * ncols));
-            rs.read(r0, n, rows.data());
-            have_floats = true;
-          }
-          qbuf.resize(static_cast<size_t>(n) * ggml_row_bytes(type, static_cast<uint64_t>(ncols)));
-          const float* imp = importance && quant::uses_importance(type) ? importance->data() : nullptr;
-          quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, imp, threads);
-          job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
-        }
-        rs.release(r0, n);
-        r0 += n;
-      }
-      rs.release_all();
-      bar.advance(1, recipe.gguf_name);
-    }
-    bar.finish();
-    // Ollama Modelfile per GGUF: its EOS tokens from generation_config.json, the template from the checkpoint.
-    std::vector<std::string> eos_tokens;
-    if (const fs::path gc = fs::path(src.ckpt.dir()) / "generation_config.json"; fs::exists(gc)) {
-      std::ifstream in(gc);
-      const json g = json::parse(in, nullptr, false);
-      if (g.is_object() && g.contains("eos_token_id")) {
-        const json& e = g["eos_token_id"];
-        for (const json& id : e.is_array() ? e : json::array({e}))
-          if (id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < static_cast<int64_t>(tokenizer->vocab_size()))
-            eos_tokens.push_back(tokenizer->token_text(static_cast<text::TokenId>(id.get<int64_t>())));
-      }
-    }
-    const std::optional<std::string> chat_template = src.ckpt.chat_template();
-    const TemplateShape shape = template_shape(chat_template);
-    if (shape == TemplateShape::Unknown)
-      result.warnings.push_back("ollama: the chat template has no known shape (ChatML, Llama-3, Gemma); the Modelfiles have no TEMPLATE");
-    json files = json::array();
-    for (auto& job : gguf_jobs) {
-      const std::string gguf_name = fs::path(job.rel_path).filename().string();
-      const std::string modelfile = fs::path(job.rel_path).stem().string() + ".Modelfile";
-      write_file_atomic(staging.path() / "gguf" / modelfile, render_modelfile({gguf_name, chat_template, eos_tokens}));
-      job.writer->finish();
-      Artifact a{"gguf", job.plan.precision_name(), job.rel_path,
-                 static_cast<uint64_t>(fs::file_size(staging.path() / job.rel_path)), job.plan.bpw(), job.plan.total_params};
-      files.push_back({{"file", fs::path(job.rel_path).filename().string()},
-                       {"precision", a.precision},
-                       {"size_bytes", a.size_bytes},
-                       {"bpw", a.bpw},
-                       {"ollama_modelfile", modelfile}});
-      result.artifacts.push_back(a);
-    }
-    json meta = {{"format", "gguf"},
-                 {"method", opt.architecture_aware ? "llama.cpp-compatible quants, llama.cpp mix + architecture rules"
-                                                   : "llama.cpp-compatible quants, llama.cpp mix"},
-                 {"architecture", src.hp.gguf_arch},
-                 {"compatible_backends", {"llama-pajamas-run", "llama.cpp", "ollama", "lm-studio"}},
-                 {"ollama", {{"modelfile_template", template_shape_name(shape)},
-                             {"usage", "ollama create NAME -f gguf/<file>.Modelfile (not tested against Ollama here)"}}},
-                 {"files", files}};
-    write_file_atomic(staging.path() / "gguf" / "metadata.json", meta.dump(2) + "\n");
+// The GGUF artifacts (one pass over the checkpoint for every preset), their Ollama Modelfiles and gguf/metadata.json.
+void write_gguf(const SourceModel& src, const ConvertOptions& opt, const text::Tokenizer& tok, std::vector<GgufJob>& gguf_jobs,
+                const fs::path& out, int threads, ConvertResult& result) {
+  fs::create_directories(out / "gguf");
+  GgufVocab vocab = gguf_vocab(src, tok);
+  for (auto& w : vocab.warnings) result.warnings.push_back(w);
+  for (auto& job : gguf_jobs) {
+    job.writer = std::make_unique<writers::GgufWriter>(out / job.rel_path);
+    declare_gguf(*job.writer, src, vocab, job.plan);
+    job.writer->begin();
   }
+  const auto& tensors = gguf_jobs.front().plan.tensors;
+  Progress bar("gguf", tensors.size(), opt.progress);
+  std::vector<float> rows;
+  std::vector<uint8_t> qbuf;
+  for (size_t ti = 0; ti < tensors.size(); ++ti) {
+    const auto& recipe = tensors[ti].recipe;
+    RowSource rs(src.ckpt, src.hp, gguf_jobs.front().plan.tensors[ti].recipe);
+    const int64_t ncols = rs.ncols();
+    const int64_t nrows = recipe.ne.size() >= 2 ? [&] {
+      int64_t r = 1;
+      for (size_t d = 1; d < recipe.ne.size(); ++d) r *= recipe.ne[d];
+      return r;
+    }() : 1;
+    // Chunks never straddle two experts, so one importance vector serves a whole chunk.
+    const int64_t rows_per_mat = recipe.ne.size() > 2 ? recipe.ne[1] : nrows;
+    const int64_t step = std::min(chunk_rows(ncols, opt.chunk_bytes), rows_per_mat);
+    std::optional<std::vector<float>> importance;
+    int importance_expert = -1;
+    for (int64_t r0 = 0; r0 < nrows;) {
+      const int64_t mat_end = (r0 / rows_per_mat + 1) * rows_per_mat;
+      const int64_t n = std::min({step, nrows - r0, mat_end - r0});
+      const int expert = static_cast<int>(r0 / rows_per_mat);
+      if (opt.importance && expert != importance_expert) {
+        importance = opt.importance(recipe.gguf_name, expert, ncols);
+        importance_expert = expert;
+      }
+      bool have_floats = false;
+      for (auto& job : gguf_jobs) {
+        const GgmlType type = job.plan.tensors[ti].type;
+        if (type == GgmlType::MXFP4 && rs.has_native_mxfp4()) {
+          qbuf.resize(static_cast<size_t>(n * ncols / 32 * 17));
+          rs.read_mxfp4(r0, n, qbuf.data());
+          job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
+          continue;
+        }
+        if (!have_floats) {
+          rows.resize(static_cast<size_t>(n * ncols));
+          rs.read(r0, n, rows.data());
+          have_floats = true;
+        }
+        qbuf.resize(static_cast<size_t>(n) * ggml_row_bytes(type, static_cast<uint64_t>(ncols)));
+        const float* imp = importance && quant::uses_importance(type) ? importance->data() : nullptr;
+        quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, imp, threads);
+        job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
+      }
+      rs.release(r0, n);
+      r0 += n;
+    }
+    rs.release_all();
+    bar.advance(1, recipe.gguf_name);
+  }
+  bar.finish();
+  // Ollama Modelfile per GGUF: its EOS tokens from generation_config.json, the template from the checkpoint.
+  std::vector<std::string> eos_tokens;
+  if (const fs::path gc = fs::path(src.ckpt.dir()) / "generation_config.json"; fs::exists(gc)) {
+    std::ifstream in(gc);
+    const json g = json::parse(in, nullptr, false);
+    if (g.is_object() && g.contains("eos_token_id")) {
+      const json& e = g["eos_token_id"];
+      for (const json& id : e.is_array() ? e : json::array({e}))
+        if (id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < static_cast<int64_t>(tok.vocab_size()))
+          eos_tokens.push_back(tok.token_text(static_cast<text::TokenId>(id.get<int64_t>())));
+    }
+  }
+  const std::optional<std::string> chat_template = src.ckpt.chat_template();
+  const TemplateShape shape = template_shape(chat_template);
+  if (shape == TemplateShape::Unknown)
+    result.warnings.push_back("ollama: the chat template has no known shape (ChatML, Llama-3, Gemma); the Modelfiles have no TEMPLATE");
+  json files = json::array();
+  for (auto& job : gguf_jobs) {
+    const std::string gguf_name = fs::path(job.rel_path).filename().string();
+    const std::string modelfile = fs::path(job.rel_path).stem().string() + ".Modelfile";
+    write_file_atomic(out / "gguf" / modelfile, render_modelfile({gguf_name, chat_template, eos_tokens}));
+    job.writer->finish();
+    Artifact a{"gguf", job.plan.precision_name(), job.rel_path,
+               static_cast<uint64_t>(fs::file_size(out / job.rel_path)), job.plan.bpw(), job.plan.total_params};
+    files.push_back({{"file", fs::path(job.rel_path).filename().string()},
+                     {"precision", a.precision},
+                     {"size_bytes", a.size_bytes},
+                     {"bpw", a.bpw},
+                     {"ollama_modelfile", modelfile}});
+    result.artifacts.push_back(a);
+  }
+  json meta = {{"format", "gguf"},
+               {"method", opt.architecture_aware ? "llama.cpp-compatible quants, llama.cpp mix + architecture rules"
+                                                 : "llama.cpp-compatible quants, llama.cpp mix"},
+               {"architecture", src.hp.gguf_arch},
+               {"compatible_backends", {"llama-pajamas-run", "llama.cpp", "ollama", "lm-studio"}},
+               {"ollama", {{"modelfile_template", template_shape_name(shape)},
+                           {"usage", "ollama create NAME -f gguf/<file>.Modelfile (not tested against Ollama here)"}}},
+               {"files", files}};
+  write_file_atomic(out / "gguf" / "metadata.json", meta.dump(2) + "\n");
+}
 
-  // ---- MLX
+// The MLX folders (one pass over the checkpoint for every precision), each with config, tokenizer files and metadata.
+void write_mlx(const SourceModel& src, const ConvertOptions& opt, std::vector<MlxJob>& mlx_jobs, formats::StDtype mlx_dtype,
+               const fs::path& out, ConvertResult& result) {
   for (auto& job : mlx_jobs) {
-    const fs::path dir = staging.path() / job.rel_dir;
+    const fs::path dir = out / job.rel_dir;
     fs::create_directories(dir);
     job.writer = std::make_unique<writers::SafetensorsWriter>(dir / "model.safetensors",
                                                               std::map<std::string, std::string>{{"format", "mlx"}});
@@ -428,7 +401,7 @@ ConvertResult convert(const ConvertOptions& opt) {
     bar.finish();
     for (auto& job : mlx_jobs) {
       job.writer->finish();
-      const fs::path dir = staging.path() / job.rel_dir;
+      const fs::path dir = out / job.rel_dir;
       json cfg = arch::mlx_config(src.hp, src.ckpt.config());
       cfg["quantization"] = job.plan.quantization_config();
       cfg["quantization_config"] = cfg["quantization"];
@@ -454,16 +427,16 @@ ConvertResult convert(const ConvertOptions& opt) {
       result.artifacts.push_back(a);
     }
   }
+}
 
-  // ---- manifest
-  json formats_json = json::array();
+// manifest.json: the artifacts, their plans and the architecture report (formats/manifest.h).
+void write_manifest(const SourceModel& src, const ConvertOptions& opt, const std::vector<GgufJob>& gguf_jobs,
+                    const std::vector<MlxJob>& mlx_jobs, const fs::path& out, ConvertResult& result) {
+  formats::Manifest manifest;
+  manifest.model_id = src.name;
   for (const auto& a : result.artifacts)
-    formats_json.push_back({{"format", a.format},
-                            {"precision", a.precision},
-                            {"path", a.path},
-                            {"size_bytes", a.size_bytes},
-                            {"bpw", a.bpw},
-                            {"metadata", a.format == "gguf" ? "gguf/metadata.json" : a.path + "/metadata.json"}});
+    manifest.formats.push_back({a.format, a.precision, a.path, a.size_bytes, a.bpw,
+                                a.format == "gguf" ? "gguf/metadata.json" : a.path + "/metadata.json"});
   json plans = json::array();
   for (const auto& job : gguf_jobs) {
     std::map<std::string, uint64_t> by_type;
@@ -482,20 +455,80 @@ ConvertResult convert(const ConvertOptions& opt) {
                      {"bpw", job.plan.bpw()}, {"bytes_by_bits", by_bits}});
   }
   arch::ModelReport report = arch::detect(src.ckpt);
-  result.manifest = {{"manifest_version", 1},
-                     {"tool", {{"name", "llama-pajamas"}, {"version", LP_VERSION}}},
-                     {"created", iso_time_now()},
-                     {"model", {{"id", src.name}, {"source", fs::weakly_canonical(src.ckpt.dir()).string()}}},
-                     {"architecture", arch::to_json(report)},
-                     {"architecture_aware", opt.architecture_aware},
-                     {"formats", formats_json},
-                     {"plan", plans},
-                     {"warnings", result.warnings}};
-  write_file_atomic(staging.path() / "manifest.json", result.manifest.dump(2) + "\n");
+  manifest.sections = {{"tool", {{"name", "llama-pajamas"}, {"version", LP_VERSION}}},
+                       {"created", iso_time_now()},
+                       {"model", {{"id", src.name}, {"source", fs::weakly_canonical(src.ckpt.dir()).string()}}},
+                       {"architecture", arch::to_json(report)},
+                       {"architecture_aware", opt.architecture_aware},
+                       {"plan", plans},
+                       {"warnings", result.warnings}};
+  manifest.write(out / "manifest.json");
+  result.manifest = manifest.to_json();
+}
+
+}  // namespace
+
+ConvertResult convert(const ConvertOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ConvertResult result;
+  if (!opt.gguf && !opt.mlx) fail("--formats: nothing to write (use gguf, mlx or gguf,mlx)");
+  SourceModel src = open_source_model(opt.model);
+  const int threads = thread_count(opt.threads);
+
+  // A converted folder is one unit (manifest, artifacts, validation results): never mix old and new.
+  if (is_non_empty_output(opt.output)) {
+    if (!fs::is_directory(opt.output)) fail("{}: exists and is not a folder", opt.output.string());
+    if (!opt.force) {
+      std::string held;
+      int n = 0;
+      for (const auto& e : fs::directory_iterator(opt.output)) {
+        if (n++ < 4) held += (held.empty() ? "" : ", ") + e.path().filename().string();
+      }
+      if (n > 4) held += fmt::format(", ... ({} entries)", n);
+      fail("{}: output folder is not empty (holds {}); use --force to replace it as a whole, or choose another -o",
+           opt.output.string(), held);
+    }
+  }
+  // Fail before any output exists if the destination cannot be written.
+  StagingDir staging(opt.output);
+
+  // ---- tokenizer (GGUF needs the vocabulary; MLX copies the files)
+  std::optional<text::Tokenizer> tokenizer;
+  const fs::path tok_json = fs::path(src.ckpt.dir()) / "tokenizer.json";
+  if (fs::exists(tok_json)) {
+    tokenizer = text::Tokenizer::from_hf(tok_json, fs::path(src.ckpt.dir()) / "tokenizer_config.json");
+  } else if (opt.gguf) {
+    fail("{}: missing; a GGUF needs the vocabulary (llama.cpp cannot load a model without one)", tok_json.string());
+  }
+
+  // ---- plan, then write
+  std::vector<GgufJob> gguf_jobs;
+  std::vector<MlxJob> mlx_jobs;
+  const formats::StDtype mlx_dtype = mlx_float_dtype(src.hp);
+  plan_jobs(src, opt, mlx_dtype, gguf_jobs, mlx_jobs);
+  if (!gguf_jobs.empty()) write_gguf(src, opt, *tokenizer, gguf_jobs, staging.path(), threads, result);
+  write_mlx(src, opt, mlx_jobs, mlx_dtype, staging.path(), result);
+  write_manifest(src, opt, gguf_jobs, mlx_jobs, staging.path(), result);
   if (opt.force) staging.commit_replace();  // the old folder goes as a whole (artifacts, VALIDATION.md, ...)
   else staging.commit();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+}
+
+std::string write_reference_gguf(const std::string& model, const fs::path& dir, int threads, bool progress) {
+  ConvertOptions o;
+  o.model = model;
+  o.output = dir;
+  o.gguf = true;
+  o.mlx = false;
+  o.precision.gguf = {plan::Preset::F32};
+  o.architecture_aware = false;
+  o.threads = threads;
+  o.progress = progress;
+  const ConvertResult r = convert(o);
+  for (const auto& a : r.artifacts)
+    if (a.format == "gguf") return (dir / a.path).string();
+  fail("{}: converting to an F32 GGUF produced no GGUF", model);
 }
 
 }  // namespace lp::convert

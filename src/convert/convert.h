@@ -61,6 +61,11 @@ struct ConvertResult {
 
 ConvertResult convert(const ConvertOptions& options);
 
+// The reference model calibration and validation run: the checkpoint converted to one F32 GGUF (lossless for
+// bf16/f16/f32 weights) with architecture rules off, written under `dir` (created; must be empty or absent).
+// Returns the GGUF's path.
+std::string write_reference_gguf(const std::string& model, const std::filesystem::path& dir, int threads, bool progress);
+
 struct SourceModel;
 // What a GGUF of `plan` adds around its tensor data: the header (metadata, vocabulary, tensor infos) padded to
 // the alignment, and at most max_padding_bytes of per-tensor alignment padding. `--target-size` subtracts both

@@ -27,32 +27,6 @@ std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(
 
 }  // namespace
 
-std::vector<float> llama3_rope_factors(const arch::HParams& hp) {
-  // llama.cpp's LlamaModel.generate_extra_tensors: per rotary frequency, a divisor that stretches low
-  // frequencies by `factor` and blends the middle band.
-  const auto& r = hp.rope;
-  const double base = hp.rope_theta;
-  const int dim = hp.head_dim;
-  const double factor = r.factor, low = r.low_freq_factor ? r.low_freq_factor : 1.0,
-               high = r.high_freq_factor ? r.high_freq_factor : 4.0;
-  const double old_ctx = r.original_max_position ? static_cast<double>(r.original_max_position) : 8192.0;
-  const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
-  std::vector<float> out;
-  for (int i = 0; i < dim; i += 2) {
-    const double freq = 1.0 / std::pow(base, static_cast<double>(i) / dim);
-    const double wavelen = 2 * M_PI / freq;
-    double f;
-    if (wavelen < high_wavelen) f = 1;
-    else if (wavelen > low_wavelen) f = factor;
-    else {
-      const double smooth = (old_ctx / wavelen - low) / (high - low);
-      f = 1 / ((1 - smooth) / factor + smooth);
-    }
-    out.push_back(static_cast<float>(f));
-  }
-  return out;
-}
-
 RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, const arch::GgufTensorRecipe& recipe)
     : ckpt_(ckpt), name_(recipe.gguf_name) {
   const bool mx = recipe.transform == Transform::Mxfp4Repack || recipe.transform == Transform::SplitGateUpEvenMxfp4 ||
@@ -62,7 +36,7 @@ RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, c
   if (t == Transform::SplitGateUpEvenMxfp4) t = Transform::SplitGateUpEven;
   if (t == Transform::SplitGateUpOddMxfp4) t = Transform::SplitGateUpOdd;
   if (recipe.transform == Transform::GenerateRopeFreqs) {
-    rope_freqs_ = llama3_rope_factors(hp);
+    rope_freqs_ = arch::llama3_rope_factors(hp);
     transform_ = recipe.transform;
     ncols_ = static_cast<int64_t>(rope_freqs_.size());
     nrows_ = 1;
@@ -135,13 +109,9 @@ RowSource::SourceRow RowSource::locate(int64_t r) const {
       s.tensor = sources_[static_cast<size_t>(r / rows_per_slice_)];
       s.row = r % rows_per_slice_;
       break;
-    case Transform::PermuteQK: {
-      // HF rotate-half layout -> llama.cpp's interleaved pairs: out row j of a head reads HF row
-      // (j % 2) * hd/2 + j / 2 (LlamaModel.permute in convert_hf_to_gguf).
-      const int64_t hd = head_dim_, h = r / hd, j = r % hd;
-      s.row = h * hd + (j % 2) * (hd / 2) + j / 2;
+    case Transform::PermuteQK:
+      s.row = arch::permute_qk_source_row(r, head_dim_);
       break;
-    }
     case Transform::SplitGateUpEven:
     case Transform::SplitGateUpOdd: {
       const int parity = transform_ == Transform::SplitGateUpOdd ? 1 : 0;

@@ -57,7 +57,4 @@ class RowSource {
   std::vector<float> rope_freqs_;  // GenerateRopeFreqs
 };
 
-// llama3-style rope frequency factors (llama.cpp's rope_freqs.weight), head_dim/2 values.
-std::vector<float> llama3_rope_factors(const arch::HParams& hp);
-
 }  // namespace lp::convert

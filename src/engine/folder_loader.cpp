@@ -6,7 +6,6 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <numbers>
 #include <set>
 #include <tuple>
 
@@ -23,10 +22,6 @@ using formats::StDtype;
 using formats::StTensor;
 
 namespace {
-
-bool is_runnable_arch(const std::string& a) {
-  return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3" || a == "qwen3moe" || a == "gpt-oss";
-}
 
 // Owns what the view's tensors point at: the mapped checkpoint files and the buffers built at load.
 struct FolderData {
@@ -101,35 +96,11 @@ std::map<std::string, GgufValue> folder_metadata(const arch::HParams& hp, const 
   return kv;
 }
 
-// llama.cpp's llama3 rope factors (convert_hf_to_gguf LlamaModel): per frequency, 1 (short wavelengths),
-// `factor` (long ones) or a smooth blend between.
-std::vector<float> llama3_rope_factors(const arch::HParams& hp) {
-  const double factor = hp.rope.factor, lo = hp.rope.low_freq_factor > 0 ? hp.rope.low_freq_factor : 1.0;
-  const double hi = hp.rope.high_freq_factor > 0 ? hp.rope.high_freq_factor : 4.0;
-  const double old_ctx = hp.rope.original_max_position > 0 ? static_cast<double>(hp.rope.original_max_position) : 8192.0;
-  const double lo_wavelen = old_ctx / lo, hi_wavelen = old_ctx / hi;
-  std::vector<float> out;
-  for (int i = 0; i < hp.head_dim; i += 2) {
-    const double freq = 1.0 / std::pow(hp.rope_theta, static_cast<double>(i) / hp.head_dim);
-    const double wavelen = 2 * std::numbers::pi / freq;
-    if (wavelen < hi_wavelen) out.push_back(1.0f);
-    else if (wavelen > lo_wavelen) out.push_back(static_cast<float>(factor));
-    else {
-      const double smooth = (old_ctx / wavelen - lo) / (hi - lo);
-      out.push_back(static_cast<float>(1.0 / ((1 - smooth) / factor + smooth)));
-    }
-  }
-  return out;
-}
-
-// GGUF row order for llama q/k: HF keeps each head as [2, head_dim/2] (rotate-half), llama.cpp's converter as
-// [head_dim/2, 2] (interleaved pairs). src_row[dst] for `rows` rows in `heads` heads.
+// GGUF row order for llama q/k (arch::permute_qk_source_row, shared with the converter): src_row[dst] for
+// `rows` rows in `heads` heads.
 std::vector<int64_t> permute_qk_rows(int64_t rows, int heads) {
-  const int64_t hd = rows / heads, half = hd / 2;
   std::vector<int64_t> src(rows);
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < half; ++i)
-      for (int64_t j = 0; j < 2; ++j) src[h * hd + i * 2 + j] = h * hd + j * half + i;
+  for (int64_t r = 0; r < rows; ++r) src[r] = arch::permute_qk_source_row(r, rows / heads);
   return src;
 }
 
@@ -369,7 +340,7 @@ class FolderBuilder {
   }
 
   GgufTensor rope_freqs(const arch::GgufTensorRecipe& r) {
-    const std::vector<float> f = llama3_rope_factors(hp_);
+    const std::vector<float> f = arch::llama3_rope_factors(hp_);
     GgufTensor t = start(r);
     t.type = GgmlType::F32;
     t.n_dims = 1;
@@ -390,9 +361,9 @@ class FolderBuilder {
 // HF folders (gpt-oss MXFP4 experts repacked at load) and MLX folders (stacked SwitchLinear experts read as
 // they are) of every family the engine runs.
 void require_runnable(const arch::HParams& hp, const std::string& dir) {
-  if (!is_runnable_arch(hp.gguf_arch))
-    fail("{}: architecture '{}' ({}) is not supported by the CPU engine from this folder (llama, mistral, mixtral, qwen2, "
-         "qwen3, qwen3moe, gemma3, gpt-oss are; convert it to GGUF)", dir, hp.model_type, hp.gguf_arch);
+  if (!arch::engine_runs(hp.family))
+    fail("{}: architecture '{}' ({}) is not supported by the CPU engine from this folder ({} are; convert it to GGUF)", dir,
+         hp.model_type, hp.gguf_arch, arch::engine_families_text());
 }
 
 // Routed-expert tensors are keyed by what they are, not by name: HF and MLX name them differently.

@@ -188,14 +188,9 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
           }
           float mx = -INFINITY;
           for (int j = first; j <= pos; ++j) {
-            float s;
-            if (f16_cache) {
-              s = dot_f32_f16(q, cache_.k_f16(il, j) + kvh * hd, hd);
-            } else {
-              cache_.load_k(il, j, kvh * hd, hd, kv.data());
-              s = 0.0f;
-              for (int i = 0; i < hd; ++i) s += q[i] * kv[i];
-            }
+            cache_.load_k(il, j, kvh * hd, hd, kv.data());
+            float s = 0.0f;
+            for (int i = 0; i < hd; ++i) s += q[i] * kv[i];
             scores[j] = s * kq_scale;
             mx = std::max(mx, scores[j]);
           }
@@ -209,12 +204,8 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
           std::fill(acc.begin(), acc.end(), 0.0f);
           for (int j = first; j <= pos; ++j) {
             const float w = scores[j] * inv;
-            if (f16_cache) {
-              axpy_f16(w, cache_.v_f16(il, j) + kvh * hd, acc.data(), hd);
-            } else {
-              cache_.load_v(il, j, kvh * hd, hd, kv.data());
-              for (int i = 0; i < hd; ++i) acc[i] += w * kv[i];
-            }
+            cache_.load_v(il, j, kvh * hd, hd, kv.data());
+            for (int i = 0; i < hd; ++i) acc[i] += w * kv[i];
           }
           std::copy(acc.begin(), acc.end(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
         }

@@ -64,6 +64,20 @@ GgufView::GgufView(std::string path, uint64_t file_bytes, std::map<std::string, 
   for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 }
 
+std::unique_ptr<GgufView> GgufView::with_f32_tensor(const std::string& name, const std::vector<float>& f32) const {
+  std::vector<GgufTensor> tensors = tensors_;
+  auto it = index_.find(name);
+  if (it == index_.end()) fail("{}: no tensor {} to replace", path_, name);
+  GgufTensor& t = tensors[it->second];
+  const int64_t n = t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
+  if (static_cast<int64_t>(f32.size()) != n) fail("{}: replacement for {} has {} values, expected {}", path_, name, f32.size(), n);
+  t.type = GgmlType::F32;
+  t.data = reinterpret_cast<const uint8_t*>(f32.data());
+  t.nbytes = f32.size() * sizeof(float);
+  t.mlx.reset();
+  return std::make_unique<GgufView>(path_, file_bytes_, kv_, std::move(tensors), nullptr);
+}
+
 const GgufValue* GgufView::find(const std::string& key) const {
   auto it = kv_.find(key);
   return it == kv_.end() ? nullptr : &it->second;

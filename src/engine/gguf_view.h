@@ -59,6 +59,11 @@ class GgufView {
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* tensor(const std::string& name) const;
 
+  // The same model with one tensor's data replaced by F32 values (sensitivity measurement: a weight quantized and
+  // dequantized again). Every other tensor points into this view, and `f32` is read in place: both must outlive
+  // the returned view. An unknown name or a size that does not match the tensor's shape -> lp::Error.
+  std::unique_ptr<GgufView> with_f32_tensor(const std::string& name, const std::vector<float>& f32) const;
+
  private:
   std::optional<formats::GgufFile> file_;
   std::shared_ptr<const void> keep_alive_;

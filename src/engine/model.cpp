@@ -1,21 +1,54 @@
 #include "engine/model.h"
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 
+#include "arch/arch.h"
 #include "core/error.h"
 #include "engine/folder_loader.h"
 
 namespace lp::engine {
 namespace {
 
-bool is_supported_family(const std::string& a) {
-  return a == "llama" || a == "qwen2" || a == "qwen3" || a == "gemma3" || a == "qwen3moe" || a == "gpt-oss";
+// The view's metadata in arch's value type (arch::hparams_from_gguf reads GGUF keys for every family).
+std::optional<arch::GgufMetaValue> narrow(const GgufValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::optional<arch::GgufMetaValue> {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          if (x >= 0 && x <= int64_t{UINT32_MAX}) return static_cast<uint32_t>(x);
+          if (x >= INT32_MIN && x < 0) return static_cast<int32_t>(x);
+          return std::nullopt;
+        } else if constexpr (std::is_same_v<T, uint64_t>) {
+          if (x <= UINT32_MAX) return static_cast<uint32_t>(x);
+          return std::nullopt;
+        } else if constexpr (std::is_same_v<T, double>) {
+          return static_cast<float>(x);
+        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+          return std::vector<int32_t>(x.begin(), x.end());
+        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+          return std::vector<float>(x.begin(), x.end());
+        } else {
+          return x;  // bool, string, vector<string>
+        }
+      },
+      v);
 }
 
-RopeStyle rope_style_for(const std::string& arch) {
-  // llama.cpp: llama's converter permutes Q/K so "normal" rope applies; Qwen and Gemma keep HF layout (NEOX).
-  return arch == "llama" ? RopeStyle::Normal : RopeStyle::Neox;
+arch::HParams arch_hparams(const GgufView& g) {
+  try {
+    return arch::hparams_from_gguf([&](std::string_view key) -> std::optional<arch::GgufMetaValue> {
+      const GgufValue* v = g.find(std::string(key));
+      if (!v) return std::nullopt;
+      auto n = narrow(*v);
+      if (!n) fail("GGUF key '{}' is out of range", key);
+      return n;
+    });
+  } catch (const Error& e) {
+    fail("{}: {}", g.path(), e.what());
+  }
 }
 
 class Binder {
@@ -54,20 +87,22 @@ class Binder {
 };
 
 // MoE hyper-parameters as llama.cpp reads them (llama-model.cpp load_hparams and each graph's build_moe_ffn call).
-void read_moe_hparams(const GgufView& g, HParams& hp) {
+void read_moe_hparams(const GgufView& g, const arch::HParams& ah, HParams& hp) {
   const std::string& a = hp.arch;
-  hp.n_expert_used = static_cast<int>(g.get_int(a + ".expert_used_count").value_or(0));
+  hp.n_expert_used = ah.n_expert_used;
   if (hp.n_expert_used <= 0 || hp.n_expert_used > hp.n_expert)
     fail("{}: {}.expert_used_count {} must be in 1..expert_count ({})", g.path(), a, hp.n_expert_used, hp.n_expert);
-  hp.n_ff_exp = static_cast<int>(g.get_int(a + ".expert_feed_forward_length").value_or(hp.n_ff));
+  hp.n_ff_exp = ah.n_ff_expert;
   if (hp.n_ff_exp <= 0) fail("{}: {} MoE model has neither expert_feed_forward_length nor feed_forward_length", g.path(), a);
   hp.n_ff_shexp = static_cast<int>(g.get_int(a + ".expert_shared_feed_forward_length").value_or(0));
-  const bool gptoss = a == "gpt-oss";
-  hp.gating = gptoss ? MoeGating::SoftmaxWeight : MoeGating::Softmax;
-  // llama.cpp passes norm_w = true for mixtral and qwen3moe and false for gpt-oss, whatever the file says;
-  // an explicit expert_weights_norm key (written by llama.cpp's converter for some families) still wins.
-  hp.expert_weights_norm = g.get_bool(a + ".expert_weights_norm").value_or(!gptoss);
+  hp.gating = ah.router_gating == arch::RouterGating::TopKThenSoftmax ? MoeGating::SoftmaxWeight : MoeGating::Softmax;
+  // llama.cpp passes norm_w = true for the softmax-then-top-k families (mixtral, qwen3moe) and false for gpt-oss,
+  // whatever the file says; an explicit expert_weights_norm key (written by llama.cpp's converter for some
+  // families) still wins.
+  hp.expert_weights_norm = g.get_bool(a + ".expert_weights_norm").value_or(hp.gating == MoeGating::Softmax);
   hp.expert_weights_scale = static_cast<float>(g.get_float(a + ".expert_weights_scale").value_or(0.0));
+  hp.swiglu_alpha = static_cast<float>(ah.swiglu_alpha > 0 ? ah.swiglu_alpha : hp.swiglu_alpha);
+  hp.swiglu_limit = static_cast<float>(ah.swiglu_limit > 0 ? ah.swiglu_limit : hp.swiglu_limit);
 }
 
 void bind_moe(const Binder& bind, const HParams& hp, const std::string& p, MoeDesc& moe) {
@@ -123,43 +158,43 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   HParams& hp = m->hp_;
   hp.arch = g.get_string("general.architecture").value_or("");
   if (hp.arch.empty()) fail("{}: general.architecture is missing", path);
-  if (!is_supported_family(hp.arch))
-    fail("{}: architecture '{}' is not supported by the CPU engine yet (llama, mistral, mixtral, qwen2, qwen3, qwen3moe, gemma3, gpt-oss are)",
-         path, hp.arch);
+  const auto family = arch::family_from_gguf_arch(hp.arch, g.get_int(hp.arch + ".expert_count").value_or(0) > 0);
+  if (!family || !arch::engine_runs(*family))
+    fail("{}: architecture '{}' is not supported by the CPU engine yet ({} are)", path, hp.arch, arch::engine_families_text());
+  // Every family-specific fact (layer kinds, windows, rope bases, FFN kind, router) comes from the family's
+  // description through the GGUF keys; what follows is the same for every family.
+  const arch::HParams ah = arch_hparams(g);
   const std::string& a = hp.arch;
-  auto need_int = [&](const std::string& key) {
-    auto v = g.get_int(a + "." + key);
-    if (!v) fail("{}: metadata {}.{} is missing", path, a, key);
-    return static_cast<int>(*v);
-  };
-  hp.n_embd = need_int("embedding_length");
-  hp.n_layer = need_int("block_count");
-  hp.n_expert = static_cast<int>(g.get_int(a + ".expert_count").value_or(0));
+  hp.n_embd = ah.n_embd;
+  hp.n_layer = ah.n_layer;
+  hp.n_expert = ah.n_expert;
   // MoE files may omit the dense width (every FFN is routed); dense ones must carry it.
-  hp.n_ff = hp.n_expert > 0 ? static_cast<int>(g.get_int(a + ".feed_forward_length").value_or(0)) : need_int("feed_forward_length");
-  hp.n_head = need_int("attention.head_count");
-  hp.n_head_kv = static_cast<int>(g.get_int(a + ".attention.head_count_kv").value_or(hp.n_head));
-  hp.head_dim = static_cast<int>(g.get_int(a + ".attention.key_length").value_or(hp.n_embd / hp.n_head));
-  hp.n_ctx_train = static_cast<int>(g.get_int(a + ".context_length").value_or(2048));
-  hp.rms_eps = static_cast<float>(g.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-5));
-  if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0) fail("{}: head_count {} is not a multiple of head_count_kv {}", path, hp.n_head, hp.n_head_kv);
+  hp.n_ff = ah.n_ff;
+  if (hp.n_expert == 0 && !g.has(a + ".feed_forward_length")) fail("{}: metadata {}.feed_forward_length is missing", path, a);
+  hp.n_head = ah.n_head;
+  hp.n_head_kv = ah.n_head_kv;
+  hp.head_dim = ah.head_dim;
+  hp.n_ctx_train = static_cast<int>(ah.n_ctx_train);
+  hp.rms_eps = static_cast<float>(ah.rms_eps);
   if (auto vl = g.get_int(a + ".attention.value_length"); vl && *vl != hp.head_dim)
     fail("{}: value_length {} != key_length {} is not supported", path, *vl, hp.head_dim);
+  if (ah.embed_scale) hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
 
   Binder bind(g, a);
-  m->token_embd_ = bind.required("token_embd.weight");
+  auto name = [&](arch::Role role, int il = -1, bool bias = false) { return arch::gguf_tensor_name(ah, role, il, bias); };
+  m->token_embd_ = bind.required(name(arch::Role::TokenEmbd));
   hp.n_vocab = static_cast<int>(m->token_embd_.rows());
   bind.check_shape(m->token_embd_, hp.n_embd, hp.n_vocab);
-  m->output_norm_ = bind.required("output_norm.weight");
-  m->output_ = bind.optional("output.weight");
+  m->output_norm_ = bind.required(name(arch::Role::OutputNorm));
+  m->output_ = bind.optional(name(arch::Role::Output));
   if (!m->output_) m->output_ = m->token_embd_;  // tied embeddings
   bind.check_shape(m->output_, hp.n_embd, hp.n_vocab);
 
   // RoPE: base, scaling type (linear / yarn), llama3 frequency factors.
   RopeParams rope;
-  rope.style = rope_style_for(a);
+  rope.style = ah.rope_interleaved ? RopeStyle::Normal : RopeStyle::Neox;
   rope.n_dims = static_cast<int>(g.get_int(a + ".rope.dimension_count").value_or(hp.head_dim));
-  rope.freq_base = static_cast<float>(g.get_float(a + ".rope.freq_base").value_or(10000.0));
+  rope.freq_base = static_cast<float>(ah.rope_theta);
   rope.n_ctx_orig = static_cast<int>(g.get_int(a + ".rope.scaling.original_context_length").value_or(hp.n_ctx_train));
   const std::string scaling = g.get_string(a + ".rope.scaling.type").value_or("none");
   double factor = g.get_float(a + ".rope.scaling.factor").value_or(0.0);
@@ -175,76 +210,61 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   } else if (scaling != "none" && scaling != "llama3") {
     fail("{}: rope scaling type '{}' is not supported", path, scaling);
   }
-  if (const GgufTensor* ff = g.tensor("rope_freqs.weight")) {
+  if (const GgufTensor* ff = g.tensor(name(arch::Role::RopeFreqs))) {
     if (ff->mlx || ff->type != GgmlType::F32 || ff->ne[0] != rope.n_dims / 2) fail("{}: rope_freqs.weight must be F32 with {} entries", path, rope.n_dims / 2);
     rope.freq_factors = reinterpret_cast<const float*>(ff->data);
   }
 
-  if (hp.n_expert > 0) read_moe_hparams(g, hp);
-  const bool gptoss = a == "gpt-oss";
-  const bool gemma = a == "gemma3";
-  if (gemma) {
-    hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
-    hp.rms_eps = static_cast<float>(g.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-6));
-  }
-  const int window = static_cast<int>(g.get_int(a + ".attention.sliding_window").value_or(0));
-  // gpt-oss: llama.cpp's set_swa_pattern(period): layer il slides when il % period < period - 1 (even layers).
-  const int gptoss_period = static_cast<int>(g.get_int(a + ".attention.sliding_window_pattern").value_or(2));
-  const float swa_base = static_cast<float>(g.get_float(a + ".rope.freq_base_swa").value_or(rope.freq_base));
+  if (hp.n_expert > 0) read_moe_hparams(g, ah, hp);
+  const FfnKind dense_ffn = ah.ffn_act == arch::FfnAct::GeluTanhGlu ? FfnKind::GeGLU : FfnKind::SwiGLU;
+  const FfnKind moe_ffn = ah.ffn_act == arch::FfnAct::GptOssSwiglu ? FfnKind::SwiGLUOai : dense_ffn;
 
   const int64_t q_dim = int64_t{hp.n_head} * hp.head_dim, kv_dim = int64_t{hp.n_head_kv} * hp.head_dim;
   m->layers_.resize(hp.n_layer);
   for (int il = 0; il < hp.n_layer; ++il) {
     LayerDesc& L = m->layers_[il];
-    const std::string p = "blk." + std::to_string(il) + ".";
+    const arch::LayerKind& kind = ah.layers[il];
+    auto req = [&](arch::Role role, bool bias = false) { return bind.required(name(role, il, bias)); };
+    auto opt = [&](arch::Role role, bool bias = false) { return bind.optional(name(role, il, bias)); };
     L.rope = rope;
-    if (gemma) {
-      // Gemma 3: five sliding-window layers (rope base 10k) per global layer (the file's rope base).
-      L.ffn = FfnKind::GeGLU;
-      if (window > 0 && il % 6 < 5) {
-        L.attention = AttentionKind::Sliding;
-        L.window = window;
-        L.rope.freq_base = 10000.0f;
-        L.rope.freq_scale = 1.0f;
-      }
-    }
-    if (gptoss && window > 0 && gptoss_period > 0 && il % gptoss_period < gptoss_period - 1) {
+    L.ffn = dense_ffn;
+    if (kind.sliding) {
+      // llama.cpp: sliding layers use rope.freq_base_swa, and (gemma3) an unscaled rope.
       L.attention = AttentionKind::Sliding;
-      L.window = window;
-      L.rope.freq_base = swa_base;
+      L.window = kind.window;
+      L.rope.freq_base = static_cast<float>(kind.rope_theta);
+      if (!kind.rope_scaled) L.rope.freq_scale = 1.0f;
     }
-    L.attn_norm = bind.required(p + "attn_norm.weight");
-    L.wq = bind.required(p + "attn_q.weight");
-    L.wk = bind.required(p + "attn_k.weight");
-    L.wv = bind.required(p + "attn_v.weight");
-    L.wo = bind.required(p + "attn_output.weight");
-    L.bq = bind.optional(p + "attn_q.bias");
-    L.bk = bind.optional(p + "attn_k.bias");
-    L.bv = bind.optional(p + "attn_v.bias");
-    L.bo = bind.optional(p + "attn_output.bias");
-    L.q_norm = bind.optional(p + "attn_q_norm.weight");
-    L.k_norm = bind.optional(p + "attn_k_norm.weight");
-    if (gptoss) {
-      // gpt-oss's "post_attention_norm" is its pre-FFN norm (llama.cpp: attn_post_norm feeds the MoE).
-      L.ffn_norm = bind.required(p + "post_attention_norm.weight");
-      L.attn_sinks = bind.required(p + "attn_sinks.weight");
+    L.attn_norm = req(arch::Role::AttnNorm);
+    L.wq = req(arch::Role::AttnQ);
+    L.wk = req(arch::Role::AttnK);
+    L.wv = req(arch::Role::AttnV);
+    L.wo = req(arch::Role::AttnO);
+    L.bq = opt(arch::Role::AttnQ, true);
+    L.bk = opt(arch::Role::AttnK, true);
+    L.bv = opt(arch::Role::AttnV, true);
+    L.bo = opt(arch::Role::AttnO, true);
+    L.q_norm = opt(arch::Role::AttnQNorm);
+    L.k_norm = opt(arch::Role::AttnKNorm);
+    L.ffn_norm = req(arch::Role::FfnNorm);
+    if (ah.attn_sinks) {
+      L.attn_sinks = req(arch::Role::AttnSinks);
       bind.check_shape(L.attn_sinks, hp.n_head, 1);
-    } else {
-      L.post_attn_norm = bind.optional(p + "post_attention_norm.weight");
-      L.ffn_norm = bind.required(p + "ffn_norm.weight");
     }
+    const std::string post_attn = name(arch::Role::AttnPostNorm, il);
+    if (post_attn != name(arch::Role::FfnNorm, il)) L.post_attn_norm = bind.optional(post_attn);
     if (hp.n_expert > 0) {
-      bind_moe(bind, hp, p, L.moe);
-      if (gptoss) L.ffn = FfnKind::SwiGLUOai;
+      bind_moe(bind, hp, "blk." + std::to_string(il) + ".", L.moe);
+      L.ffn = moe_ffn;
     } else {
-      L.gate = bind.required(p + "ffn_gate.weight");
-      L.up = bind.required(p + "ffn_up.weight");
-      L.down = bind.required(p + "ffn_down.weight");
+      L.gate = req(arch::Role::FfnGate);
+      L.up = req(arch::Role::FfnUp);
+      L.down = req(arch::Role::FfnDown);
       bind.check_shape(L.gate, hp.n_embd, hp.n_ff);
       bind.check_shape(L.up, hp.n_embd, hp.n_ff);
       bind.check_shape(L.down, hp.n_ff, hp.n_embd);
     }
-    L.post_ffn_norm = bind.optional(p + "post_ffw_norm.weight");
+    L.post_ffn_norm = opt(arch::Role::FfnPostNorm);
     bind.check_shape(L.wq, hp.n_embd, q_dim);
     bind.check_shape(L.wk, hp.n_embd, kv_dim);
     bind.check_shape(L.wv, hp.n_embd, kv_dim);

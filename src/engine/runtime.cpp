@@ -18,6 +18,7 @@
 #include "engine/model.h"
 #include "engine/sampler.h"
 #include "engine/stop_strings.h"
+#include "formats/manifest.h"
 #include "text/jinja/chat_template.h"
 #include "text/jinja/template_source.h"
 #include "text/tokenizer/tokenizer.h"
@@ -30,41 +31,18 @@ namespace {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-void collect_gguf_paths(const nlohmann::json& j, std::vector<std::string>& out) {
-  if (j.is_string()) {
-    const std::string s = j.get<std::string>();
-    if (s.size() > 5 && s.compare(s.size() - 5, 5, ".gguf") == 0) out.push_back(s);
-  } else if (j.is_object() || j.is_array()) {
-    for (const auto& v : j) collect_gguf_paths(v, out);
-  }
-}
-
 // A manifest folder: the artifact that fits the backend. The CPU backend (and auto, today) prefers GGUF (the
 // fastest kernels), else an MLX folder (dequantized on the fly). Returns "" when the manifest names none that exists.
 std::string pick_from_manifest(const fs::path& dir, Backend backend) {
   (void)backend;  // Auto and Cpu choose alike until another backend exists
-  const fs::path mpath = dir / "manifest.json";
-  std::ifstream in(mpath);
-  nlohmann::json m;
-  try {
-    m = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail("{}: invalid JSON: {}", mpath.string(), e.what());
-  }
+  const formats::Manifest m = formats::Manifest::read(dir / "manifest.json");
   auto existing = [&](const std::string& f) -> std::string {
     const fs::path p = fs::path(f).is_absolute() ? fs::path(f) : dir / f;
     return fs::exists(p) ? p.string() : "";
   };
   std::vector<std::string> ggufs, mlx;
-  if (m.contains("formats") && m["formats"].is_array()) {
-    for (const auto& a : m["formats"]) {
-      if (!a.is_object() || !a.contains("path") || !a["path"].is_string()) continue;
-      const std::string fmt = a.value("format", ""), path = a["path"].get<std::string>();
-      if (fmt == "gguf") ggufs.push_back(path);
-      else if (fmt == "mlx") mlx.push_back(path);
-    }
-  }
-  collect_gguf_paths(m.contains("formats") ? m["formats"] : m, ggufs);  // older manifests: any *.gguf string
+  for (const auto* a : m.of_format("gguf")) ggufs.push_back(a->path);
+  for (const auto* a : m.of_format("mlx")) mlx.push_back(a->path);
   for (const auto& f : ggufs)
     if (auto p = existing(f); !p.empty() && !fs::is_directory(p)) return p;
   for (const auto& f : mlx)
@@ -96,14 +74,7 @@ std::string resolve_model_path(const std::string& model, Backend backend) {
 std::string model_name(const std::string& model) {
   fs::path p(model);
   while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing '/'
-  std::error_code ec;
-  if (fs::is_directory(p, ec) && fs::exists(p / "manifest.json", ec)) {
-    std::ifstream in(p / "manifest.json");
-    const nlohmann::json m = nlohmann::json::parse(in, nullptr, false);
-    if (!m.is_discarded() && m.contains("model") && m["model"].is_object() && m["model"].contains("id") &&
-        m["model"]["id"].is_string() && !m["model"]["id"].get<std::string>().empty())
-      return m["model"]["id"].get<std::string>();
-  }
+  if (auto id = formats::manifest_model_id(p)) return *id;
   std::string name = p.filename().string();
   if (name.size() > 5 && name.ends_with(".gguf")) name.resize(name.size() - 5);
   return name.empty() ? "model" : name;

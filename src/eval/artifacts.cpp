@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/manifest.h"
 #include "plan/preset.h"
 
 namespace lp::eval {
@@ -42,28 +43,11 @@ ArtifactSet list_artifacts(const std::string& quantized) {
   }
   set.dir = quantized;
   set.manifest_path = (fs::path(quantized) / "manifest.json").string();
-  std::ifstream in(set.manifest_path);
-  if (!in) fail("{}: no manifest.json (convert writes one; or pass a .gguf file)", quantized);
-  json m;
-  try {
-    m = json::parse(in);
-  } catch (const std::exception& ex) {
-    fail("{}: invalid JSON: {}", set.manifest_path, ex.what());
-  }
-  if (!m.contains("formats") || !m["formats"].is_array() || m["formats"].empty())
-    fail("{}: field 'formats' is missing or empty", set.manifest_path);
-  for (const auto& f : m["formats"]) {
-    ArtifactEntry e;
-    try {
-      e.format = f.at("format").get<std::string>();
-      e.precision = f.value("precision", std::string("unknown"));
-      e.path = f.at("path").get<std::string>();
-      e.size_bytes = f.value("size_bytes", uint64_t{0});
-      e.bpw = f.value("bpw", 0.0);
-    } catch (const std::exception& ex) {
-      fail("{}: a 'formats' entry lacks format/path: {}", set.manifest_path, ex.what());
-    }
-    e.full_path = (fs::path(quantized) / e.path).string();
+  if (!fs::exists(set.manifest_path)) fail("{}: no manifest.json (convert writes one; or pass a .gguf file)", quantized);
+  const formats::Manifest m = formats::Manifest::read(set.manifest_path);
+  if (m.formats.empty()) fail("{}: field 'formats' is missing or empty", set.manifest_path);
+  for (const auto& f : m.formats) {
+    ArtifactEntry e{f.format, f.precision, f.path, (fs::path(quantized) / f.path).string(), f.size_bytes, f.bpw};
     if (!fs::exists(e.full_path)) fail("{}: listed {} artifact '{}' does not exist", set.manifest_path, e.format, e.path);
     set.entries.push_back(e);
   }

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "eval/validate.h"
+#include "formats/manifest.h"
 
 namespace lp::eval {
 
@@ -250,16 +251,11 @@ std::string render_markdown(const ValidationReport& r) {
 void write_outputs(const std::string& manifest_path, const ValidationReport& r) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(manifest_path).parent_path();
-  json manifest;
-  {
-    std::ifstream in(manifest_path);
-    if (!in) fail("{}: cannot read", manifest_path);
-    manifest = json::parse(in);
-  }
+  formats::Manifest manifest = formats::Manifest::read(manifest_path);
   const json j = to_json(r);
   // Everything is rendered before the first write, so a failure leaves all three files as they were.
-  manifest["validation"] = j;
-  const std::string validation_json = j.dump(2) + "\n", md = render_markdown(r), manifest_text = manifest.dump(2) + "\n";
+  manifest.sections["validation"] = j;
+  const std::string validation_json = j.dump(2) + "\n", md = render_markdown(r), manifest_text = manifest.to_json().dump(2) + "\n";
   write_file_atomic(dir / "validation.json", validation_json);
   write_file_atomic(dir / "VALIDATION.md", md);
   write_file_atomic(manifest_path, manifest_text);

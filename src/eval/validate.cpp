@@ -72,19 +72,7 @@ std::string prepare_reference(const ValidateOptions& o, TempDir& tmp) {
     tmp.path = fs::temp_directory_path() / ("lp-validate-" + std::to_string(rd()));
     tmp.owned = true;
   }
-  convert::ConvertOptions co;
-  co.model = o.original;
-  co.output = tmp.path;
-  co.gguf = true;
-  co.mlx = false;
-  co.precision.gguf = {plan::Preset::F32};
-  co.architecture_aware = false;
-  co.threads = o.threads;
-  co.progress = o.progress;
-  const convert::ConvertResult r = convert::convert(co);
-  for (const auto& a : r.artifacts)
-    if (a.format == "gguf") return (tmp.path / a.path).string();
-  fail("{}: converting the original to an F32 GGUF produced no GGUF", o.original);
+  return convert::write_reference_gguf(o.original, tmp.path, o.threads, o.progress);
 }
 
 // The GGUF facts that identify a model: architecture, vocabulary and shape.

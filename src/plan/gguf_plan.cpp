@@ -181,7 +181,7 @@ Decision architecture_rule(const arch::HParams& hp, const ModelFacts& m, Preset 
     if (up != d.type)
       return {up, "arch:global_attention",
               fmt::format("full-attention layer ({}) among sliding-window layers: it alone carries long-range "
-                          "context, one step above", hp.family == arch::Family::Gemma3 ? "1 in 6" : "1 in 2")};
+                          "context, one step above", hp.sliding_window_pattern > 0 ? fmt::format("1 in {}", hp.sliding_window_pattern) : "1 in 2")};
   }
 
   if (m.n_gqa >= 2 && (cat == Category::AttnV || cat == Category::AttnK) && kv_share < 0.10 && is_k_quant(base)) {

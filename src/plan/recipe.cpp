@@ -51,15 +51,40 @@ PrecisionChoice resolve_precision_flags(const PrecisionFlags& f, bool want_gguf,
   return c;
 }
 
-GgufPlanOptions gguf_plan_options(const PrecisionChoice& c, Preset preset) {
+PlanSettings plan_settings(const PrecisionChoice& c) {
+  PlanSettings s;
+  s.architecture_aware = c.architecture_aware;
+  s.tensor_types = c.tensor_types;
+  s.output_type = c.output_type;
+  s.token_embedding_type = c.token_embedding_type;
+  s.mlx_overrides = c.mlx_overrides;
+  s.embedding_bits = c.embedding_bits;
+  return s;
+}
+
+GgufPlanOptions gguf_plan_options(const PlanSettings& s, Preset preset) {
   GgufPlanOptions o;
   o.preset = preset;
-  o.architecture_aware = c.architecture_aware;
-  o.overrides = c.tensor_types;
-  o.output_type = c.output_type;
-  o.token_embd_type = c.token_embedding_type;
+  o.architecture_aware = s.architecture_aware;
+  o.overrides = s.tensor_types;
+  o.output_type = s.output_type;
+  o.token_embd_type = s.token_embedding_type;
+  o.has_imatrix = s.has_imatrix;
+  o.assigned = s.assigned;
+  o.label = s.label;
   return o;
 }
+
+MlxPlanOptions mlx_plan_options(const PlanSettings& s, const MlxPrecision& precision) {
+  MlxPlanOptions o;
+  o.precision = precision;
+  o.embedding_bits = s.embedding_bits;
+  o.architecture_aware = s.architecture_aware;
+  o.overrides = s.mlx_overrides;
+  return o;
+}
+
+GgufPlanOptions gguf_plan_options(const PrecisionChoice& c, Preset preset) { return gguf_plan_options(plan_settings(c), preset); }
 
 namespace {
 

@@ -16,6 +16,7 @@
 //
 // Command-line flags are applied after the recipe (CLI --tensor-type patterns are tried before the recipe's).
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,7 +68,23 @@ struct PrecisionChoice {
 // want_gguf/want_mlx pick which of the recipe's precisions apply (both: "GGUF:MLX" when the recipe has both).
 PrecisionChoice resolve_precision_flags(const PrecisionFlags& flags, bool want_gguf, bool want_mlx);
 
-// GGUF plan options for one preset from a resolved choice.
+// Everything but the preset / MLX precision that shapes a plan. `plan`, `convert` and the Python bindings build
+// their plan options from it through the two functions below, so the plan shown is the plan converted.
+struct PlanSettings {
+  bool architecture_aware = true;
+  std::vector<TypeOverride> tensor_types;                    // GGUF --tensor-type
+  std::optional<GgmlType> output_type, token_embedding_type;
+  std::vector<BitsOverride> mlx_overrides;
+  int embedding_bits = 6;
+  bool has_imatrix = false;
+  std::map<std::string, AssignedType> assigned;              // allocator output (`--precision auto`)
+  std::string label;                                         // "AUTO-4.50BPW" when assigned
+};
+PlanSettings plan_settings(const PrecisionChoice& choice);
+GgufPlanOptions gguf_plan_options(const PlanSettings& settings, Preset preset);
+MlxPlanOptions mlx_plan_options(const PlanSettings& settings, const MlxPrecision& precision);
+
+// GGUF plan options for one preset from a resolved choice (no imatrix, no allocation).
 GgufPlanOptions gguf_plan_options(const PrecisionChoice& choice, Preset preset);
 
 // "REGEX=TYPE" as --tensor-type takes it.

@@ -320,3 +320,70 @@ TEST(Mlx, ConfigDropsQuantizationAndNamesModelType) {
 }
 
 }  // namespace
+
+namespace {
+
+HParams read_back(const Model& m) {
+  auto kv = meta(m);
+  return hparams_from_gguf([&](std::string_view key) -> std::optional<GgufMetaValue> {
+    auto it = kv.find(std::string(key));
+    if (it == kv.end()) return std::nullopt;
+    return it->second;
+  });
+}
+
+}  // namespace
+
+// Issue #18: Gemma 3's local/global period travels through the GGUF (written only when it is not llama.cpp's
+// default 6) and every reader gets the same layer kinds back: a period of 6 assumed anywhere would fail here.
+TEST(Gguf, Gemma3SlidingPatternRoundTrips) {
+  for (int period : {1, 2, 3, 4, 6, 7}) {
+    json cfg = tiny_config("gemma3");
+    cfg["num_hidden_layers"] = 8;
+    cfg["sliding_window_pattern"] = period;
+    cfg.erase("layer_types");
+    auto m = model(cfg);
+    auto kv = meta(m);
+    ASSERT_EQ(m.hp.layers.size(), 8u);
+    bool any_sliding = false;
+    for (int i = 0; i < 8; ++i) {
+      EXPECT_EQ(m.hp.layers[i].sliding, (i + 1) % period != 0) << "period " << period << " layer " << i;
+      any_sliding = any_sliding || m.hp.layers[i].sliding;
+    }
+    if (!any_sliding) {
+      EXPECT_FALSE(kv.count("gemma3.attention.sliding_window")) << "period " << period;
+      continue;
+    }
+    if (period == 6) EXPECT_FALSE(kv.count("gemma3.attention.sliding_window_pattern"));
+    else EXPECT_EQ(get<uint32_t>(kv, "gemma3.attention.sliding_window_pattern"), static_cast<uint32_t>(period));
+    HParams back = read_back(m);
+    EXPECT_EQ(back.sliding_window_pattern, period);
+    for (int i = 0; i < 8; ++i) {
+      EXPECT_EQ(back.layers[i].sliding, m.hp.layers[i].sliding) << "period " << period << " layer " << i;
+      EXPECT_EQ(back.layers[i].window, m.hp.layers[i].window) << "period " << period << " layer " << i;
+      EXPECT_EQ(back.layers[i].rope_scaled, m.hp.layers[i].rope_scaled) << "period " << period << " layer " << i;
+      EXPECT_NEAR(back.layers[i].rope_theta, m.hp.layers[i].rope_theta, 1e-3) << "period " << period << " layer " << i;
+    }
+  }
+}
+
+// What the engine's model builder takes from the family description through the GGUF keys.
+TEST(Gguf, FamilyTraitsRoundTrip) {
+  for (const char* fam : {"llama", "mixtral", "qwen2", "qwen3", "qwen3moe", "gptoss", "gemma3"}) {
+    auto m = model(fam);
+    HParams back = read_back(m);
+    EXPECT_EQ(back.rope_interleaved, m.hp.rope_interleaved) << fam;
+    EXPECT_EQ(back.router_gating, m.hp.router_gating) << fam;
+    EXPECT_EQ(back.ffn_act, m.hp.ffn_act) << fam;
+    EXPECT_EQ(back.embed_scale, m.hp.embed_scale) << fam;
+    EXPECT_EQ(back.attn_o_bias, m.hp.attn_o_bias) << fam;
+    EXPECT_TRUE(engine_runs(back.family)) << fam;
+  }
+  EXPECT_TRUE(model("llama").hp.rope_interleaved);
+  EXPECT_FALSE(model("qwen3").hp.rope_interleaved);
+  EXPECT_EQ(model("gptoss").hp.router_gating, RouterGating::TopKThenSoftmax);
+  EXPECT_EQ(family_from_gguf_arch("llama", true), Family::Mixtral);
+  EXPECT_EQ(family_from_gguf_arch("llama", false), Family::Llama);
+  EXPECT_EQ(family_from_gguf_arch("gpt-oss", true), Family::GptOss);
+  EXPECT_FALSE(family_from_gguf_arch("deepseek2", false).has_value());
+}
