@@ -16,21 +16,11 @@
 #include "plan/gguf_plan.h"
 #include "plan/preset.h"
 #include "hub/hub.h"
+#include "hw/machine.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::optional<uint64_t> read_u64(const fs::path& p) {
-  std::ifstream in(p);
-  std::string v;
-  if (!(in >> v) || v == "max") return std::nullopt;
-  try {
-    return std::stoull(v);
-  } catch (...) {
-    return std::nullopt;
-  }
-}
 
 // MemAvailable from /proc/meminfo, capped by the cgroup limit (v2 memory.max less memory.current, else v1
 // memory.limit_in_bytes less usage) when one is set: what a process started now could use.
@@ -41,24 +31,14 @@ struct MemoryLimit {
 };
 
 MemoryLimit available_memory() {
+  const lp::hw::Memory mem = lp::hw::detect().memory;  // docs/HARDWARE.md: the process's own cgroup, v1 or v2
   MemoryLimit m;
-  std::ifstream info("/proc/meminfo");
-  for (std::string key; info >> key;) {
-    uint64_t kb = 0;
-    std::string unit;
-    info >> kb >> unit;
-    if (key == "MemAvailable:") m.mem_available = kb * 1024;
-  }
-  m.available = m.mem_available;
+  m.mem_available = mem.available;
+  m.available = mem.usable();
   m.source = "/proc/meminfo MemAvailable";
-  std::optional<uint64_t> limit = read_u64("/sys/fs/cgroup/memory.max"), used = read_u64("/sys/fs/cgroup/memory.current");
-  if (!limit) limit = read_u64("/sys/fs/cgroup/memory/memory.limit_in_bytes"), used = read_u64("/sys/fs/cgroup/memory/memory.usage_in_bytes");
-  if (limit && *limit < (uint64_t{1} << 60)) {  // v1 reports "no limit" as a huge number
-    m.cgroup_left = *limit > used.value_or(0) ? *limit - used.value_or(0) : 0;
-    if (*m.cgroup_left < m.available) {
-      m.available = *m.cgroup_left;
-      m.source = "cgroup memory limit";
-    }
+  if (mem.cgroup_limit > 0) {
+    m.cgroup_left = mem.cgroup_limit > mem.cgroup_usage ? mem.cgroup_limit - mem.cgroup_usage : 0;
+    if (*m.cgroup_left < m.mem_available) m.source = "cgroup memory limit";
   }
   return m;
 }

@@ -1,7 +1,5 @@
 // llama-pajamas-run bench: llama-bench style pp512 prefill and tg128 decode throughput from an empty
 // context, plus load time and peak RSS.
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -84,28 +82,6 @@ std::vector<Described> manifest_artifacts(const fs::path& dir, const std::string
   return out;
 }
 
-// Read bandwidth of a 1 GiB buffer summed by all threads (best of 3): the ceiling for decode, which
-// streams every weight once per token.
-double measure_read_bandwidth(int threads) {
-  const size_t n = (size_t{1} << 30) / sizeof(uint64_t);
-  std::vector<uint64_t> buf(n);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < n; ++i) buf[i] = i;
-  double best = 0;
-  uint64_t sink = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    uint64_t total = 0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
-    for (size_t i = 0; i < n; ++i) total += buf[i];
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    sink += total;
-    best = std::max(best, n * sizeof(uint64_t) / s);
-  }
-  if (sink == 42) std::printf(" ");
-  return best;
-}
-
 lp::app::RegisterCommand reg{{"bench", "Measure prefill and decode throughput", [](CLI::App& sub) {
   auto o = std::make_shared<Opts>();
   o->add_model_options(sub, 1024);
@@ -132,7 +108,7 @@ lp::app::RegisterCommand reg{{"bench", "Measure prefill and decode throughput", 
       one.model = t.path;
       lp::Runtime rt = one.open();
       const lp::BenchmarkResult r = rt.benchmark(o->pp, o->tg, o->reps);
-      if (o->bandwidth && bw <= 0) bw = measure_read_bandwidth(r.threads);
+      if (o->bandwidth && bw <= 0) bw = lp::hw::probe_bandwidth(r.threads, 1ull << 30) * 1e9;  // 1 GiB, as before
       // Decode reads (about) every weight byte once per token.
       const double share = bw > 0 ? r.decode_tokens_per_second * static_cast<double>(r.model_bytes) / bw : 0.0;
       const lp::ModelInfo info = rt.info();

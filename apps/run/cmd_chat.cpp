@@ -78,7 +78,7 @@ struct Opts : lp::app::EngineCli {
 
 lp::app::RegisterCommand reg{{"chat", "Interactive chat using the model's chat template", [](CLI::App& sub) {
   auto o = std::make_shared<Opts>();
-  o->add_model_options(sub, 4096);
+  o->add_model_options(sub, 4096, true);
   o->add_sampling_options(sub);
   o->infer.max_tokens = 512;
   sub.add_option("--system", o->system, "system prompt");

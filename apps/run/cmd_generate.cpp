@@ -16,7 +16,7 @@ struct Opts : lp::app::EngineCli {
 
 lp::app::RegisterCommand reg{{"generate", "Generate text from a prompt with the CPU engine", [](CLI::App& sub) {
   auto o = std::make_shared<Opts>();
-  o->add_model_options(sub, 4096);
+  o->add_model_options(sub, 4096, true);
   o->add_sampling_options(sub);
   o->add_json(sub);
   auto* pos = sub.add_option("prompt", o->positional, "prompt text (or -p / -f)");

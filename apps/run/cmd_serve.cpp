@@ -19,7 +19,7 @@ struct Opts : lp::app::EngineCli {
 
 lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, SSE)", [](CLI::App& sub) {
   auto o = std::make_shared<Opts>();
-  o->add_model_options(sub, 4096);
+  o->add_model_options(sub, 4096, true);
   o->infer.max_tokens = -1;  // serve: until end of generation or context, unless the request says (shown as -1)
   o->add_sampling_options(sub);
   o->add_json(sub);

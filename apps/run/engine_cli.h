@@ -7,6 +7,9 @@
 
 #include "common/command.h"
 #include "core/error.h"
+#include "core/units.h"
+#include "hw/machine.h"
+#include "hw/plan.h"
 #include "llama_pajamas/runtime.h"
 
 namespace lp::app {
@@ -19,16 +22,30 @@ struct EngineCli {
   bool json = false;
   std::string backend = "auto";
   int n_gpu_layers = -1;  // llama.cpp's -ngl: accepted for muscle memory, ignored (CPU only)
+  std::string profile = "auto";
+  bool ctx_from_profile = false;
+  CLI::Option *threads_opt = nullptr, *ctx_opt = nullptr, *cache_opt = nullptr;
 
-  void add_model_options(CLI::App& sub, int default_ctx) {
+  // ctx_from_profile: without --ctx the hardware profile's context is used (generate, chat, serve); commands whose
+  // context is part of what they measure (perplexity, bench, logits) keep their own default.
+  void add_model_options(CLI::App& sub, int default_ctx, bool ctx_from_profile_ = false) {
     runtime.ctx = default_ctx;
+    ctx_from_profile = ctx_from_profile_;
     sub.add_option("-m,--model", model, "GGUF file, pipeline output folder (manifest.json), HF safetensors folder or MLX folder")->required();
     sub.add_option("--backend", backend, "backend: auto or cpu (a manifest folder picks the format that fits it)")
         ->check(CLI::IsMember({"auto", "cpu"}))
         ->capture_default_str();
-    add_threads(sub, runtime.threads);
-    sub.add_option("-c,--ctx,--ctx-size", runtime.ctx, "context length in tokens (0: the model's)")->capture_default_str();
-    sub.add_option("--cache-type", runtime.cache_type, "KV cache type: f16, q8_0, f32")->capture_default_str();
+    threads_opt = add_threads(sub, runtime.threads);
+    ctx_opt = sub.add_option("-c,--ctx,--ctx-size", runtime.ctx,
+                             ctx_from_profile ? "context length in tokens (0: the model's; default: the hardware profile's)"
+                                              : "context length in tokens (0: the model's)")
+                  ->capture_default_str();
+    cache_opt = sub.add_option("--cache-type", runtime.cache_type, "KV cache type: f16, q8_0, f32 (default: the hardware profile's)")
+                    ->capture_default_str();
+    sub.add_option("--profile", profile,
+                   "hardware profile: auto (detect; settings you do not give come from it, and a configuration that "
+                   "does not fit the usable memory is refused before loading), none, or a profile id (`hw --json`)")
+        ->capture_default_str();
     sub.add_option("-b,--batch,--batch-size", runtime.batch, "prompt tokens per forward pass")->capture_default_str();
     sub.add_option("--n-gpu-layers,--gpu-layers", n_gpu_layers,
                    "llama.cpp's -ngl N: accepted and ignored (CPU backend only; a note says so)");
@@ -50,10 +67,46 @@ struct EngineCli {
   }
   void add_json(CLI::App& sub) { sub.add_flag("--json", json, "machine-readable output"); }
 
+  // The hardware profile's settings for the flags not given, and the memory check (docs/HARDWARE.md). LP_HW_ROOT
+  // points detection at a recorded machine snapshot (tests).
+  void apply_profile() {
+    if (profile == "none") return;
+    const char* root = std::getenv("LP_HW_ROOT");
+    hw::Machine m = hw::detect(root && *root ? root : "/");
+    const hw::ModelFacts f = hw::model_facts(model);
+    const bool given_ctx = ctx_opt && ctx_opt->count() > 0, given_threads = threads_opt && threads_opt->count() > 0,
+               given_cache = cache_opt && cache_opt->count() > 0;
+    hw::Request req;
+    req.ctx = given_ctx || !ctx_from_profile ? (runtime.ctx > 0 ? runtime.ctx : static_cast<int>(f.n_ctx_train)) : 0;
+    req.threads = given_threads ? runtime.threads : 0;
+    req.batch = runtime.batch;
+    req.parallel = 1;  // one sequence per Runtime (serve plans its slots itself)
+    req.cache_type = given_cache ? runtime.cache_type : "";
+    const hw::Profile* forced = nullptr;
+    if (profile != "auto" && !(forced = hw::find_profile(profile)))
+      fail("--profile: '{}' is not auto, none or a profile id (see `llama-pajamas-run hw --json`)", profile);
+    const hw::Recommendation r = hw::recommend(m, f, req, forced);
+    if (!given_threads) runtime.threads = r.threads;
+    if (!given_cache) runtime.cache_type = r.cache_type;
+    if (ctx_from_profile && !given_ctx) runtime.ctx = r.ctx;
+    if (!r.fits) {
+      const auto& p = r.memory;
+      std::string fits;
+      for (const auto& d : r.downgrades) fits += (fits.empty() ? "" : "; or ") + d;
+      fail("{}: this configuration needs {} (weights {}, KV cache {} at ctx {} {}, compute {}, runtime {}) but {} is usable here{}; "
+           "{}",
+           model, format_bytes(p.total()), format_bytes(p.weights), format_bytes(p.kv_cache), p.ctx, p.cache_type,
+           format_bytes(p.compute), format_bytes(p.runtime), format_bytes(r.usable_memory),
+           m.memory.cgroup_limit ? " (cgroup limit " + format_bytes(m.memory.cgroup_limit) + ")" : std::string(),
+           fits.empty() ? "the weights alone do not fit: use a smaller artifact" : "fits: " + fits);
+    }
+  }
+
   Runtime open() {
     if (n_gpu_layers >= 0) note("--n-gpu-layers " + std::to_string(n_gpu_layers) + " ignored: no GPU backend yet, running on the CPU");
     if (seed >= 0) infer.seed = static_cast<uint64_t>(seed);
     runtime.backend = backend == "cpu" ? Backend::Cpu : Backend::Auto;
+    apply_profile();
     return Runtime::open(model, runtime);
   }
 };

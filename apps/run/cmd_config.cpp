@@ -1,0 +1,83 @@
+// `config`: the memory plan of a model on this machine (weights, KV cache per type, compute buffers) and the
+// recommended runtime settings with their expected speed; when it does not fit, what does. docs/HARDWARE.md.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "common/command.h"
+#include "core/error.h"
+#include "core/units.h"
+#include "hw/machine.h"
+#include "hw/plan.h"
+
+namespace {
+
+struct ConfigOptions {
+  std::string model, root = "/", cache_type;
+  int ctx = 0, parallel = 0, threads = 0, batch = 0;
+  bool json = false, probe = false;
+};
+
+int run(const ConfigOptions& o) {
+  lp::hw::Machine m = lp::hw::detect(o.root);
+  if (o.probe) m.bandwidth_gbs = lp::hw::probe_bandwidth(m.cpu.compute_cores(m.cgroup_cpus));
+  const lp::hw::ModelFacts f = lp::hw::model_facts(o.model);
+  // One sequence unless --parallel says how many slots `serve` will run (the profile's count is a note).
+  lp::hw::Recommendation r = lp::hw::recommend(m, f, {o.ctx, o.threads, o.batch, o.parallel > 0 ? o.parallel : 1, o.cache_type});
+  if (o.parallel <= 0 && r.profile->settings.value("parallel", 1) > 1)
+    r.notes.push_back("serving several users: this profile suggests --parallel " + std::to_string(r.profile->settings.value("parallel", 1)) +
+                      " slots (plan it with --parallel)");
+  if (o.json) {
+    nlohmann::json j = lp::hw::to_json(r);
+    j["model"] = {{"path", f.path}, {"architecture", f.architecture}, {"weight_bytes", f.weight_bytes},
+                  {"active_weight_bytes", f.active_weight_bytes}, {"n_ctx_train", f.n_ctx_train}};
+    nlohmann::json per_type = nlohmann::json::object();
+    for (const auto& kv : lp::hw::cache_types())
+      per_type[kv] = lp::hw::to_json(lp::hw::plan_memory(f, r.ctx, kv, r.batch, r.parallel));
+    j["memory_by_cache_type"] = per_type;
+    std::printf("%s\n", j.dump(2).c_str());
+    return r.fits ? 0 : 3;
+  }
+  using lp::format_bytes;
+  std::printf("model    %s (%s), ctx %d, %d slot(s), batch %d\n", f.path.c_str(), f.architecture.c_str(), r.ctx, r.parallel, r.batch);
+  std::printf("machine  profile %s; usable memory %s\n", r.profile->id.c_str(), format_bytes(r.usable_memory).c_str());
+  std::printf("memory   %-10s %-10s %-10s %-10s %-10s  KV type\n", "weights", "KV cache", "compute", "runtime", "total");
+  for (const auto& kv : lp::hw::cache_types()) {
+    const auto p = lp::hw::plan_memory(f, r.ctx, kv, r.batch, r.parallel);
+    std::printf("         %-10s %-10s %-10s %-10s %-10s  %s%s\n", format_bytes(p.weights).c_str(), format_bytes(p.kv_cache).c_str(),
+                format_bytes(p.compute).c_str(), format_bytes(p.runtime).c_str(), format_bytes(p.total()).c_str(), kv.c_str(),
+                kv == r.cache_type ? "  <- chosen" : "");
+  }
+  std::printf("settings --threads %d --ctx %d --batch %d --cache-type %s --parallel %d (backend %s)\n", r.threads, r.ctx, r.batch,
+              r.cache_type.c_str(), r.parallel, r.backend.c_str());
+  std::printf("expected decode ~%.0f tok/s (%.1f GB/s %s), prefill ~%.0f tok/s\n", r.expected_decode_tps, r.bandwidth_gbs,
+              r.bandwidth_measured ? "measured" : "assumed by the profile; --probe measures it", r.expected_prefill_tps);
+  for (const auto& n : r.notes) std::printf("note     %s\n", n.c_str());
+  if (!r.fits) {
+    std::printf("DOES NOT FIT: needs %s, %s usable\n", format_bytes(r.memory.total()).c_str(), format_bytes(r.usable_memory).c_str());
+    for (const auto& d : r.downgrades) std::printf("fits     %s\n", d.c_str());
+    return 3;
+  }
+  return 0;
+}
+
+lp::app::RegisterCommand reg{{"config", "Memory plan and recommended settings (threads, ctx, KV type, slots) for a model here",
+                              [](CLI::App& sub) {
+                                auto o = std::make_shared<ConfigOptions>();
+                                sub.add_option("-m,--model", o->model, "GGUF file, pipeline output folder (manifest.json), HF or MLX folder")
+                                    ->required();
+                                sub.add_option("-c,--ctx,--ctx-size", o->ctx, "context length to plan for (0: the profile's default)");
+                                sub.add_option("--parallel", o->parallel, "sequences served at once, each with its own KV (default 1; the profile's suggestion for serve is a note)");
+                                sub.add_option("--cache-type", o->cache_type, "KV cache type to plan for: f32, f16, q8_0 (default: the profile's)")
+                                    ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
+                                sub.add_option("-b,--batch,--batch-size", o->batch, "prompt tokens per forward pass (0: the profile's)");
+                                lp::app::add_threads(sub, o->threads);
+                                sub.add_flag("--probe", o->probe, "measure the memory bandwidth for the speed estimate (about a second)");
+                                sub.add_option("--root", o->root, "plan for a recorded machine snapshot under this folder")
+                                    ->check(CLI::ExistingDirectory);
+                                sub.add_flag("--json", o->json, "machine-readable output");
+                                sub.footer("Exit status 3 when the configuration does not fit the usable memory (the output says what does).");
+                                return [o] { return run(*o); };
+                              }}};
+
+}  // namespace

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The memory plan (`config`) against the peak RSS `bench` measures, and the expected decode speed against the measured
+# one, for each MODEL x context x KV-cache type (docs/HARDWARE.md, "How good is the plan"). Prints a Markdown table.
+# usage: bench/hw_plan_vs_rss.sh BUILD_DIR MODEL... (GGUF files or converted folders)
+set -euo pipefail
+build=${1:?usage: bench/hw_plan_vs_rss.sh BUILD_DIR MODEL...}
+shift
+R=$build/apps/llama-pajamas-run
+bw=$("$R" hw --probe --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_gbs"])')
+echo "read bandwidth (hw --probe): $bw GB/s; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| model | ctx | KV | plan total | peak RSS | plan/RSS | expected decode | measured decode | expected/measured |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+for model in "$@"; do
+  for ctx in 1024 4096 16384; do
+    for kv in f16 q8_0; do
+      plan=$("$R" config -m "$model" --ctx "$ctx" --cache-type "$kv" --batch 512 --json || true)
+      meas=$("$R" bench -m "$model" --ctx "$ctx" --cache-type "$kv" --pp 512 -n 128 -r 1 --profile none --json)
+      BW=$bw python3 - "$model" "$ctx" "$kv" "$plan" "$meas" <<'PY'
+import json, os, sys
+model, ctx, kv, plan, meas = sys.argv[1:]
+p = json.loads(plan); m = json.loads(meas)
+if "artifacts" in m: m = m["artifacts"][0]
+total = p["memory"]["total_bytes"]; rss = m["peak_rss_bytes"]
+# the plan's speed model with the measured bandwidth
+exp = float(os.environ["BW"]) * 1e9 * 0.75 / (p["model"]["active_weight_bytes"] + p["memory"]["kv_cache_bytes"] / 2)
+dec = m["decode_tokens_per_second"]
+print(f"| {os.path.basename(model.rstrip('/'))} | {ctx} | {kv} | {total/1e6:.1f} MB | {rss/1e6:.1f} MB | {total/rss:.3f} | "
+      f"{exp:.0f} | {dec:.0f} | {exp/dec:.2f} |")
+PY
+    done
+  done
+done
