@@ -133,7 +133,7 @@ TEST(OpenAiResponse, ShapesTheClientsRead) {
   r.cached_prompt_tokens = 4;
   r.stop_reason = "eos";
   const ResponseIds ids{"chatcmpl-1", 1700000000, "tiny"};
-  const auto c = chat_completion(ids, r);
+  const auto c = chat_completion(ids, r, ReplyMessage{r.text, "", {}});
   EXPECT_EQ(c["object"], "chat.completion");
   EXPECT_EQ(c["choices"][0]["message"]["role"], "assistant");
   EXPECT_EQ(c["choices"][0]["message"]["content"], "Hello");
