@@ -171,6 +171,8 @@ class Runtime {
   // control / special token (left out of the text unless InferenceConfig::decode_special).
   std::string token_bytes(int32_t token) const;
   bool is_special_token(int32_t token) const;
+  // Unique per opened model in this process (caches keyed by model use it; addresses get reused).
+  uint64_t instance_id() const;
   void reset();  // forget the cached conversation
   ModelInfo info() const;
 

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -121,6 +122,12 @@ struct Runtime::Impl {
   std::vector<int32_t> cached;  // tokens whose K/V are in ctx, in order
   std::set<int32_t> eog;
   double load_seconds = 0;
+  uint64_t instance = next_instance();  // Runtime::instance_id()
+
+  static uint64_t next_instance() {
+    static std::atomic<uint64_t> n{0};
+    return ++n;
+  }
 
   const text::Tokenizer& tok() const {
     if (!tokenizer) fail("{}: tokenizer unavailable: {}", path, tokenizer_error);
@@ -447,6 +454,7 @@ std::string Runtime::detokenize(std::span<const int32_t> tokens) const {
 }
 
 bool Runtime::is_end_of_generation(int32_t token) const { return impl_->eog.count(token) != 0; }
+uint64_t Runtime::instance_id() const { return impl_->instance; }
 std::string Runtime::token_bytes(int32_t token) const { return impl_->tok().token_bytes(token); }
 bool Runtime::is_special_token(int32_t token) const { return impl_->tok().is_special(token); }
 

@@ -66,28 +66,15 @@ class VocabIndex {
 
   static std::shared_ptr<const VocabIndex> get(const Runtime& rt, bool with_special) {
     static std::mutex mu;
-    static std::map<std::pair<const Runtime*, bool>, std::shared_ptr<const VocabIndex>> cache;
+    static std::map<std::pair<uint64_t, bool>, std::shared_ptr<const VocabIndex>> cache;
     std::lock_guard lock(mu);
-    auto& slot = cache[{&rt, with_special}];
+    if (cache.size() >= 8) cache.clear();
+    auto& slot = cache[{rt.instance_id(), with_special}];
     if (!slot) slot = build(rt, with_special);
     return slot;
   }
 
  private:
-  static bool plain_text(const std::string& b) {
-    size_t i = 0;
-    while (i < b.size()) {
-      const auto c = static_cast<unsigned char>(b[i]);
-      size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-      if (len == 0 || i + len > b.size()) return false;
-      if (len == 1 && (c < 0x20 || c == '"' || c == '\\')) return false;
-      for (size_t k = 1; k < len; ++k)
-        if ((static_cast<unsigned char>(b[i + k]) & 0xC0) != 0x80) return false;
-      i += len;
-    }
-    return !b.empty();
-  }
-
   static std::shared_ptr<const VocabIndex> build(const Runtime& rt, bool with_special) {
     auto v = std::make_shared<VocabIndex>();
     v->n_vocab = rt.info().n_vocab;
@@ -109,7 +96,7 @@ class VocabIndex {
       if (b.empty() || (!with_special && rt.is_special_token(id))) continue;
       v->bytes[static_cast<size_t>(id)] = b;
       all.push_back(id);
-      if (plain_text(b)) v->plain[static_cast<size_t>(id) / 64] |= uint64_t{1} << (id % 64);
+      if (text::is_plain_string_text(b)) v->plain[static_cast<size_t>(id) / 64] |= uint64_t{1} << (id % 64);
       else other.push_back(id);
     }
     v->all = Trie::build(v->bytes, all);
@@ -179,23 +166,15 @@ bool in_string_loop(const text::GrammarMatcher& m) {
     }
     if (a != s) return false;
   }
-  // Every top treats each byte category uniformly (all of printable ASCII minus '"' '\', or none; same for
-  // each UTF-8 lead-byte range), so the representatives stand for all.
+  // Every top treats printable ASCII (but '"' and '\') alike, so "a" stands for all of it; multi-byte
+  // characters go through the string rule's UTF-8 alternatives, which the representatives above walked.
   const auto& g = m.grammar();
   for (const auto& st : s) {
     if (st.empty()) continue;
     const auto& cls = g.byte_class(g.code()[st.back()].arg);
-    auto uniform = [&](unsigned lo, unsigned hi, std::initializer_list<unsigned> skip) {
-      int in = -1;
-      for (unsigned x = lo; x <= hi; ++x) {
-        if (std::find(skip.begin(), skip.end(), x) != skip.end()) continue;
-        const int t = cls.test(x) ? 1 : 0;
-        if (in >= 0 && t != in) return false;
-        in = t;
-      }
-      return true;
-    };
-    if (!uniform(0x20, 0x7F, {'"', '\\'}) || !uniform(0xC2, 0xDF, {}) || !uniform(0xE0, 0xEF, {}) || !uniform(0xF0, 0xF4, {})) return false;
+    const bool a_in = cls.test('a');
+    for (unsigned x = 0x20; x < 0x80; ++x)
+      if (x != '"' && x != '\\' && cls.test(x) != a_in) return false;
   }
   return true;
 }
@@ -254,7 +233,7 @@ std::shared_ptr<GrammarConstraint> grammar_constraint(const Runtime& rt, bool wi
                                                       const std::function<int(text::Grammar&)>& build) {
   static std::mutex mu;
   static std::map<std::string, std::shared_ptr<GrammarConstraint::Shared>> cache;  // a few recent grammars
-  const std::string full_key = fmt::format("{}|{}|{}", static_cast<const void*>(&rt), with_special, key);
+  const std::string full_key = fmt::format("{}|{}|{}", rt.instance_id(), with_special, key);
   std::shared_ptr<GrammarConstraint::Shared> shared;
   {
     std::lock_guard lock(mu);
@@ -316,7 +295,7 @@ int tool_call_rule(text::Grammar& g, const ChatPrompt& p, const std::string& sou
   return r;
 }
 
-int schema_rule(text::Grammar& g, const json& schema, const std::string& param) {
+int schema_rule(text::Grammar& g, const nlohmann::ordered_json& schema, const std::string& param) {
   try {
     return text::compile_json_schema(g, schema);
   } catch (const text::SchemaError& e) {
@@ -348,7 +327,7 @@ void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPro
           const auto& fn = r.tools[i]["function"];
           const std::string name = fn["name"].get<std::string>();
           if (r.tool_choice == ToolChoice::Named && name != r.tool_name) continue;
-          const json params = fn.contains("parameters") ? json::parse(fn["parameters"].dump()) : json{{"type", "object"}};
+          const nlohmann::ordered_json params = fn.contains("parameters") ? fn["parameters"] : nlohmann::ordered_json{{"type", "object"}};
           alts.push_back(tool_call_rule(g, *chat, source, name, schema_rule(g, params, fmt::format("tools[{}].function.parameters", i))));
         }
       }
@@ -377,7 +356,7 @@ void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPro
   };
   json key = {{"format", text::tool_format_name(f.tools)}, {"prefix", prefix}, {"choice", static_cast<int>(r.tool_choice)},
               {"name", r.tool_name}, {"tools", forced || (f.parse_tools && has_format) ? json::parse(r.tools.dump()) : json()},
-              {"response_format", forced ? json() : r.response_format}};
+              {"response_format", forced ? json() : json::parse(r.response_format.dump())}};
   if (f.tools == text::ToolFormat::Mistral) key["args_form"] = source.find("[ARGS]") != std::string::npos;
   try {
     c.constraint = grammar_constraint(rt, c.decode_special, key.dump(), build);

@@ -133,12 +133,15 @@ void read_response_format(const json& j, GenerationRequest& r) {
   if (schema && !schema->is_object() && !schema->is_boolean())
     throw ApiError::invalid("response_format.json_schema.schema", "'response_format.json_schema.schema' must be an object");
   boolean(*js, "strict", false);
-  r.response_format = {{"type", "json_schema"}, {"schema", schema ? *schema : json::object()}};
+  r.response_format = {{"type", "json_schema"}, {"schema", schema ? nlohmann::ordered_json::parse(schema->dump()) : nlohmann::ordered_json::object()}};
 }
 
 // tools, tool_choice, parallel_tool_calls, reasoning_effort, chat_template_kwargs, logprobs / top_logprobs.
-void read_chat_extras(const json& j, GenerationRequest& r) {
+void read_chat_extras(const json& j, std::string_view body, GenerationRequest& r) {
   using ojson = nlohmann::ordered_json;
+  // The body once more with object keys in the client's order (nlohmann::json sorts them).
+  const ojson oj = ojson::parse(body);
+  const ojson ordered = oj.contains("tools") && oj["tools"].is_array() ? oj["tools"] : ojson::array();
   const json* tools = field(j, "tools");
   if (tools && !tools->is_array()) throw ApiError::invalid("tools", "'tools' must be an array");
   std::vector<std::string> names;
@@ -160,8 +163,9 @@ void read_chat_extras(const json& j, GenerationRequest& r) {
         throw ApiError::invalid(w + ".function.description", fmt::format("'{}.function.description' must be a string", w));
       boolean(*f, "strict", false);
       names.push_back(name->get<std::string>());
-      // Re-read in the client's key order: templates print the schema with tojson as transformers does.
-      r.tools.push_back(ojson::parse(t.dump()));
+      // In the client's key order (templates print the schema with tojson as transformers does; the grammar
+      // writes properties in this order).
+      r.tools.push_back(ordered[i]);
     }
   }
   if (const json* tc = field(j, "tool_choice")) {
@@ -198,6 +202,9 @@ void read_chat_extras(const json& j, GenerationRequest& r) {
   if (field(j, "top_logprobs") && !lp) throw ApiError::invalid("top_logprobs", "'top_logprobs' needs \"logprobs\": true");
   if (lp) r.top_logprobs = static_cast<int>(integer(j, "top_logprobs", 0, 0, 20));
   read_response_format(j, r);
+  if (r.response_format.is_object() && r.response_format["type"] == "json_schema" && oj["response_format"]["json_schema"].contains("schema") &&
+      !oj["response_format"]["json_schema"]["schema"].is_null())
+    r.response_format["schema"] = oj["response_format"]["json_schema"]["schema"];
 }
 
 // An assistant message's tool_calls, for the template: arguments parsed from their JSON string to an object.
@@ -291,7 +298,7 @@ GenerationRequest parse_chat_request(std::string_view body, const RequestDefault
     r.chat.push_back(std::move(cm));
   }
   read_common(j, defaults, r);
-  read_chat_extras(j, r);
+  read_chat_extras(j, body, r);
   return r;
 }
 

@@ -52,7 +52,7 @@ struct GenerationRequest {
   std::string tool_name;              // tool_choice Named
   bool parallel_tool_calls = true;
   nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs, reasoning_effort
-  nlohmann::json response_format;     // null, or {"type": "json_object"} / {"type": "json_schema", "json_schema": {...}}
+  nlohmann::ordered_json response_format;  // null, or {"type": "json_object"} / {"type": "json_schema", "json_schema": {...}}
   int top_logprobs = -1;              // -1: no logprobs; 0..20: logprobs with that many alternatives
   std::string prompt;                 // completions
   InferenceConfig config;

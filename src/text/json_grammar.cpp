@@ -9,7 +9,7 @@
 
 namespace lp::text {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // ---- Grammar ----
 
@@ -120,7 +120,7 @@ struct Compiler {
       e.set('e');
       e.set('E');
       g.add_alt(exp, {});
-      g.add_alt(exp, {g.cls(e), g.ref(sign), g.cls(range('0', '9')), g.ref(digits_upto(2))});
+      g.add_alt(exp, {g.cls(e), g.ref(sign), g.cls(range('0', '9')), g.ref(digits_upto(1))});
       g.add_alt(r, {g.ref(integer()), g.ref(frac), g.ref(exp)});
     });
   }
@@ -131,15 +131,28 @@ struct Compiler {
       ascii.reset('"');
       ascii.reset('\\');
       g.add_alt(r, {g.cls(ascii)});
+      // Well-formed UTF-8 only (no overlongs, surrogates or code points past U+10FFFF), as RFC 3629 table 3-7.
       const auto cont = g.cls(range(0x80, 0xBF));
       g.add_alt(r, {g.cls(range(0xC2, 0xDF)), cont});
-      g.add_alt(r, {g.cls(range(0xE0, 0xEF)), cont, cont});
-      g.add_alt(r, {g.cls(range(0xF0, 0xF4)), cont, cont, cont});
+      g.add_alt(r, {g.byte(0xE0), g.cls(range(0xA0, 0xBF)), cont});
+      g.add_alt(r, {g.cls(range(0xE1, 0xEC) | range(0xEE, 0xEF)), cont, cont});
+      g.add_alt(r, {g.byte(0xED), g.cls(range(0x80, 0x9F)), cont});
+      g.add_alt(r, {g.byte(0xF0), g.cls(range(0x90, 0xBF)), cont, cont});
+      g.add_alt(r, {g.cls(range(0xF1, 0xF3)), cont, cont, cont});
+      g.add_alt(r, {g.byte(0xF4), g.cls(range(0x80, 0x8F)), cont, cont});
       Grammar::ByteClass esc;
       for (char c : std::string_view("\"\\/bfnrt")) esc.set(static_cast<unsigned char>(c));
       g.add_alt(r, {g.byte('\\'), g.cls(esc)});
       Grammar::ByteClass hex = range('0', '9') | range('a', 'f') | range('A', 'F');
-      g.add_alt(r, {g.byte('\\'), g.byte('u'), g.cls(hex), g.cls(hex), g.cls(hex), g.cls(hex)});
+      // \uXXXX but no surrogate (D800-DFFF): a lone half is invalid JSON text, and pairs are not needed (UTF-8).
+      Grammar::ByteClass not_d = hex;
+      not_d.reset('d');
+      not_d.reset('D');
+      g.add_alt(r, {g.byte('\\'), g.byte('u'), g.cls(not_d), g.cls(hex), g.cls(hex), g.cls(hex)});
+      Grammar::ByteClass d;
+      d.set('d');
+      d.set('D');
+      g.add_alt(r, {g.byte('\\'), g.byte('u'), g.cls(d), g.cls(range('0', '7')), g.cls(hex), g.cls(hex)});
     });
   }
   int chars_loop() {  // chars ::= "" | char chars
@@ -227,7 +240,8 @@ struct Compiler {
     if (s.contains("$ref")) {
       if (s.size() > 1)
         for (const auto& [k, v] : s.items())
-          if (k != "$ref" && k != "title" && k != "description" && k != "$comment") unsupported(k, path, " next to '$ref'");
+          if (k != "$ref" && k != "title" && k != "description" && k != "$comment" && k != "$defs" && k != "definitions" && k != "$schema")
+            unsupported(k, path, " next to '$ref'");
       return reference(s["$ref"], path);
     }
     if (s.contains("const")) return literal_value(s["const"]);
@@ -414,6 +428,27 @@ int json_value_rule(Grammar& g) {
 int json_object_rule(Grammar& g) {
   Compiler c{g, json(), {}, {}};
   return c.any_object();
+}
+
+bool is_plain_string_text(std::string_view b) {
+  auto in = [](unsigned char c, unsigned lo, unsigned hi) { return c >= lo && c <= hi; };
+  size_t i = 0;
+  while (i < b.size()) {
+    const auto c = static_cast<unsigned char>(b[i]);
+    auto at = [&](size_t k) { return i + k < b.size() ? static_cast<unsigned char>(b[i + k]) : 0; };
+    size_t len = 0;
+    if (c < 0x80) len = c >= 0x20 && c != '"' && c != '\\' ? 1 : 0;
+    else if (in(c, 0xC2, 0xDF)) len = in(at(1), 0x80, 0xBF) ? 2 : 0;
+    else if (c == 0xE0) len = in(at(1), 0xA0, 0xBF) && in(at(2), 0x80, 0xBF) ? 3 : 0;
+    else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) len = in(at(1), 0x80, 0xBF) && in(at(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xED) len = in(at(1), 0x80, 0x9F) && in(at(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xF0) len = in(at(1), 0x90, 0xBF) && in(at(2), 0x80, 0xBF) && in(at(3), 0x80, 0xBF) ? 4 : 0;
+    else if (in(c, 0xF1, 0xF3)) len = in(at(1), 0x80, 0xBF) && in(at(2), 0x80, 0xBF) && in(at(3), 0x80, 0xBF) ? 4 : 0;
+    else if (c == 0xF4) len = in(at(1), 0x80, 0x8F) && in(at(2), 0x80, 0xBF) && in(at(3), 0x80, 0xBF) ? 4 : 0;
+    if (len == 0) return false;
+    i += len;
+  }
+  return !b.empty();
 }
 
 // ---- the matcher ----

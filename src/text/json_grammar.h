@@ -4,7 +4,7 @@
 //
 // JSON schema keywords compiled (docs/SERVE.md, "Structured output"): type (string, number, integer, boolean,
 // null, object, array, or a list of them), properties + required (properties in the schema's order, optional
-// ones may be left out; no additional properties are generated), items, minItems, maxItems, minLength,
+// ones may be left out: pass the schema as ordered_json to keep the client's order; no additional properties are generated), items, minItems, maxItems, minLength,
 // maxLength, enum, const, anyOf, $ref to #/$defs/... or #/definitions/..., and the annotations title,
 // description, default, examples, $schema, $id, $comment, additionalProperties, strict. Any other keyword
 // throws SchemaError naming it and where it is. Output is compact JSON (one optional space after ':' and ',').
@@ -62,10 +62,14 @@ class Grammar {
 };
 
 // Compiles a JSON schema into `g` and returns the rule for a value matching it. Throws SchemaError.
-int compile_json_schema(Grammar& g, const nlohmann::json& schema);
+int compile_json_schema(Grammar& g, const nlohmann::ordered_json& schema);
 // Any JSON value / any JSON object (response_format json_object).
 int json_value_rule(Grammar& g);
 int json_object_rule(Grammar& g);
+
+// Text that one unbounded JSON string body takes whole: well-formed UTF-8 characters, none of '"', '\' or
+// a control character (each is one `char` of the string rule, so the matcher state inside the string is kept).
+bool is_plain_string_text(std::string_view bytes);
 
 // The incremental matcher: the parse stacks consistent with the bytes accepted so far.
 class GrammarMatcher {
