@@ -154,27 +154,20 @@ TEST(ToolCalls, Llama31JsonCall) {
   EXPECT_TRUE(plain.tool_calls.empty());
 }
 
-TEST(ToolCalls, MistralNemoArray) {
-  const std::string tmpl = data_template("mistralai-Mistral-Nemo-Instruct-2407.jinja");
+// Two calls in one turn, rendered by a Mistral template; `marker` shows which of its call syntaxes it is.
+void expect_two_mistral_calls(const std::string& file, const std::string& marker) {
+  const std::string tmpl = data_template(file);
   const std::string text = generated_part(
-      tmpl, {{"role", "assistant"}, {"tool_calls", {call("abcDEF123", "get_weather", kParis), call("xyzXYZ789", "get_time", kZone)}}});
-  ASSERT_NE(text.find("[TOOL_CALLS]"), std::string::npos) << text;
+      tmpl, {{"role", "assistant"}, {"content", ""}, {"tool_calls", {call("abcDEF123", "get_weather", kParis), call("xyzXYZ789", "get_time", kZone)}}});
+  ASSERT_NE(text.find(marker), std::string::npos) << text;
   const auto m = parse_checked(detect_chat_format(tmpl), text);
   ASSERT_EQ(m.tool_calls.size(), 2u) << text;
   expect_call(m.tool_calls[0], "get_weather", kParis);
   expect_call(m.tool_calls[1], "get_time", kZone);
 }
 
-TEST(ToolCalls, MistralSmallArgsFormat) {
-  const std::string tmpl = data_template("extra/Mistral-Small-3.2-24B-Instruct-2506.jinja");
-  const std::string text = generated_part(
-      tmpl, {{"role", "assistant"}, {"content", ""}, {"tool_calls", {call("abcDEF123", "get_weather", kParis), call("xyzXYZ789", "get_time", kZone)}}});
-  ASSERT_NE(text.find("[ARGS]"), std::string::npos) << text;
-  const auto m = parse_checked(detect_chat_format(tmpl), text);
-  ASSERT_EQ(m.tool_calls.size(), 2u) << text;
-  expect_call(m.tool_calls[0], "get_weather", kParis);
-  expect_call(m.tool_calls[1], "get_time", kZone);
-}
+TEST(ToolCalls, MistralNemoArray) { expect_two_mistral_calls("mistralai-Mistral-Nemo-Instruct-2407.jinja", "[TOOL_CALLS]["); }
+TEST(ToolCalls, MistralSmallArgsFormat) { expect_two_mistral_calls("extra/Mistral-Small-3.2-24B-Instruct-2506.jinja", "[ARGS]"); }
 
 TEST(ToolCalls, GptOssHarmonyCallAndAnalysis) {
   const std::string tmpl = data_template("openai-gpt-oss-120b.jinja");
