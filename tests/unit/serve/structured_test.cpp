@@ -180,6 +180,38 @@ TEST(ToolCalling, HistoryWithToolResultsRenders) {
   EXPECT_NE(gp.text.find("Result of tool call call_1: 12:00"), std::string::npos) << gp.text;
 }
 
+TEST(Reasoning, TemplateSwitchesReachTheTemplate) {
+  RequestDefaults d;
+  auto render = [&](const std::string& family, const std::string& tmpl, const json& extra) {
+    Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
+    json body = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+    body.update(extra);
+    GenerationRequest r = parse_chat_request(body.dump(), d);
+    return render_chat_prompt(rt.chat_template_info(), r);
+  };
+  // Qwen3: enable_thinking false closes the think block in the prompt; the reply then starts outside it.
+  const ChatPrompt off = render("qwen3", "qwen3.jinja", {{"chat_template_kwargs", {{"enable_thinking", false}}}});
+  EXPECT_NE(off.text.find("<think>\n\n</think>"), std::string::npos) << off.text;
+  EXPECT_FALSE(off.in_reasoning);
+  EXPECT_TRUE(off.format.think_tags);
+  // gpt-oss: reasoning_effort is the system message's "Reasoning:" line.
+  const ChatPrompt low = render("gpt-oss", "openai-gpt-oss-120b.jinja", {{"reasoning_effort", "low"}});
+  EXPECT_NE(low.text.find("Reasoning: low"), std::string::npos) << low.text;
+  // A switch the template never reads is refused, naming it.
+  try {
+    render("gemma3", "gemma3.jinja", {{"reasoning_effort", "high"}});
+    ADD_FAILURE() << "reasoning_effort accepted by a template without it";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param, "reasoning_effort");
+  }
+  try {
+    render("qwen3", "qwen3.jinja", {{"chat_template_kwargs", {{"no_such_switch", 1}}}});
+    ADD_FAILURE() << "unknown kwarg accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param, "chat_template_kwargs.no_such_switch");
+  }
+}
+
 const json kCoverSchema = json::parse(R"({
   "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}}, "required": ["x", "y"]}},
   "type": "object",
