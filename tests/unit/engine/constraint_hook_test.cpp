@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "llama_pajamas/runtime.h"
@@ -43,13 +44,20 @@ std::vector<int32_t> prompt_tokens() {
   return t;
 }
 
-TEST(ConstraintHook, OnlyAllowedTokensAndCompleteEnds) {
+// The tiny-qwen3 fixture (Q8_0), small context, one thread.
+std::optional<Runtime> open_tiny() {
   const std::string path = engine::testing::tiny_qwen3_gguf(GgmlType::Q8_0);
-  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
+  if (path.empty()) return std::nullopt;
   RuntimeOptions o;
   o.ctx = 128;
   o.threads = 1;
-  Runtime rt = Runtime::open(path, o);
+  return Runtime::open(path, o);
+}
+
+TEST(ConstraintHook, OnlyAllowedTokensAndCompleteEnds) {
+  auto tiny = open_tiny();
+  if (!tiny) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
+  Runtime& rt = *tiny;
   const std::set<int32_t> ok = {11, 220, 1000, 2048};
   for (float temperature : {0.0f, 1.0f}) {
     InferenceConfig cfg;
@@ -67,12 +75,9 @@ TEST(ConstraintHook, OnlyAllowedTokensAndCompleteEnds) {
 }
 
 TEST(ConstraintHook, LogprobsAreTheModelsLogSoftmax) {
-  const std::string path = engine::testing::tiny_qwen3_gguf(GgmlType::Q8_0);
-  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
-  RuntimeOptions o;
-  o.ctx = 128;
-  o.threads = 1;
-  Runtime rt = Runtime::open(path, o);
+  auto tiny = open_tiny();
+  if (!tiny) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
+  Runtime& rt = *tiny;
   InferenceConfig cfg;
   cfg.max_tokens = 5;
   cfg.sampling.temperature = 0;
