@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       lp::GenerationResult g;
       g.text = r.prompt;
       for (const auto& m : r.messages) g.text += m.content;
-      (void)lp::serve::sse_event(lp::serve::chat_completion({"id", 0, r.model}, g));
+      (void)lp::serve::sse_event(lp::serve::chat_completion({"id", 0, r.model}, g, lp::serve::ReplyMessage{g.text, "", {}}));
     } catch (const lp::serve::ApiError& e) {
       if (e.status != 400 || e.type != "invalid_request_error") __builtin_trap();
     }

@@ -39,6 +39,27 @@ struct SamplingOptions {
   float frequency_penalty = 0.0f;
 };
 
+// Constrained decoding (structured output, tool arguments): consulted by the sampler at every step.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  // May `token` come next? End-of-generation tokens are allowed only where the output may end.
+  virtual bool allows(int32_t token) = 0;
+  // Sets the logit of every token that may not come next to -infinity.
+  virtual void mask(float* logits, int n_vocab) = 0;
+  // `token` was chosen (allows(token) was true).
+  virtual void accept(int32_t token) = 0;
+  // Nothing but end-of-generation may follow: the generation ends here.
+  virtual bool complete() const = 0;
+};
+
+// Log-probabilities of one generated token and of the top alternatives at its position.
+struct TokenLogprob {
+  int32_t token = -1;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // best first
+};
+
 struct InferenceConfig {
   int max_tokens = 256;
   SamplingOptions sampling;
@@ -46,6 +67,10 @@ struct InferenceConfig {
   std::optional<uint64_t> seed;   // unset: random
   bool add_bos = true;            // prepend BOS when the model's vocabulary asks for it
   bool ignore_eos = false;
+  bool decode_special = false;    // special tokens appear in the text (tool-call and channel markers)
+  std::shared_ptr<TokenConstraint> constraint;  // null: unconstrained
+  int logprobs = -1;              // >= 0: record each token's logprob and this many top alternatives
+  std::function<void(const TokenLogprob&)> on_logprob;  // with logprobs >= 0: each one as it is recorded
 };
 
 struct ChatMessage {
@@ -60,6 +85,7 @@ struct GenerationResult {
   int cached_prompt_tokens = 0;     // prompt prefix reused from the previous call's KV cache
   double prefill_seconds = 0, decode_seconds = 0;
   std::string stop_reason;          // "eos", "stop", "length", "callback", "context"
+  std::vector<TokenLogprob> logprobs;  // per generated token when InferenceConfig::logprobs >= 0
   double prefill_tokens_per_second() const;
   double decode_tokens_per_second() const;
 };
@@ -110,6 +136,11 @@ class Runtime {
   // Renders the model's chat template (tokenizer.chat_template) and generates the assistant reply.
   GenerationResult chat(const std::vector<ChatMessage>& messages, const InferenceConfig& config, const PieceCallback& on_piece = {});
   std::string apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
+  // The chat template's source and the BOS/EOS texts it is rendered with (throws lp::Error when there is none).
+  struct ChatTemplateInfo {
+    std::string source, bos_token, eos_token;
+  };
+  ChatTemplateInfo chat_template_info() const;
 
   // Iterator form: `auto s = rt.stream(prompt, cfg); while (auto piece = s.next()) use(*piece);`
   class Stream {
@@ -136,6 +167,12 @@ class Runtime {
   std::vector<int32_t> tokenize(std::string_view text, bool add_special = true, bool parse_special = true) const;
   std::string detokenize(std::span<const int32_t> tokens) const;
   bool is_end_of_generation(int32_t token) const;
+  // A token's bytes as the decoder emits them (what constrained decoding matches), and whether it is a
+  // control / special token (left out of the text unless InferenceConfig::decode_special).
+  std::string token_bytes(int32_t token) const;
+  bool is_special_token(int32_t token) const;
+  // Unique per opened model in this process (caches keyed by model use it; addresses get reused).
+  uint64_t instance_id() const;
   void reset();  // forget the cached conversation
   ModelInfo info() const;
 

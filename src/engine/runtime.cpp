@@ -5,7 +5,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -90,6 +93,12 @@ struct Runtime::Impl {
   std::vector<int32_t> cached;  // tokens whose K/V are in ctx, in order
   std::set<int32_t> eog;
   double load_seconds = 0;
+  uint64_t instance = next_instance();  // Runtime::instance_id()
+
+  static uint64_t next_instance() {
+    static std::atomic<uint64_t> n{0};
+    return ++n;
+  }
 
   const text::Tokenizer& tok() const {
     if (!tokenizer) fail("{}: tokenizer unavailable: {}", path, tokenizer_error);
@@ -132,14 +141,40 @@ Runtime Runtime::open(const std::string& model, const RuntimeOptions& options) {
     if (id >= 0) impl->eog.insert(id);
   if (impl->tokenizer) {
     // Like llama.cpp: chat-turn terminators count as end of generation even when metadata omits them.
-    for (const char* t : {"<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>", "<|return|>", "<|endoftext|>"})
+    for (const char* t : {"<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>", "<|return|>", "<|call|>", "<|endoftext|>"})
       if (auto id = impl->tokenizer->find_token(t)) impl->eog.insert(*id);
+    // Harmony (gpt-oss): <|end|> closes one message (the analysis) and the turn goes on; the turn ends with
+    // <|return|> (answer) or <|call|> (tool call).
+    if (impl->tokenizer->find_token("<|return|>") && impl->tokenizer->find_token("<|call|>"))
+      if (auto id = impl->tokenizer->find_token("<|end|>")) impl->eog.erase(*id);
   }
   impl->load_seconds = seconds_since(t0);
   return Runtime(std::move(impl));
 }
 
 // ---- the generation loop, shared by generate() and Stream ----
+
+// The model's distribution at one position (log-softmax of the raw logits, temperature 1, before penalties,
+// truncation and any constraint): the chosen token's logprob and the `top` best alternatives.
+static TokenLogprob token_logprob(const float* logits, int n_vocab, int32_t token, int top) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < n_vocab; ++i) mx = std::max(mx, logits[i]);
+  double sum = 0;
+  for (int i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
+  const float lse = mx + static_cast<float>(std::log(sum));
+  TokenLogprob t;
+  t.token = token;
+  t.logprob = logits[token] - lse;
+  if (top > 0) {
+    std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+    for (int i = 0; i < n_vocab; ++i) ids[static_cast<size_t>(i)] = i;
+    const auto k = std::min<size_t>(static_cast<size_t>(top), ids.size());
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
+                      [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    for (size_t i = 0; i < k; ++i) t.top.emplace_back(ids[i], logits[ids[i]] - lse);
+  }
+  return t;
+}
 
 struct Runtime::Stream::State {
   Impl* rt = nullptr;
@@ -151,6 +186,7 @@ struct Runtime::Stream::State {
   GenerationResult result;
   bool done = false;
   Clock::time_point decode_start;
+  std::vector<float> masked;  // logits under a constraint's mask
 
   void start(std::span<const int32_t> prompt_in) {
     auto& ctx = *rt->ctx;
@@ -183,7 +219,7 @@ struct Runtime::Stream::State {
     sp.frequency_penalty = s.frequency_penalty;
     sp.seed = config.seed ? *config.seed : std::random_device{}();
     sampler = engine::Sampler(sp);
-    if (rt->tokenizer) decoder.emplace(*rt->tokenizer, true);
+    if (rt->tokenizer) decoder.emplace(*rt->tokenizer, !config.decode_special);
     stops = engine::StopStringFilter(config.stop);
     decode_start = Clock::now();
     if (config.max_tokens <= 0) finish("length");
@@ -200,11 +236,34 @@ struct Runtime::Stream::State {
   std::optional<std::string> step() {
     if (done) return std::nullopt;
     auto& ctx = *rt->ctx;
-    const int32_t tok = sampler.sample(ctx.logits(0), ctx.n_vocab(), history);
-    if (!config.ignore_eos && rt->eog.count(tok)) {
-      std::string tail = decoder ? decoder->flush() : "";
+    TokenConstraint* constraint = config.constraint.get();
+    if (constraint && constraint->complete()) {  // the constrained output is whole: end of generation
+      std::string out = stops.flush(decoder ? decoder->flush() : "");
+      result.text += out;
       finish("eos");
-      return stops.flush(tail);
+      return out;
+    }
+    const float* logits = ctx.logits(0);
+    const int n_vocab = ctx.n_vocab();
+    int32_t tok = sampler.sample(logits, n_vocab, history);
+    // Constrained: keep the free draw when the constraint allows it (llama.cpp's order), else draw again from
+    // the masked logits.
+    if (constraint && !constraint->allows(tok)) {
+      masked.assign(logits, logits + n_vocab);
+      constraint->mask(masked.data(), n_vocab);
+      tok = sampler.sample(masked.data(), n_vocab, history);
+      if (!constraint->allows(tok)) fail("constrained decoding: no token may come next");
+    }
+    if (config.logprobs >= 0) {
+      result.logprobs.push_back(token_logprob(logits, n_vocab, tok, config.logprobs));
+      if (config.on_logprob) config.on_logprob(result.logprobs.back());
+    }
+    if (constraint) constraint->accept(tok);
+    if ((!config.ignore_eos || constraint) && rt->eog.count(tok)) {
+      std::string out = stops.flush(decoder ? decoder->flush() : "");
+      result.text += out;  // text a partial stop-string match held back
+      finish("eos");
+      return out;
     }
     result.tokens.push_back(tok);
     history.push_back(tok);
@@ -272,18 +331,26 @@ GenerationResult Runtime::generate(std::string_view prompt, const InferenceConfi
   return generate_tokens(tokenize(prompt, config.add_bos, true), config, on_piece);
 }
 
-std::string Runtime::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+Runtime::ChatTemplateInfo Runtime::chat_template_info() const {
   const auto& tok = impl_->tok();
-  std::string src = tok.chat_template();
+  ChatTemplateInfo info;
+  info.source = tok.chat_template();
   // Model folders may keep the template outside tokenizer_config.json (chat_template.jinja / .json).
-  if (src.empty() && fs::is_directory(impl_->path)) src = text::load_chat_template_source(impl_->path).source;
-  if (src.empty()) fail("{}: the model has no chat template (tokenizer.chat_template)", impl_->path);
+  if (info.source.empty() && fs::is_directory(impl_->path)) info.source = text::load_chat_template_source(impl_->path).source;
+  if (info.source.empty()) fail("{}: the model has no chat template (tokenizer.chat_template)", impl_->path);
+  if (auto b = tok.bos_id()) info.bos_token = tok.token_text(*b);
+  if (auto e = tok.eos_id()) info.eos_token = tok.token_text(*e);
+  return info;
+}
+
+std::string Runtime::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  const ChatTemplateInfo t = chat_template_info();
   nlohmann::json msgs = nlohmann::json::array();
   for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
   nlohmann::json extra = nlohmann::json::object();
-  if (auto b = tok.bos_id()) extra["bos_token"] = tok.token_text(*b);
-  if (auto e = tok.eos_id()) extra["eos_token"] = tok.token_text(*e);
-  return text::ChatTemplate(src).render(msgs, nullptr, add_generation_prompt, extra);
+  if (!t.bos_token.empty()) extra["bos_token"] = t.bos_token;
+  if (!t.eos_token.empty()) extra["eos_token"] = t.eos_token;
+  return text::ChatTemplate(t.source).render(msgs, nullptr, add_generation_prompt, extra);
 }
 
 GenerationResult Runtime::chat(const std::vector<ChatMessage>& messages, const InferenceConfig& config, const PieceCallback& on_piece) {
@@ -358,6 +425,9 @@ std::string Runtime::detokenize(std::span<const int32_t> tokens) const {
 }
 
 bool Runtime::is_end_of_generation(int32_t token) const { return impl_->eog.count(token) != 0; }
+uint64_t Runtime::instance_id() const { return impl_->instance; }
+std::string Runtime::token_bytes(int32_t token) const { return impl_->tok().token_bytes(token); }
+bool Runtime::is_special_token(int32_t token) const { return impl_->tok().is_special(token); }
 
 void Runtime::reset() {
   impl_->ctx->reset();

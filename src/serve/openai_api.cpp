@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -104,15 +105,132 @@ void read_common(const json& j, const RequestDefaults& defaults, GenerationReque
     if (!r.stream) throw ApiError::invalid("stream_options", "'stream_options' is only allowed with \"stream\": true");
     r.include_usage = boolean(*so, "include_usage", false);
   }
-  if (boolean(j, "logprobs", false) || field(j, "top_logprobs"))
-    throw ApiError::invalid("logprobs", "log-probabilities are not supported by this server");
-  for (const char* unsupported : {"tools", "functions", "logit_bias"})
+  for (const char* unsupported : {"functions", "function_call", "logit_bias"})
     if (const json* v = field(j, unsupported); v && !(v->is_array() && v->empty()) && !(v->is_object() && v->empty()))
-      throw ApiError::invalid(unsupported, fmt::format("'{}' is not supported by this server", unsupported));
-  if (const json* rf = field(j, "response_format")) {
-    if (!rf->is_object() || rf->value("type", std::string()) != "text")
-      throw ApiError::invalid("response_format", "only {\"type\": \"text\"} is supported for 'response_format'");
+      throw ApiError::invalid(unsupported, fmt::format("'{}' is not supported by this server{}", unsupported,
+                                                      std::string_view(unsupported).starts_with("function") ? " (use 'tools')" : ""));
+}
+
+// response_format: text, json_object, or json_schema {name, schema, strict}.
+void read_response_format(const json& j, GenerationRequest& r) {
+  const json* rf = field(j, "response_format");
+  if (!rf) return;
+  if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
+    throw ApiError::invalid("response_format", "'response_format' must be an object with a 'type'");
+  const std::string type = (*rf)["type"].get<std::string>();
+  if (type == "text") return;
+  if (type == "json_object") {
+    r.response_format = {{"type", "json_object"}};
+    return;
   }
+  if (type != "json_schema")
+    throw ApiError::invalid("response_format.type", fmt::format("'response_format.type' must be text, json_object or json_schema (got '{}')", type));
+  const json* js = field(*rf, "json_schema");
+  if (!js || !js->is_object()) throw ApiError::invalid("response_format.json_schema", "'response_format.json_schema' must be an object");
+  if (const json* n = field(*js, "name"); n && !n->is_string())
+    throw ApiError::invalid("response_format.json_schema.name", "'response_format.json_schema.name' must be a string");
+  const json* schema = field(*js, "schema");
+  if (schema && !schema->is_object() && !schema->is_boolean())
+    throw ApiError::invalid("response_format.json_schema.schema", "'response_format.json_schema.schema' must be an object");
+  boolean(*js, "strict", false);
+  r.response_format = {{"type", "json_schema"}, {"schema", schema ? nlohmann::ordered_json::parse(schema->dump()) : nlohmann::ordered_json::object()}};
+}
+
+// tools, tool_choice, parallel_tool_calls, reasoning_effort, chat_template_kwargs, logprobs / top_logprobs.
+void read_chat_extras(const json& j, std::string_view body, GenerationRequest& r) {
+  using ojson = nlohmann::ordered_json;
+  // The body once more with object keys in the client's order (nlohmann::json sorts them).
+  const ojson oj = ojson::parse(body);
+  const ojson ordered = oj.contains("tools") && oj["tools"].is_array() ? oj["tools"] : ojson::array();
+  const json* tools = field(j, "tools");
+  if (tools && !tools->is_array()) throw ApiError::invalid("tools", "'tools' must be an array");
+  std::vector<std::string> names;
+  if (tools && !tools->empty()) {
+    r.tools = ojson::array();
+    for (size_t i = 0; i < tools->size(); ++i) {
+      const json& t = (*tools)[i];
+      const std::string w = fmt::format("tools[{}]", i);
+      if (!t.is_object() || t.value("type", std::string()) != "function")
+        throw ApiError::invalid(w + ".type", fmt::format("'{}' must be {{\"type\": \"function\", \"function\": {{...}}}}", w));
+      const json* f = field(t, "function");
+      if (!f || !f->is_object()) throw ApiError::invalid(w + ".function", fmt::format("'{}.function' must be an object", w));
+      const json* name = field(*f, "name");
+      if (!name || !name->is_string() || name->get<std::string>().empty())
+        throw ApiError::invalid(w + ".function.name", fmt::format("'{}.function.name' must be a non-empty string", w));
+      if (const json* p = field(*f, "parameters"); p && !p->is_object())
+        throw ApiError::invalid(w + ".function.parameters", fmt::format("'{}.function.parameters' must be a JSON schema object", w));
+      if (const json* d = field(*f, "description"); d && !d->is_string())
+        throw ApiError::invalid(w + ".function.description", fmt::format("'{}.function.description' must be a string", w));
+      boolean(*f, "strict", false);
+      names.push_back(name->get<std::string>());
+      // In the client's key order (templates print the schema with tojson as transformers does; the grammar
+      // writes properties in this order).
+      r.tools.push_back(ordered[i]);
+    }
+  }
+  if (const json* tc = field(j, "tool_choice")) {
+    if (tc->is_string()) {
+      const std::string v = tc->get<std::string>();
+      if (v == "auto") r.tool_choice = ToolChoice::Auto;
+      else if (v == "none") r.tool_choice = ToolChoice::None;
+      else if (v == "required") r.tool_choice = ToolChoice::Required;
+      else throw ApiError::invalid("tool_choice", fmt::format("'tool_choice' must be auto, none, required or a function (got '{}')", v));
+    } else if (tc->is_object() && tc->value("type", std::string()) == "function" && tc->contains("function") &&
+               (*tc)["function"].is_object() && (*tc)["function"].contains("name") && (*tc)["function"]["name"].is_string()) {
+      r.tool_choice = ToolChoice::Named;
+      r.tool_name = (*tc)["function"]["name"].get<std::string>();
+      if (std::find(names.begin(), names.end(), r.tool_name) == names.end())
+        throw ApiError::invalid("tool_choice", fmt::format("'tool_choice' names '{}', which is not in 'tools'", r.tool_name));
+    } else {
+      throw ApiError::invalid("tool_choice", "'tool_choice' must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+    }
+    if ((r.tool_choice == ToolChoice::Required) && names.empty())
+      throw ApiError::invalid("tool_choice", "'tool_choice' requires a tool call but 'tools' is empty");
+  }
+  r.parallel_tool_calls = boolean(j, "parallel_tool_calls", true);
+  if (const json* kw = field(j, "chat_template_kwargs")) {
+    if (!kw->is_object()) throw ApiError::invalid("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+    r.template_kwargs = ojson::parse(kw->dump());
+  }
+  if (const json* re = field(j, "reasoning_effort")) {
+    static constexpr std::string_view levels[] = {"minimal", "low", "medium", "high"};
+    if (!re->is_string() || std::find(std::begin(levels), std::end(levels), re->get<std::string>()) == std::end(levels))
+      throw ApiError::invalid("reasoning_effort", "'reasoning_effort' must be minimal, low, medium or high");
+    r.template_kwargs["reasoning_effort"] = re->get<std::string>();
+  }
+  const bool lp = boolean(j, "logprobs", false);
+  if (field(j, "top_logprobs") && !lp) throw ApiError::invalid("top_logprobs", "'top_logprobs' needs \"logprobs\": true");
+  if (lp) r.top_logprobs = static_cast<int>(integer(j, "top_logprobs", 0, 0, 20));
+  read_response_format(j, r);
+  if (r.response_format.is_object() && r.response_format["type"] == "json_schema" && oj["response_format"]["json_schema"].contains("schema") &&
+      !oj["response_format"]["json_schema"]["schema"].is_null())
+    r.response_format["schema"] = oj["response_format"]["json_schema"]["schema"];
+}
+
+// An assistant message's tool_calls, for the template: arguments parsed from their JSON string to an object.
+nlohmann::ordered_json message_tool_calls(const json& calls, const std::string& where) {
+  using ojson = nlohmann::ordered_json;
+  if (!calls.is_array()) throw ApiError::invalid(where, fmt::format("'{}' must be an array", where));
+  ojson out = ojson::array();
+  for (size_t k = 0; k < calls.size(); ++k) {
+    const json& c = calls[k];
+    const std::string w = fmt::format("{}[{}]", where, k);
+    const json* f = c.is_object() ? field(c, "function") : nullptr;
+    if (!f || !f->is_object() || !f->contains("name") || !(*f)["name"].is_string())
+      throw ApiError::invalid(w + ".function", fmt::format("'{}.function' must be an object with a 'name'", w));
+    if (const json* id = field(c, "id"); id && !id->is_string()) throw ApiError::invalid(w + ".id", fmt::format("'{}.id' must be a string", w));
+    ojson args = ojson::object();
+    if (const json* a = field(*f, "arguments")) {
+      try {
+        args = a->is_string() ? ojson::parse(a->get<std::string>()) : ojson::parse(a->dump());
+      } catch (const std::exception&) {
+        throw ApiError::invalid(w + ".function.arguments", fmt::format("'{}.function.arguments' is not valid JSON", w));
+      }
+    }
+    out.push_back({{"id", c.value("id", std::string())}, {"type", "function"},
+                   {"function", {{"name", (*f)["name"].get<std::string>()}, {"arguments", args}}}});
+  }
+  return out;
 }
 
 // A message's content: a string, or an array of {"type": "text", "text": ...} parts (joined).
@@ -162,8 +280,25 @@ GenerationRequest parse_chat_request(std::string_view body, const RequestDefault
     if (content == m.end() && r_name != "assistant")
       throw ApiError::invalid(where + ".content", fmt::format("'{}.content' is required", where));
     r.messages.push_back({r_name, content == m.end() ? std::string() : message_content(*content, i)});
+    nlohmann::ordered_json cm = {{"role", r_name}, {"content", r.messages.back().content}};
+    if (r_name == "assistant") {
+      if (const json* tc = field(m, "tool_calls"); tc && !tc->empty()) cm["tool_calls"] = message_tool_calls(*tc, where + ".tool_calls");
+      if (const json* rc = field(m, "reasoning_content")) {
+        if (!rc->is_string()) throw ApiError::invalid(where + ".reasoning_content", fmt::format("'{}.reasoning_content' must be a string", where));
+        cm["reasoning_content"] = rc->get<std::string>();
+      }
+    }
+    if (r_name == "tool") {
+      for (const char* k : {"tool_call_id", "name"})
+        if (const json* v = field(m, k)) {
+          if (!v->is_string()) throw ApiError::invalid(where + "." + k, fmt::format("'{}.{}' must be a string", where, k));
+          cm[k] = v->get<std::string>();
+        }
+    }
+    r.chat.push_back(std::move(cm));
   }
   read_common(j, defaults, r);
+  read_chat_extras(j, body, r);
   return r;
 }
 
@@ -180,6 +315,12 @@ GenerationRequest parse_completion_request(std::string_view body, const RequestD
     r.prompt = p->get<std::string>();
   } else {
     throw ApiError::invalid("prompt", "'prompt' must be a string");
+  }
+  for (const char* chat_only : {"tools", "tool_choice", "response_format", "top_logprobs"})
+    if (field(j, chat_only)) throw ApiError::invalid(chat_only, fmt::format("'{}' is only supported on /v1/chat/completions", chat_only));
+  if (const json* lp = field(j, "logprobs")) {
+    if (!lp->is_boolean()) r.top_logprobs = static_cast<int>(integer(j, "logprobs", 0, 0, 5));
+    else if (lp->get<bool>()) throw ApiError::invalid("logprobs", "'logprobs' on completions is an integer 0..5");
   }
   if (boolean(j, "echo", false)) throw ApiError::invalid("echo", "'echo' is not supported by this server");
   if (const json* sfx = field(j, "suffix"); sfx && !(sfx->is_string() && sfx->get<std::string>().empty()))
@@ -206,12 +347,29 @@ json envelope(const ResponseIds& ids, const char* object) {
 }
 }  // namespace
 
-json chat_completion(const ResponseIds& ids, const GenerationResult& r) {
+std::string chat_finish_reason(std::string_view stop_reason, const ReplyMessage& m) {
+  if (!m.tool_calls.empty() && (stop_reason == "eos" || stop_reason == "stop")) return "tool_calls";
+  return finish_reason(stop_reason);
+}
+
+json tool_call_start_delta(int index, const std::string& id, const std::string& name) {
+  return {{"tool_calls", json::array({{{"index", index}, {"id", id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", ""}}}}})}};
+}
+
+json tool_call_arguments_delta(int index, const std::string& piece) {
+  return {{"tool_calls", json::array({{{"index", index}, {"function", {{"arguments", piece}}}}})}};
+}
+
+json chat_completion(const ResponseIds& ids, const GenerationResult& r, const ReplyMessage& m) {
   json j = envelope(ids, "chat.completion");
-  j["choices"] = json::array({{{"index", 0},
-                               {"message", {{"role", "assistant"}, {"content", r.text}}},
-                               {"logprobs", nullptr},
-                               {"finish_reason", finish_reason(r.stop_reason)}}});
+  json msg = {{"role", "assistant"}, {"content", m.content.empty() && !m.tool_calls.empty() ? json(nullptr) : json(m.content)}};
+  if (!m.reasoning.empty()) msg["reasoning_content"] = m.reasoning;
+  if (!m.tool_calls.empty()) {
+    msg["tool_calls"] = json::array();
+    for (const auto& c : m.tool_calls)
+      msg["tool_calls"].push_back({{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+  }
+  j["choices"] = json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", chat_finish_reason(r.stop_reason, m)}}});
   j["usage"] = usage(r);
   return j;
 }
@@ -242,6 +400,45 @@ json usage_chunk(const ResponseIds& ids, const char* object, const GenerationRes
   j["choices"] = json::array();
   j["usage"] = usage(r);
   return j;
+}
+
+namespace {
+json token_bytes(const std::string& t) {
+  json b = json::array();
+  for (unsigned char c : t) b.push_back(static_cast<int>(c));
+  return b;
+}
+// JSON has no -infinity: a token the constraint or the model rules out entirely gets OpenAI's floor.
+double finite(float lp) { return std::isfinite(lp) ? static_cast<double>(lp) : -9999.0; }
+}  // namespace
+
+json chat_logprobs(std::span<const TokenLogprob> lps, const TokenText& token_text) {
+  json content = json::array();
+  for (const auto& t : lps) {
+    const std::string text = token_text(t.token);
+    json top = json::array();
+    for (const auto& [id, lp] : t.top) {
+      const std::string tt = token_text(id);
+      top.push_back({{"token", tt}, {"logprob", finite(lp)}, {"bytes", token_bytes(tt)}});
+    }
+    content.push_back({{"token", text}, {"logprob", finite(t.logprob)}, {"bytes", token_bytes(text)}, {"top_logprobs", top}});
+  }
+  return {{"content", content}, {"refusal", nullptr}};
+}
+
+json completion_logprobs(std::span<const TokenLogprob> lps, const TokenText& token_text, size_t text_offset) {
+  json tokens = json::array(), lp = json::array(), top = json::array(), offsets = json::array();
+  for (const auto& t : lps) {
+    const std::string text = token_text(t.token);
+    tokens.push_back(text);
+    lp.push_back(finite(t.logprob));
+    json alt = json::object();
+    for (const auto& [id, l] : t.top) alt[token_text(id)] = finite(l);
+    top.push_back(alt);
+    offsets.push_back(text_offset);
+    text_offset += text.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", lp}, {"top_logprobs", top}, {"text_offset", offsets}};
 }
 
 std::string sse_event(const json& payload) {

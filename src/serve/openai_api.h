@@ -3,6 +3,8 @@
 // as the `openai` client libraries read them. Pure functions: the HTTP server (server.h) only moves bytes.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -37,9 +39,21 @@ struct RequestDefaults {
   int max_tokens = 0;
 };
 
+enum class ToolChoice { Auto, None, Required, Named };
+
 struct GenerationRequest {
   std::string model;                  // as sent (echoed back); "" when absent
-  std::vector<ChatMessage> messages;  // chat
+  std::vector<ChatMessage> messages;  // chat: role and text of each message
+  // Chat, as the template sees it: the messages with assistant `tool_calls` (arguments parsed to objects, as
+  // templates print them with tojson), `tool_call_id` / `name` of tool messages, `reasoning_content`.
+  nlohmann::ordered_json chat = nlohmann::ordered_json::array();
+  nlohmann::ordered_json tools;       // null, or the OpenAI tools array (validated)
+  ToolChoice tool_choice = ToolChoice::Auto;
+  std::string tool_name;              // tool_choice Named
+  bool parallel_tool_calls = true;
+  nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs, reasoning_effort
+  nlohmann::ordered_json response_format;  // null, or {"type": "json_object"} / {"type": "json_schema", "json_schema": {...}}
+  int top_logprobs = -1;              // -1: no logprobs; 0..20: logprobs with that many alternatives
   std::string prompt;                 // completions
   InferenceConfig config;
   bool stream = false;
@@ -60,13 +74,35 @@ struct ResponseIds {
 };
 
 nlohmann::json usage(const GenerationResult& r);
-nlohmann::json chat_completion(const ResponseIds& ids, const GenerationResult& r);
+// The assistant message of a chat reply: content (null when the reply is only tool calls), reasoning_content
+// (when the model reasoned), tool_calls ({id, type: "function", function: {name, arguments}}).
+struct ReplyMessage {
+  std::string content, reasoning;
+  struct Call {
+    std::string id, name, arguments;
+  };
+  std::vector<Call> tool_calls;
+};
+nlohmann::json chat_completion(const ResponseIds& ids, const GenerationResult& r, const ReplyMessage& message);
+// "tool_calls" when the reply called tools and ended by itself, else finish_reason(stop_reason).
+std::string chat_finish_reason(std::string_view stop_reason, const ReplyMessage& message);
+// Stream deltas of tool calls as OpenAI sends them: the first {"index", "id", "type", "function": {"name",
+// "arguments": ""}}, then {"index", "function": {"arguments": piece}}.
+nlohmann::json tool_call_start_delta(int index, const std::string& id, const std::string& name);
+nlohmann::json tool_call_arguments_delta(int index, const std::string& piece);
 nlohmann::json text_completion(const ResponseIds& ids, const GenerationResult& r);
 // One streamed chunk. Chat: `delta` is {"role"} first, then {"content"}, then {} with the finish reason.
 nlohmann::json chat_chunk(const ResponseIds& ids, const nlohmann::json& delta, std::optional<std::string> finish);
 nlohmann::json text_chunk(const ResponseIds& ids, std::string_view text, std::optional<std::string> finish);
 // The final usage-only chunk of a stream that asked for it (choices empty).
 nlohmann::json usage_chunk(const ResponseIds& ids, const char* object, const GenerationResult& r);
+
+// Logprobs objects. token_text: a token's text (its bytes as the tokenizer decodes it alone).
+using TokenText = std::function<std::string(int32_t)>;
+// chat: {"content": [{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}]}
+nlohmann::json chat_logprobs(std::span<const TokenLogprob> lps, const TokenText& token_text);
+// completions: {"tokens", "token_logprobs", "top_logprobs": [{token: logprob}], "text_offset"}
+nlohmann::json completion_logprobs(std::span<const TokenLogprob> lps, const TokenText& token_text, size_t text_offset = 0);
 
 // One server-sent event: "data: <json>\n\n" (and "data: [DONE]\n\n" to end the stream).
 std::string sse_event(const nlohmann::json& payload);

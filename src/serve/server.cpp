@@ -7,6 +7,8 @@
 #include <random>
 
 #include "core/error.h"
+#include "serve/chat_prompt.h"
+#include "serve/constraints.h"
 
 namespace lp::serve {
 namespace {
@@ -89,10 +91,18 @@ struct Server::Impl {
 
   // Prompt tokens for a request, checked against the context: the chat template's rendering (which writes
   // BOS itself) or the raw prompt (+ BOS when the vocabulary asks for it).
-  std::vector<int32_t> prompt_tokens(const GenerationRequest& r, bool chat) {
+  std::vector<int32_t> prompt_tokens(GenerationRequest& r, bool chat, ChatPrompt& cp) {
     std::vector<int32_t> tokens;
     try {
-      tokens = chat ? rt.tokenize(rt.apply_chat_template(r.messages, true), false, true) : rt.tokenize(r.prompt, r.config.add_bos, true);
+      if (chat) {
+        // Tools, tool-call history and template kwargs through the model's template (serve/chat_prompt.h);
+        // constraints (response_format, forced tool calls) and logprobs (serve/constraints.h).
+        cp = render_chat_prompt(rt.chat_template_info(), r);
+        tokens = rt.tokenize(cp.text, false, true);
+      } else {
+        tokens = rt.tokenize(r.prompt, r.config.add_bos, true);
+      }
+      configure_generation(rt, r, chat ? &cp : nullptr);
     } catch (const Error& e) {  // a template that rejects this conversation, or no template at all
       throw ApiError::invalid(chat ? "messages" : "prompt", e.what());
     }
@@ -107,10 +117,11 @@ struct Server::Impl {
   void generate(const httplib::Request& req, httplib::Response& res, bool chat) {
     GenerationRequest r;
     std::vector<int32_t> tokens;
+    ChatPrompt cp;
     try {
       r = chat ? parse_chat_request(req.body, opt.defaults) : parse_completion_request(req.body, opt.defaults);
       std::lock_guard lock(generation);
-      tokens = prompt_tokens(r, chat);
+      tokens = prompt_tokens(r, chat, cp);
     } catch (const ApiError& e) {
       return send_error(res, e);
     }
@@ -121,22 +132,42 @@ struct Server::Impl {
         std::lock_guard lock(generation);
         result = rt.generate_tokens(tokens, r.config);
       }
-      return send_json(res, 200, chat ? chat_completion(ids, result) : text_completion(ids, result));
+      json body = chat ? chat_completion(ids, result, reply_message(cp, r, result.text)) : text_completion(ids, result);
+      if (r.top_logprobs >= 0) body["choices"][0]["logprobs"] = response_logprobs(rt, result.logprobs, chat);
+      return send_json(res, 200, body);
     }
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [this, r, tokens, ids, chat](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [this, r, tokens, ids, chat, cp](size_t, httplib::DataSink& sink) {
       auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
       const char* object = chat ? "chat.completion.chunk" : "text_completion";
       bool open = !chat || write(sse_event(chat_chunk(ids, {{"role", "assistant"}, {"content", ""}}, std::nullopt)));
       GenerationResult result;
+      // Chat replies go through the tool-call / reasoning parser; logprobs of the tokens since the last chunk
+      // ride on the next chunk.
+      ReplyDeltas deltas(cp, r);
+      StreamLogprobs pending(rt, r, chat);
+      InferenceConfig config = r.config;
+      if (r.top_logprobs >= 0) config.on_logprob = [&](const TokenLogprob& t) { pending.add(t); };
+      auto send = [&](json chunk) {
+        pending.attach(chunk);
+        open = write(sse_event(chunk));
+      };
       if (open) {
         try {
           std::lock_guard lock(generation);
           // A client that hangs up stops the generation at the next piece (write fails).
-          result = rt.generate_tokens(tokens, r.config, [&](std::string_view piece) {
-            open = write(sse_event(chat ? chat_chunk(ids, {{"content", piece}}, std::nullopt) : text_chunk(ids, piece, std::nullopt)));
+          result = rt.generate_tokens(tokens, config, [&](std::string_view piece) {
+            if (!chat) {
+              send(text_chunk(ids, piece, std::nullopt));
+            } else {
+              for (auto& d : deltas.feed(piece))
+                if (open) send(chat_chunk(ids, d, std::nullopt));
+            }
             return open;
           });
+          if (chat)
+            for (auto& d : deltas.finish())
+              if (open) send(chat_chunk(ids, d, std::nullopt));
         } catch (const std::exception& e) {  // headers are sent: report it in the stream, as OpenAI does
           if (open) write(sse_event(error_body(ApiError(500, "server_error", "", e.what()))));
           sink.done();
@@ -144,8 +175,8 @@ struct Server::Impl {
         }
       }
       if (open) {
-        const std::string finish = finish_reason(result.stop_reason);
-        open = write(sse_event(chat ? chat_chunk(ids, json::object(), finish) : text_chunk(ids, "", finish)));
+        const std::string finish = chat ? chat_finish_reason(result.stop_reason, deltas.message()) : finish_reason(result.stop_reason);
+        send(chat ? chat_chunk(ids, json::object(), finish) : text_chunk(ids, "", finish));
         if (open && r.include_usage) open = write(sse_event(usage_chunk(ids, object, result)));
         if (open) write(std::string(kSseDone));
       }

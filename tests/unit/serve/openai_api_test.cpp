@@ -95,9 +95,22 @@ TEST(OpenAiRequest, BadFieldsAreNamed) {
       {"{" + user + R"(, "n": 2})", "n", "between 1 and 1"},
       {"{" + user + R"(, "stream": "yes"})", "stream", "true or false"},
       {"{" + user + R"(, "stream_options": {"include_usage": true}})", "stream_options", "only allowed"},
-      {"{" + user + R"(, "logprobs": true})", "logprobs", "not supported"},
-      {"{" + user + R"(, "tools": [{"type": "function"}]})", "tools", "not supported"},
-      {"{" + user + R"(, "response_format": {"type": "json_object"}})", "response_format", "text"},
+      {"{" + user + R"(, "logprobs": true, "top_logprobs": 21})", "top_logprobs", "between 0 and 20"},
+      {"{" + user + R"(, "top_logprobs": 2})", "top_logprobs", "needs"},
+      {"{" + user + R"(, "tools": [{"type": "function"}]})", "tools[0].function", "object"},
+      {"{" + user + R"(, "tools": {"type": "function"}})", "tools", "array"},
+      {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": ""}}]})", "tools[0].function.name", "non-empty"},
+      {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f", "parameters": 3}}]})", "tools[0].function.parameters", "schema"},
+      {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "maybe"})", "tool_choice", "maybe"},
+      {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}})", "tool_choice", "not in 'tools'"},
+      {"{" + user + R"(, "tool_choice": "required"})", "tool_choice", "empty"},
+      {"{" + user + R"(, "functions": [{"name": "f"}]})", "functions", "use 'tools'"},
+      {"{" + user + R"(, "response_format": {"type": "xml"}})", "response_format.type", "xml"},
+      {"{" + user + R"(, "response_format": {"type": "json_schema"}})", "response_format.json_schema", "object"},
+      {"{" + user + R"(, "reasoning_effort": "extreme"})", "reasoning_effort", "low"},
+      {"{" + user + R"(, "chat_template_kwargs": []})", "chat_template_kwargs", "object"},
+      {R"({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{bad"}}]}]})",
+       "messages[0].tool_calls[0].function.arguments", "not valid JSON"},
       {"{" + user + R"(, "model": 7})", "model", "string"},
       {"{" + user + R"(, "repeat_penalty": 0})", "repeat_penalty", "greater than 0"},
   };
@@ -108,6 +121,34 @@ TEST(OpenAiRequest, BadFieldsAreNamed) {
     EXPECT_EQ(e.param, c.param) << c.body;
     EXPECT_NE(std::string(e.what()).find(c.message_part), std::string::npos) << c.body << " -> " << e.what();
   }
+}
+
+TEST(OpenAiRequest, ToolsHistoryAndFormats) {
+  const auto r = parse_chat_request(R"({"messages": [{"role": "user", "content": "weather?"},
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+        "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\", \"a\": 1}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}],
+      "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+      "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "parallel_tool_calls": false,
+      "reasoning_effort": "low", "chat_template_kwargs": {"enable_thinking": false},
+      "logprobs": true, "top_logprobs": 3,
+      "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}, "strict": true}}})",
+                                    defaults());
+  ASSERT_EQ(r.chat.size(), 3u);
+  // Arguments become an object (templates print them with tojson), in the client's key order.
+  EXPECT_EQ(r.chat[1]["tool_calls"][0]["function"]["arguments"].dump(), R"({"city":"Paris","a":1})");
+  EXPECT_EQ(r.chat[2]["tool_call_id"], "call_1");
+  EXPECT_EQ(r.tools.size(), 1u);
+  EXPECT_EQ(r.tool_choice, ToolChoice::Named);
+  EXPECT_EQ(r.tool_name, "get_weather");
+  EXPECT_FALSE(r.parallel_tool_calls);
+  EXPECT_EQ(r.template_kwargs["reasoning_effort"], "low");
+  EXPECT_EQ(r.template_kwargs["enable_thinking"], false);
+  EXPECT_EQ(r.top_logprobs, 3);
+  EXPECT_EQ(r.response_format["type"], "json_schema");
+  EXPECT_EQ(r.response_format["schema"], nlohmann::json({{"type", "object"}}));
+  const auto c = parse_completion_request(R"({"prompt": "x", "logprobs": 2})", defaults());
+  EXPECT_EQ(c.top_logprobs, 2);
 }
 
 TEST(OpenAiRequest, CompletionPromptForms) {
@@ -133,7 +174,7 @@ TEST(OpenAiResponse, ShapesTheClientsRead) {
   r.cached_prompt_tokens = 4;
   r.stop_reason = "eos";
   const ResponseIds ids{"chatcmpl-1", 1700000000, "tiny"};
-  const auto c = chat_completion(ids, r);
+  const auto c = chat_completion(ids, r, ReplyMessage{r.text, "", {}});
   EXPECT_EQ(c["object"], "chat.completion");
   EXPECT_EQ(c["choices"][0]["message"]["role"], "assistant");
   EXPECT_EQ(c["choices"][0]["message"]["content"], "Hello");

@@ -1,0 +1,398 @@
+#include "serve/constraints.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+namespace lp::serve {
+
+using nlohmann::json;
+
+// ---- the vocabulary index ----
+
+// A byte trie over token texts, flattened: node i's edges are [edge_start[i], edge_start[i+1]), the tokens
+// spelled by the path to node i are [tok_start[i], tok_start[i+1]).
+struct Trie {
+  std::vector<uint32_t> edge_start, tok_start;
+  std::vector<unsigned char> edge_byte;
+  std::vector<uint32_t> edge_child, toks;
+
+  static Trie build(const std::vector<std::string>& bytes, const std::vector<int32_t>& ids) {
+    struct N {
+      std::map<unsigned char, uint32_t> kids;
+      std::vector<uint32_t> toks;
+    };
+    std::vector<N> nodes(1);
+    for (int32_t id : ids) {
+      uint32_t n = 0;
+      for (unsigned char c : bytes[static_cast<size_t>(id)]) {
+        auto it = nodes[n].kids.find(c);
+        if (it == nodes[n].kids.end()) {
+          nodes.emplace_back();
+          it = nodes[n].kids.emplace(c, static_cast<uint32_t>(nodes.size() - 1)).first;
+        }
+        n = it->second;
+      }
+      nodes[n].toks.push_back(static_cast<uint32_t>(id));
+    }
+    Trie t;
+    for (const auto& n : nodes) {
+      t.edge_start.push_back(static_cast<uint32_t>(t.edge_byte.size()));
+      for (const auto& [c, k] : n.kids) {
+        t.edge_byte.push_back(c);
+        t.edge_child.push_back(k);
+      }
+      t.tok_start.push_back(static_cast<uint32_t>(t.toks.size()));
+      t.toks.insert(t.toks.end(), n.toks.begin(), n.toks.end());
+    }
+    t.edge_start.push_back(static_cast<uint32_t>(t.edge_byte.size()));
+    t.tok_start.push_back(static_cast<uint32_t>(t.toks.size()));
+    return t;
+  }
+};
+
+class VocabIndex {
+ public:
+  int n_vocab = 0;
+  std::vector<std::string> bytes;   // per token ("" for tokens never generated under a constraint)
+  std::vector<char> eog;            // end-of-generation tokens
+  Trie all;                         // every constrainable token
+  Trie special_chars;               // tokens that are not "plain" string text
+  std::vector<uint64_t> plain;      // bitset: tokens of whole UTF-8 characters, none of '"', '\', controls
+
+  static std::shared_ptr<const VocabIndex> get(const Runtime& rt, bool with_special) {
+    static std::mutex mu;
+    static std::map<std::pair<uint64_t, bool>, std::shared_ptr<const VocabIndex>> cache;
+    std::lock_guard lock(mu);
+    if (cache.size() >= 8) cache.clear();
+    auto& slot = cache[{rt.instance_id(), with_special}];
+    if (!slot) slot = build(rt, with_special);
+    return slot;
+  }
+
+ private:
+  static std::shared_ptr<const VocabIndex> build(const Runtime& rt, bool with_special) {
+    auto v = std::make_shared<VocabIndex>();
+    v->n_vocab = rt.info().n_vocab;
+    v->bytes.resize(static_cast<size_t>(v->n_vocab));
+    v->eog.resize(static_cast<size_t>(v->n_vocab));
+    v->plain.assign((static_cast<size_t>(v->n_vocab) + 63) / 64, 0);
+    std::vector<int32_t> all, other;
+    for (int32_t id = 0; id < v->n_vocab; ++id) {
+      if (rt.is_end_of_generation(id)) {
+        v->eog[static_cast<size_t>(id)] = 1;
+        continue;
+      }
+      std::string b;
+      try {
+        b = rt.token_bytes(id);
+      } catch (const std::exception&) {
+        continue;  // ids past the tokenizer's vocabulary (padded embedding rows)
+      }
+      if (b.empty() || (!with_special && rt.is_special_token(id))) continue;
+      v->bytes[static_cast<size_t>(id)] = b;
+      all.push_back(id);
+      if (text::is_plain_string_text(b)) v->plain[static_cast<size_t>(id) / 64] |= uint64_t{1} << (id % 64);
+      else other.push_back(id);
+    }
+    v->all = Trie::build(v->bytes, all);
+    v->special_chars = Trie::build(v->bytes, other);
+    return v;
+  }
+};
+
+// ---- the constraint ----
+
+struct GrammarConstraint::Shared {
+  std::shared_ptr<const text::Grammar> grammar;
+  std::shared_ptr<const VocabIndex> vocab;
+  std::mutex mu;
+  std::unordered_map<std::string, std::shared_ptr<const std::vector<uint64_t>>> masks;  // state key -> allowed
+};
+
+GrammarConstraint::GrammarConstraint(std::shared_ptr<Shared> shared) : shared_(std::move(shared)), matcher_(shared_->grammar) {}
+
+bool GrammarConstraint::allows(int32_t token) {
+  const auto& v = *shared_->vocab;
+  if (token < 0 || token >= v.n_vocab) return false;
+  if (v.eog[static_cast<size_t>(token)]) return matcher_.can_end();
+  const std::string& b = v.bytes[static_cast<size_t>(token)];
+  return !b.empty() && matcher_.allows(b);
+}
+
+void GrammarConstraint::accept(int32_t token) {
+  const auto& v = *shared_->vocab;
+  if (v.eog[static_cast<size_t>(token)]) return;
+  if (!matcher_.accept(v.bytes[static_cast<size_t>(token)])) throw std::runtime_error("constrained decoding: token not allowed by the grammar");
+}
+
+bool GrammarConstraint::complete() const { return matcher_.must_end(); }
+
+namespace {
+
+// Depth-first over the trie, carrying the matcher stacks; one buffer per depth keeps allocations down.
+void walk(const text::GrammarMatcher& m, const Trie& t, uint32_t node, const text::GrammarMatcher::Stacks& cur,
+          std::vector<text::GrammarMatcher::Stacks>& bufs, size_t depth, std::vector<uint64_t>& out) {
+  if (bufs.size() <= depth) bufs.resize(depth + 1);
+  for (uint32_t e = t.edge_start[node]; e < t.edge_start[node + 1]; ++e) {
+    auto& next = bufs[depth];
+    m.advance(cur, t.edge_byte[e], next);
+    if (next.empty()) continue;
+    const uint32_t child = t.edge_child[e];
+    for (uint32_t k = t.tok_start[child]; k < t.tok_start[child + 1]; ++k) out[t.toks[k] / 64] |= uint64_t{1} << (t.toks[k] % 64);
+    if (t.edge_start[child] != t.edge_start[child + 1]) {
+      text::GrammarMatcher::Stacks mine = std::move(next);
+      walk(m, t, child, mine, bufs, depth + 1, out);
+      bufs[depth] = std::move(mine);
+    }
+  }
+}
+
+// Inside a JSON string with no length bound: every whole-character text keeps the matcher where it is, so the
+// "plain" tokens are allowed as a block and only the others are walked.
+bool in_string_loop(const text::GrammarMatcher& m) {
+  const auto& s = m.stacks();
+  if (s.empty()) return false;
+  text::GrammarMatcher::Stacks a, b, c;
+  for (std::string_view rep : {std::string_view("a"), std::string_view("\xC3\xA9"), std::string_view("\xE2\x82\xAC"), std::string_view("\xF0\x9F\x98\x80")}) {
+    a = s;
+    for (unsigned char ch : rep) {
+      m.advance(a, ch, b);
+      a.swap(b);
+    }
+    if (a != s) return false;
+  }
+  // Every top treats printable ASCII (but '"' and '\') alike, so "a" stands for all of it; multi-byte
+  // characters go through the string rule's UTF-8 alternatives, which the representatives above walked.
+  const auto& g = m.grammar();
+  for (const auto& st : s) {
+    if (st.empty()) continue;
+    const auto& cls = g.byte_class(g.code()[st.back()].arg);
+    const bool a_in = cls.test('a');
+    for (unsigned x = 0x20; x < 0x80; ++x)
+      if (x != '"' && x != '\\' && cls.test(x) != a_in) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::vector<uint64_t>& GrammarConstraint::current_mask() {
+  const std::string key = matcher_.state_key();
+  {
+    std::lock_guard lock(shared_->mu);
+    if (auto it = shared_->masks.find(key); it != shared_->masks.end()) {
+      thread_local std::shared_ptr<const std::vector<uint64_t>> hold;
+      hold = it->second;
+      return *hold;
+    }
+  }
+  const auto& v = *shared_->vocab;
+  auto out = std::make_shared<std::vector<uint64_t>>((static_cast<size_t>(v.n_vocab) + 63) / 64, 0);
+  std::vector<text::GrammarMatcher::Stacks> bufs;
+  if (in_string_loop(matcher_)) {
+    *out = v.plain;
+    walk(matcher_, v.special_chars, 0, matcher_.stacks(), bufs, 0, *out);
+  } else {
+    walk(matcher_, v.all, 0, matcher_.stacks(), bufs, 0, *out);
+  }
+  std::lock_guard lock(shared_->mu);
+  if (shared_->masks.size() >= 256) shared_->masks.clear();  // 19 KB each on a 151,936-token vocabulary
+  auto& slot = shared_->masks[key];
+  slot = out;
+  thread_local std::shared_ptr<const std::vector<uint64_t>> hold;
+  hold = slot;
+  return *hold;
+}
+
+void GrammarConstraint::mask(float* logits, int n_vocab) {
+  const auto& m = current_mask();
+  const auto& v = *shared_->vocab;
+  const bool end = matcher_.can_end();
+  constexpr float ninf = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < n_vocab; ++i) {
+    const bool ok = i < v.n_vocab && (v.eog[static_cast<size_t>(i)] ? end : ((m[static_cast<size_t>(i) / 64] >> (i % 64)) & 1));
+    if (!ok) logits[i] = ninf;
+  }
+}
+
+std::vector<bool> GrammarConstraint::allowed_tokens() {
+  const auto& m = current_mask();
+  const auto& v = *shared_->vocab;
+  std::vector<bool> out(static_cast<size_t>(v.n_vocab));
+  for (int i = 0; i < v.n_vocab; ++i)
+    out[static_cast<size_t>(i)] = v.eog[static_cast<size_t>(i)] ? matcher_.can_end() : ((m[static_cast<size_t>(i) / 64] >> (i % 64)) & 1);
+  return out;
+}
+
+std::shared_ptr<GrammarConstraint> grammar_constraint(const Runtime& rt, bool with_special, const std::string& key,
+                                                      const std::function<int(text::Grammar&)>& build) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<GrammarConstraint::Shared>> cache;  // a few recent grammars
+  const std::string full_key = fmt::format("{}|{}|{}", rt.instance_id(), with_special, key);
+  std::shared_ptr<GrammarConstraint::Shared> shared;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(full_key); it != cache.end()) shared = it->second;
+  }
+  if (!shared) {
+    auto g = std::make_shared<text::Grammar>();
+    g->set_root(build(*g));
+    g->finalize();
+    shared = std::make_shared<GrammarConstraint::Shared>();
+    shared->grammar = g;
+    shared->vocab = VocabIndex::get(rt, with_special);
+    std::lock_guard lock(mu);
+    if (cache.size() >= 16) cache.clear();  // with at most 256 masks each: bounded memory
+    cache[full_key] = shared;
+  }
+  return std::make_shared<GrammarConstraint>(shared);
+}
+
+// ---- requests ----
+
+namespace {
+
+// The text a model of `format` writes for one call of `name` with arguments matching `args_rule`.
+int tool_call_rule(text::Grammar& g, const ChatPrompt& p, const std::string& source, const std::string& name, int args_rule) {
+  const std::string qname = json(name).dump();
+  std::string before, after;
+  switch (p.format.tools) {
+    case text::ToolFormat::Hermes:
+      before = "<tool_call>\n{\"name\": " + qname + ", \"arguments\": ";
+      after = "}\n</tool_call>";
+      break;
+    case text::ToolFormat::Llama3:
+      before = "{\"name\": " + qname + ", \"parameters\": ";
+      after = "}";
+      break;
+    case text::ToolFormat::Mistral:
+      if (source.find("[ARGS]") != std::string::npos) {
+        before = "[TOOL_CALLS]" + name + "[ARGS]";
+      } else {
+        before = "[TOOL_CALLS][{\"name\": " + qname + ", \"arguments\": ";
+        after = "}]";
+      }
+      break;
+    case text::ToolFormat::Harmony:
+      before = "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>";
+      break;
+    case text::ToolFormat::Generic:
+      before = "{\"tool_calls\": [{\"name\": " + qname + ", \"arguments\": ";
+      after = "}]}";
+      break;
+  }
+  const int r = g.add_rule();
+  text::Grammar::Seq s;
+  g.literal(s, before);
+  s.push_back(g.ref(args_rule));
+  g.literal(s, after);
+  g.add_alt(r, s);
+  return r;
+}
+
+int schema_rule(text::Grammar& g, const nlohmann::ordered_json& schema, const std::string& param) {
+  try {
+    return text::compile_json_schema(g, schema);
+  } catch (const text::SchemaError& e) {
+    throw ApiError::invalid(param, fmt::format("'{}': {}", param, e.what()));
+  }
+}
+
+}  // namespace
+
+void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat) {
+  InferenceConfig& c = r.config;
+  c.logprobs = r.top_logprobs;
+  if (!chat) return;
+  const text::ChatFormat& f = chat->format;
+  c.decode_special = f.needs_special_tokens && (f.parse_tools || f.tools == text::ToolFormat::Harmony);
+  const bool forced = f.parse_tools && (r.tool_choice == ToolChoice::Required || r.tool_choice == ToolChoice::Named);
+  const bool has_format = !r.response_format.is_null();
+  if (!forced && !has_format) return;
+  const std::string source = rt.chat_template_info().source;
+  // The prefix the reply must start with: close a <think> block the prompt opened; Harmony's answer channel.
+  std::string prefix;
+  if (chat->in_reasoning) prefix = "</think>\n\n";
+  auto build = [&](text::Grammar& g) {
+    const int root = g.add_rule();
+    std::vector<int> alts;
+    if (f.parse_tools && r.tool_choice != ToolChoice::None) {
+      if (forced || has_format) {
+        for (size_t i = 0; i < r.tools.size(); ++i) {
+          const auto& fn = r.tools[i]["function"];
+          const std::string name = fn["name"].get<std::string>();
+          if (r.tool_choice == ToolChoice::Named && name != r.tool_name) continue;
+          const nlohmann::ordered_json params = fn.contains("parameters") ? fn["parameters"] : nlohmann::ordered_json{{"type", "object"}};
+          alts.push_back(tool_call_rule(g, *chat, source, name, schema_rule(g, params, fmt::format("tools[{}].function.parameters", i))));
+        }
+      }
+    }
+    if (!forced && has_format) {
+      int body;
+      if (r.response_format["type"] == "json_object") body = text::json_object_rule(g);
+      else body = schema_rule(g, r.response_format["schema"], "response_format.json_schema.schema");
+      if (f.tools == text::ToolFormat::Harmony) {
+        const int h = g.add_rule();
+        text::Grammar::Seq s;
+        g.literal(s, "<|channel|>final<|message|>");
+        s.push_back(g.ref(body));
+        g.add_alt(h, s);
+        body = h;
+      }
+      alts.push_back(body);
+    }
+    for (int a : alts) {
+      text::Grammar::Seq s;
+      g.literal(s, prefix);
+      s.push_back(g.ref(a));
+      g.add_alt(root, s);
+    }
+    return root;
+  };
+  json key = {{"format", text::tool_format_name(f.tools)}, {"prefix", prefix}, {"choice", static_cast<int>(r.tool_choice)},
+              {"name", r.tool_name}, {"tools", forced || (f.parse_tools && has_format) ? json::parse(r.tools.dump()) : json()},
+              {"response_format", forced ? json() : json::parse(r.response_format.dump())}};
+  if (f.tools == text::ToolFormat::Mistral) key["args_form"] = source.find("[ARGS]") != std::string::npos;
+  try {
+    c.constraint = grammar_constraint(rt, c.decode_special, key.dump(), build);
+  } catch (const std::runtime_error& e) {
+    if (dynamic_cast<const ApiError*>(&e)) throw;
+    throw ApiError::invalid(forced ? "tools" : "response_format", e.what());
+  }
+}
+
+// ---- logprobs ----
+
+namespace {
+TokenText token_text_of(const Runtime& rt) {
+  return [&rt](int32_t id) {
+    try {
+      return rt.token_bytes(id);
+    } catch (const std::exception&) {
+      return std::string();
+    }
+  };
+}
+}  // namespace
+
+json response_logprobs(const Runtime& rt, std::span<const TokenLogprob> lps, bool chat) {
+  return chat ? chat_logprobs(lps, token_text_of(rt)) : completion_logprobs(lps, token_text_of(rt));
+}
+
+void StreamLogprobs::attach(json& chunk) {
+  if (!on_ || !chunk.contains("choices") || chunk["choices"].empty()) return;
+  if (chat_) {
+    chunk["choices"][0]["logprobs"] = chat_logprobs(pending_, token_text_of(rt_));
+  } else {
+    chunk["choices"][0]["logprobs"] = completion_logprobs(pending_, token_text_of(rt_), offset_);
+    for (const auto& t : pending_) offset_ += token_text_of(rt_)(t.token).size();
+  }
+  pending_.clear();
+}
+
+}  // namespace lp::serve

@@ -1,0 +1,114 @@
+// The runtime's hooks for constrained decoding and logprobs (InferenceConfig::constraint / logprobs), on the
+// tiny-qwen3 fixture: every generated token is one the constraint allowed, complete() ends the generation, and
+// logprobs are the model's log-softmax (the greedy token is the top alternative; they match evaluate()).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <optional>
+#include <set>
+
+#include "llama_pajamas/runtime.h"
+#include "peer_skip.h"
+#include "tiny_fixture.h"
+
+namespace lp {
+namespace {
+
+// Allows only the tokens of a set; complete after `n` tokens.
+class SetConstraint : public TokenConstraint {
+ public:
+  SetConstraint(std::set<int32_t> ok, int n) : ok_(std::move(ok)), left_(n) {}
+  bool allows(int32_t t) override { return ok_.count(t) > 0; }
+  void mask(float* logits, int n_vocab) override {
+    ++masks;
+    for (int i = 0; i < n_vocab; ++i)
+      if (!ok_.count(i)) logits[i] = -INFINITY;
+  }
+  void accept(int32_t t) override {
+    EXPECT_TRUE(ok_.count(t));
+    --left_;
+  }
+  bool complete() const override { return left_ <= 0; }
+  int masks = 0;
+
+ private:
+  std::set<int32_t> ok_;
+  int left_;
+};
+
+std::vector<int32_t> prompt_tokens() {
+  std::ifstream in(std::string(LP_SOURCE_DIR) + "/tests/data/engine/heldout_tokens_tiny_qwen3.txt");
+  std::vector<int32_t> t;
+  for (int32_t v; t.size() < 16 && in >> v;) t.push_back(v);
+  return t;
+}
+
+// The tiny-qwen3 fixture (Q8_0), small context, one thread.
+std::optional<Runtime> open_tiny() {
+  const std::string path = engine::testing::tiny_qwen3_gguf(GgmlType::Q8_0);
+  if (path.empty()) return std::nullopt;
+  RuntimeOptions o;
+  o.ctx = 128;
+  o.threads = 1;
+  return Runtime::open(path, o);
+}
+
+TEST(ConstraintHook, OnlyAllowedTokensAndCompleteEnds) {
+  auto tiny = open_tiny();
+  if (!tiny) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
+  Runtime& rt = *tiny;
+  const std::set<int32_t> ok = {11, 220, 1000, 2048};
+  for (float temperature : {0.0f, 1.0f}) {
+    InferenceConfig cfg;
+    cfg.max_tokens = 50;
+    cfg.sampling.temperature = temperature;
+    cfg.seed = 3;
+    auto c = std::make_shared<SetConstraint>(ok, 7);
+    cfg.constraint = c;
+    const GenerationResult r = rt.generate_tokens(prompt_tokens(), cfg);
+    ASSERT_EQ(r.tokens.size(), 7u);
+    EXPECT_EQ(r.stop_reason, "eos");
+    for (int32_t t : r.tokens) EXPECT_TRUE(ok.count(t)) << t;
+    EXPECT_GT(c->masks, 0) << "a random model wants other tokens: the mask must have been used";
+  }
+}
+
+TEST(ConstraintHook, LogprobsAreTheModelsLogSoftmax) {
+  auto tiny = open_tiny();
+  if (!tiny) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
+  Runtime& rt = *tiny;
+  InferenceConfig cfg;
+  cfg.max_tokens = 5;
+  cfg.sampling.temperature = 0;
+  cfg.ignore_eos = true;
+  cfg.logprobs = 3;
+  int streamed = 0;
+  cfg.on_logprob = [&](const TokenLogprob&) { ++streamed; };
+  const auto p = prompt_tokens();
+  const GenerationResult r = rt.generate_tokens(p, cfg);
+  ASSERT_EQ(r.logprobs.size(), r.tokens.size());
+  EXPECT_EQ(streamed, static_cast<int>(r.tokens.size()));
+  // Against evaluate(): log-softmax of the logits at each position.
+  std::vector<int32_t> all = p;
+  all.insert(all.end(), r.tokens.begin(), r.tokens.end());
+  const int n_vocab = rt.info().n_vocab;
+  const std::vector<float> logits = rt.evaluate(all);
+  for (size_t k = 0; k < r.tokens.size(); ++k) {
+    const float* row = logits.data() + (p.size() - 1 + k) * static_cast<size_t>(n_vocab);
+    double sum = 0, mx = -INFINITY;
+    for (int i = 0; i < n_vocab; ++i) mx = std::max<double>(mx, row[i]);
+    for (int i = 0; i < n_vocab; ++i) sum += std::exp(row[i] - mx);
+    const double want = row[r.tokens[k]] - mx - std::log(sum);
+    const auto& lp = r.logprobs[k];
+    EXPECT_EQ(lp.token, r.tokens[k]);
+    EXPECT_NEAR(lp.logprob, want, 2e-2);
+    ASSERT_EQ(lp.top.size(), 3u);
+    EXPECT_EQ(lp.top[0].first, r.tokens[k]) << "greedy picks the most likely token";
+    EXPECT_GE(lp.top[0].second, lp.top[1].second);
+    EXPECT_GE(lp.top[1].second, lp.top[2].second);
+  }
+}
+
+}  // namespace
+}  // namespace lp
