@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The memory plan (`config`) against the peak RSS `bench` measures, and the expected decode speed against the measured
 # one, for each MODEL x context x KV-cache type (docs/HARDWARE.md, "How good is the plan"). Prints a Markdown table.
-# usage: bench/hw_plan_vs_rss.sh BUILD_DIR MODEL... (GGUF files or converted folders)
+# usage: [PP=512 TG=128] bench/hw_plan_vs_rss.sh BUILD_DIR MODEL... (GGUF files or converted folders)
+# PP/TG: bench's prefill/decode tokens. Memory does not depend on them (the batch buffers are sized for 512 tokens
+# either way); the decode columns are only meaningful with the defaults on a quiet machine.
 set -euo pipefail
 build=${1:?usage: bench/hw_plan_vs_rss.sh BUILD_DIR MODEL...}
 shift
@@ -15,7 +17,7 @@ for model in "$@"; do
   for ctx in 1024 4096 16384; do
     for kv in f16 q8_0; do
       plan=$("$R" config -m "$model" --ctx "$ctx" --cache-type "$kv" --batch 512 --json || true)
-      meas=$("$R" bench -m "$model" --ctx "$ctx" --cache-type "$kv" --pp 512 -n 128 -r 1 --profile none --json)
+      meas=$("$R" bench -m "$model" --ctx "$ctx" --cache-type "$kv" --pp "${PP:-512}" -n "${TG:-128}" -r 1 --profile none --json)
       BW=$bw python3 - "$model" "$ctx" "$kv" "$plan" "$meas" <<'PY'
 import json, os, sys
 model, ctx, kv, plan, meas = sys.argv[1:]
