@@ -236,6 +236,12 @@ ConvertResult convert(const ConvertOptions& opt) {
     job.rel_path = "gguf/" + src.name + "-" + suffix + ".gguf";
     gguf_jobs.push_back(std::move(job));
   }
+  // The i-quants below 3.5 bits need importance where llama.cpp requires it: say so before writing anything.
+  for (const auto& job : gguf_jobs)
+    for (const auto& t : job.plan.tensors)
+      if (!opt.importance && plan::tensor_requires_imatrix(t.recipe.role, t.type))
+        fail("{}: {} needs an importance matrix (llama.cpp requires one too); pass --imatrix FILE or --calibration "
+             "TEXT", t.recipe.gguf_name, ggml_type_name(t.type));
   std::vector<MlxJob> mlx_jobs;
   const formats::StDtype mlx_dtype = mlx_float_dtype(src.hp);
   for (plan::MlxPrecision mp : opt.precision.mlx) {
@@ -304,6 +310,10 @@ ConvertResult convert(const ConvertOptions& opt) {
           }
           qbuf.resize(static_cast<size_t>(n) * ggml_row_bytes(type, static_cast<uint64_t>(ncols)));
           const float* imp = importance && quant::uses_importance(type) ? importance->data() : nullptr;
+          if (!imp && (quant::requires_importance(type) || plan::tensor_requires_imatrix(recipe.role, type)))
+            fail("{}: {} needs an importance matrix but the imatrix has no entry for this tensor; pass --imatrix "
+                 "FILE or --calibration TEXT that covers it, or choose another type for it (--tensor-type)",
+                 recipe.gguf_name, ggml_type_name(type));
           quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, imp, threads);
           job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
         }

@@ -20,11 +20,18 @@ import { gated, firstReason } from "./lib/require.mjs";
 
 // Every ggml block type `convert` writes (FORMATS.md "Block layouts").
 const TYPES = ["f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl",
-  "iq4_xs", "mxfp4"];
+  "iq4_xs", "mxfp4", "iq3_s", "iq3_xxs", "iq2_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq1_s"];
+// The i-quants llama.cpp will not make without an imatrix (tensor_requires_imatrix): converted only with one. Their
+// no-importance path is still compared where llama.cpp takes it: token_embd, which the imatrix does not cover.
+const NEEDS_IMATRIX = new Set(["iq3_xxs", "iq2_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq1_s"]);
+// ggml itself asserts on these without importance (ggml_quantize_requires_imatrix), token_embd included: their
+// runs use an imatrix that also covers token_embd.
+const GGML_NEEDS_IMATRIX = new Set(["iq2_xxs", "iq2_xs", "iq1_s"]);
 const GGML_ID = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q4_0: GgmlType.Q4_0, q4_1: GgmlType.Q4_1,
   q5_0: GgmlType.Q5_0, q5_1: GgmlType.Q5_1, q8_0: GgmlType.Q8_0, q2_K: GgmlType.Q2_K, q3_K: GgmlType.Q3_K,
   q4_K: GgmlType.Q4_K, q5_K: GgmlType.Q5_K, q6_K: GgmlType.Q6_K, iq4_nl: GgmlType.IQ4_NL, iq4_xs: GgmlType.IQ4_XS,
-  mxfp4: GgmlType.MXFP4 };
+  mxfp4: GgmlType.MXFP4, iq3_s: GgmlType.IQ3_S, iq3_xxs: GgmlType.IQ3_XXS, iq2_s: GgmlType.IQ2_S, iq1_m: GgmlType.IQ1_M,
+  iq2_xxs: GgmlType.IQ2_XXS, iq2_xs: GgmlType.IQ2_XS, iq1_s: GgmlType.IQ1_S };
 
 const missing = () => firstReason(skipUnless(quantBin), ggmlPeerMissing());
 
@@ -137,15 +144,31 @@ test("every block type we write equals ggml_quantize_chunk block for block (with
   });
   const imatrixFile = path.join(dir, "importance.dat");
   writeLegacyImatrix(imatrixFile, imatrix);
+  const imatrixAll = new Map(imatrix);
+  const embd = matrices.find((t) => t.name === "token_embd.weight");
+  assert.ok(embd, "token_embd.weight missing");
+  const re = rng(777);
+  imatrixAll.set(embd.name, Array.from({ length: Number(embd.dimensions[0]) }, () => 0.1 + re() * re() * 4));
+  const imatrixAllFile = path.join(dir, "importance_all.dat");
+  writeLegacyImatrix(imatrixAllFile, imatrixAll);
+
+  // Without an imatrix the sub-3-bit i-quants are refused with a message that names --imatrix / --calibration.
+  for (const type of NEEDS_IMATRIX) {
+    assert.throws(() => convert(path.join(dir, `${type}-noimatrix`), ["-p", "q8_0", "--tensor-type", `.=${type}`]),
+      (e) => /needs an importance matrix/.test(String(e.message ?? e)) && /--imatrix/.test(String(e.message ?? e)) &&
+        /--calibration/.test(String(e.message ?? e)), `${type} without an imatrix must be refused`);
+  }
 
   const jobs = [];
   const typesSeen = {};
   for (const type of TYPES) {
     for (const useImatrix of [false, true]) {
       if (useImatrix && (type === "f16" || type === "bf16")) continue;  // float conversions take no importance
+      if (!useImatrix && NEEDS_IMATRIX.has(type)) continue;  // refused above
       const tag = `${type}${useImatrix ? "+imatrix" : ""}`;
+      const imat = GGML_NEEDS_IMATRIX.has(type) ? imatrixAll : imatrix;
       const file = convert(path.join(dir, tag), ["-p", "q8_0", "--tensor-type", `.=${type}`,
-        ...(useImatrix ? ["--imatrix", imatrixFile] : [])]);
+        ...(useImatrix ? ["--imatrix", GGML_NEEDS_IMATRIX.has(type) ? imatrixAllFile : imatrixFile] : [])]);
       const table = await tensorTable(file);
       for (const src of matrices) {
         const q = table.get(src.name);
@@ -154,7 +177,7 @@ test("every block type we write equals ggml_quantize_chunk block for block (with
         typesSeen[tag] = (typesSeen[tag] ?? 0) + 1;
         jobs.push({ name: `${tag} ${src.name}`, type: GGML_ID[type], rows: Number(src.dimensions[1]), cols: Number(src.dimensions[0]),
           src: f32, src_offset: Number(src.fileOffset), ours: file, ours_offset: Number(q.fileOffset),
-          imatrix: useImatrix ? imatrix.get(src.name) ?? null : null });
+          imatrix: useImatrix ? imat.get(src.name) ?? null : null });
       }
     }
   }
