@@ -145,6 +145,18 @@ float grid_search(const IqLattice& lat, const SearchRule& r, const float* xval, 
   return scale;
 }
 
+// A negative group scale becomes positive with every stored sign flipped (7-bit signs stay 7-bit); returns the
+// scale and puts the grid index of each sub-group of L (all on the grid by now) in gidx.
+float finish_group(const IqLattice& lat, float scale, bool seven_bit_signs, uint8_t* signs, int nsigns, const int8_t* L,
+                   uint16_t* gidx) {
+  if (scale < 0) {
+    scale = -scale;
+    for (int k = 0; k < nsigns; ++k) signs[k] = static_cast<uint8_t>(seven_bit_signs ? (~signs[k] & 127) : ~signs[k]);
+  }
+  for (int k = 0; k < 8 * nsigns / lat.lanes; ++k) gidx[k] = static_cast<uint16_t>(on_grid_index(lat, L + lat.lanes * k));
+  return scale;
+}
+
 // |x| of 8 values and their sign bits; with `even`, an odd number of negatives flips the sign of the element
 // with the least weighted x^2 (its magnitude is quantized negated) so the 8th sign bit is implied by parity.
 uint8_t split_signs(const float* xb, const float* weight, float* xval, bool even) {
@@ -193,6 +205,12 @@ float max_of(const float* x, int n) {
 
 // Super-block scale code of a group scale: 4 bits, value (2l+1)/2 * d.
 int scale_code(float id, float s, int hi) { return clampi(nearest_int(0.5f * (id * s - 1)), 0, hi); }
+
+// IQ2_XS / IQ2_S: 16 group scales as 4-bit codes, two per byte (low nibble first).
+void pack_nibble_scales(const float* scales, float id, uint8_t* out) {
+  for (int ib = 0; ib < QK_K / 16; ib += 2)
+    out[ib / 2] = static_cast<uint8_t>(scale_code(id, scales[ib], 15) | (scale_code(id, scales[ib + 1], 15) << 4));
+}
 
 }  // namespace
 
@@ -272,13 +290,8 @@ float iq2_group16(const IqLattice& lat, const float* xb, const float* weight, bo
     gidx[0] = gidx[1] = 0xffff;  // not written
     return 0;
   }
-  float scale = grid_search(lat, rule, xval, weight, waux, max, max / (2 * kMaxQ - 1), L);
-  if (scale < 0) {
-    scale = -scale;
-    for (int k = 0; k < 2; ++k) signs[k] = static_cast<uint8_t>(even_signs ? (~signs[k] & 127) : ~signs[k]);
-  }
-  for (int k = 0; k < 2; ++k) gidx[k] = static_cast<uint16_t>(on_grid_index(lat, L + 8 * k));
-  return scale;
+  const float scale = grid_search(lat, rule, xval, weight, waux, max, max / (2 * kMaxQ - 1), L);
+  return finish_group(lat, scale, even_signs, signs, 2, L, gidx);
 }
 
 }  // namespace
@@ -298,7 +311,7 @@ void quantize_row_iq2_xs(const float* x, block_iq2_xs* y, int64_t n, const float
     for (int ib = 0; ib < QK_K / 16; ++ib) {
       const float* xb = xbl + 16 * ib;
       importance_weights(importance + QK_K * ibl + 16 * ib, xb, sigma2, 16, weight);
-      uint16_t gidx[2];
+      uint16_t gidx[2] = {};
       uint8_t signs[2];
       const float scale = iq2_group16(lat, xb, weight, true, kEps, gidx, signs);
       scales[ib] = scale;
@@ -313,11 +326,7 @@ void quantize_row_iq2_xs(const float* x, block_iq2_xs* y, int64_t n, const float
     const float d = max_scale / 31;
     y[ibl].d = f32_to_f16(d);
     const float id = 1 / d;
-    for (int ib = 0; ib < QK_K / 16; ++ib) {
-      const int l = scale_code(id, scales[ib], 15);
-      if (ib % 2 == 0) y[ibl].scales[ib / 2] = static_cast<uint8_t>(l);
-      else y[ibl].scales[ib / 2] = static_cast<uint8_t>(y[ibl].scales[ib / 2] | (l << 4));
-    }
+    pack_nibble_scales(scales, id, y[ibl].scales);
     std::memcpy(y[ibl].qs, q2, sizeof(q2));
   }
 }
@@ -336,7 +345,7 @@ void quantize_row_iq2_s(const float* x, block_iq2_s* y, int64_t n, const float* 
       if (importance) importance_weights(importance + QK_K * ibl + 16 * ib, xb, sigma2, 16, weight);
       else
         for (int i = 0; i < 16; ++i) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
-      uint16_t gidx[2];
+      uint16_t gidx[2] = {};
       uint8_t signs[2];
       const float scale = iq2_group16(lat, xb, weight, false, kEpsIq2s, gidx, signs);
       scales[ib] = scale;
@@ -353,11 +362,7 @@ void quantize_row_iq2_s(const float* x, block_iq2_s* y, int64_t n, const float* 
     const float d = max_scale / 31;
     y[ibl].d = f32_to_f16(d * 0.9875f);
     const float id = 1 / d;
-    for (int ib = 0; ib < QK_K / 16; ++ib) {
-      const int l = scale_code(id, scales[ib], 15);
-      if (ib % 2 == 0) y[ibl].scales[ib / 2] = static_cast<uint8_t>(l);
-      else y[ibl].scales[ib / 2] = static_cast<uint8_t>(y[ibl].scales[ib / 2] | (l << 4));
-    }
+    pack_nibble_scales(scales, id, y[ibl].scales);
   }
 }
 
@@ -381,13 +386,8 @@ float iq3_group32(const IqLattice& lat, bool xxs, const float* xb, const float* 
   if (*skipped) return 0;
   const SearchRule rule = xxs ? SearchRule{32, kMaxQ, 15, 0.2f, true, true, false}
                               : SearchRule{32, kMaxQ, 9, 0.2f, true, false, true};
-  float scale = grid_search(lat, rule, xval, weight, waux, max, max / (2 * kMaxQ - 1), L);
-  if (scale < 0) {
-    scale = -scale;
-    for (int k = 0; k < 4; ++k) signs[k] = static_cast<uint8_t>(xxs ? (~signs[k] & 127) : ~signs[k]);
-  }
-  for (int k = 0; k < 8; ++k) gidx[k] = static_cast<uint16_t>(on_grid_index(lat, L + 4 * k));
-  return scale;
+  const float scale = grid_search(lat, rule, xval, weight, waux, max, max / (2 * kMaxQ - 1), L);
+  return finish_group(lat, scale, xxs, signs, 4, L, gidx);
 }
 
 }  // namespace
@@ -405,7 +405,7 @@ void quantize_row_iq3_xxs(const float* x, block_iq3_xxs* y, int64_t n, const flo
     const float* xbl = x + QK_K * ibl;
     const float sigma2 = 2 * sum_sq(xbl, QK_K) / QK_K;
     for (int ib = 0; ib < QK_K / 32; ++ib) {
-      uint16_t gidx[8];
+      uint16_t gidx[8] = {};
       uint8_t signs[4];
       bool skipped = false;
       const float scale = iq3_group32(lat, true, xbl + 32 * ib, importance ? importance + QK_K * ibl + 32 * ib : nullptr,
@@ -439,7 +439,7 @@ void quantize_row_iq3_s(const float* x, block_iq3_s* y, int64_t n, const float* 
     const float* xbl = x + QK_K * ibl;
     const float sigma2 = 2 * sum_sq(xbl, QK_K) / QK_K;
     for (int ib = 0; ib < QK_K / 32; ++ib) {
-      uint16_t gidx[8];
+      uint16_t gidx[8] = {};
       uint8_t signs[4];
       bool skipped = false;
       const float scale = iq3_group32(lat, false, xbl + 32 * ib, importance ? importance + QK_K * ibl + 32 * ib : nullptr,

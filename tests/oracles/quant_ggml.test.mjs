@@ -6,7 +6,8 @@
 // all-negative / half-zero rows), a different seed per tensor; imatrix: a legacy .dat written here with a skewed
 // importance per tensor (some columns zero). For each type T and with / without the imatrix, our
 // `convert --tensor-type .=T [--imatrix]` output must equal ggml_quantize_chunk(T, same F32 rows, same importance)
-// block for block. The F32 rows are read from our own F32 GGUF of the same checkpoint (so the HF -> GGUF names and
+// block for block, and (i-quants) ggml's dequantize_row_<type> must decode our file exactly as our dequantizer does.
+// The F32 rows are read from our own F32 GGUF of the same checkpoint (so the HF -> GGUF names and
 // row order are checked as well) through node-llama-cpp's GGUF parser, not ours.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +18,7 @@ import { quantBin, skipUnless } from "./lib/paths.mjs";
 import { ggmlPeer, ggmlPeerMissing, libggmlBase, describeDifference } from "./lib/ggml.mjs";
 import { quant, tempDir, generateTiny } from "./lib/run.mjs";
 import { gated, firstReason } from "./lib/require.mjs";
+import { rng, writeLegacyImatrix } from "./lib/imatrix.mjs";
 
 // Every ggml block type `convert` writes (FORMATS.md "Block layouts").
 const TYPES = ["f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl",
@@ -35,17 +37,7 @@ const GGML_ID = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q4_
 
 const missing = () => firstReason(skipUnless(quantBin), ggmlPeerMissing());
 
-// Deterministic generator (mulberry32) and the distributions the rows are drawn from.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The distributions the rows are drawn from.
 const KINDS = ["gauss", "laplace", "heavy", "uniform", "outliers", "zero", "const", "tiny", "huge", "negative", "halfzero", "ramp"];
 function fillRow(out, kind, r) {
   const n = out.length;
@@ -94,26 +86,6 @@ function fillCheckpoint(file) {
   fs.closeSync(fd);
 }
 
-// llama.cpp's legacy imatrix (.dat): n_entries, then per entry name, ncall, nval, values (importance = value / ncall),
-// then the chunk count and dataset name. ncall 1: the values are the importance.
-function writeLegacyImatrix(file, entries) {
-  const parts = [];
-  const i32 = (v) => { const b = Buffer.alloc(4); b.writeInt32LE(v); parts.push(b); };
-  i32(entries.size);
-  for (const [name, values] of entries) {
-    const nb = Buffer.from(name, "utf8");
-    i32(nb.length);
-    parts.push(nb);
-    i32(1);
-    i32(values.length);
-    parts.push(Buffer.from(Float32Array.from(values).buffer));
-  }
-  i32(1);
-  const ds = Buffer.from("quant_ggml.test.mjs", "utf8");
-  i32(ds.length);
-  parts.push(ds);
-  fs.writeFileSync(file, Buffer.concat(parts));
-}
 
 async function tensorTable(file) {
   const info = await readGgufFileInfo(file, { readTensorInfo: true, logWarnings: false, spliceSplitFiles: false });
@@ -143,14 +115,14 @@ test("every block type we write equals ggml_quantize_chunk block for block (with
     imatrix.set(t.name, Array.from({ length: Number(t.dimensions[0]) }, () => (r() < 1 / 16 ? 0 : Math.pow(r() * 3, 3))));
   });
   const imatrixFile = path.join(dir, "importance.dat");
-  writeLegacyImatrix(imatrixFile, imatrix);
+  writeLegacyImatrix(imatrixFile, imatrix, "quant_ggml.test.mjs");
   const imatrixAll = new Map(imatrix);
   const embd = matrices.find((t) => t.name === "token_embd.weight");
   assert.ok(embd, "token_embd.weight missing");
   const re = rng(777);
   imatrixAll.set(embd.name, Array.from({ length: Number(embd.dimensions[0]) }, () => 0.1 + re() * re() * 4));
   const imatrixAllFile = path.join(dir, "importance_all.dat");
-  writeLegacyImatrix(imatrixAllFile, imatrixAll);
+  writeLegacyImatrix(imatrixAllFile, imatrixAll, "quant_ggml.test.mjs");
 
   // Without an imatrix the sub-3-bit i-quants are refused with a message that names --imatrix / --calibration.
   for (const type of NEEDS_IMATRIX) {
@@ -170,6 +142,17 @@ test("every block type we write equals ggml_quantize_chunk block for block (with
       const file = convert(path.join(dir, tag), ["-p", "q8_0", "--tensor-type", `.=${type}`,
         ...(useImatrix ? ["--imatrix", GGML_NEEDS_IMATRIX.has(type) ? imatrixAllFile : imatrixFile] : [])]);
       const table = await tensorTable(file);
+      // The i-quants' grids and sign tables are data: ggml's own decoders must turn every block of our file into the
+      // same floats, bit for bit, as our `dequantize` (tests/oracles/gguf_llamacpp.test.mjs does this for the others).
+      if (type.startsWith("iq") && type !== "iq4_nl" && type !== "iq4_xs") {
+        const deq = path.join(dir, `${tag}-f32.gguf`);
+        quant(["dequantize", file, deq]);
+        const deqTable = await tensorTable(deq);
+        for (const src of matrices)
+          jobs.push({ op: "dequantize", name: `${tag} decode ${src.name}`, type: GGML_ID[type], type_name: type,
+            rows: Number(src.dimensions[1]), cols: Number(src.dimensions[0]), src: file,
+            src_offset: Number(table.get(src.name).fileOffset), ours: deq, ours_offset: Number(deqTable.get(src.name).fileOffset) });
+      }
       for (const src of matrices) {
         const q = table.get(src.name);
         assert.ok(q, `${tag}: ${src.name} missing`);
