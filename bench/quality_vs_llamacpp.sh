@@ -4,7 +4,7 @@
 #
 #   bench/quality_vs_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
 #   env: WORK (scratch, default /tmp/lp-quality-bench), MAX_TOKENS (0 = all 138 chunks), PRESETS (default
-#        "q3_k_m q4_k_m q5_k_m"), LLAMA_QUANTIZE (cross-check one point with llama.cpp's own quantizer),
+#        "q3_k_m q4_k_m q5_k_m"; the i-quant mixes work too: "iq2_xs iq3_xxs iq3_m"), LLAMA_QUANTIZE (cross-check one point with llama.cpp's own quantizer),
 #        THREADS, SENS_CHUNKS (sensitivity chunks, default 4), UNIFORM=0 skips the uniform Q4_K row
 #
 # For each preset P (the budget anchor): (2) P without imatrix, (3) P with the imatrix, (4) auto at exactly
@@ -52,10 +52,14 @@ convert() {  # out-dir args...
 
 [ "${UNIFORM:-1}" = 0 ] || validate "uniform Q4_K" "$(convert "$WORK/uniform-q4k" --precision q4_k_m --no-architecture-aware --tensor-type '.=q4_k')"
 for P in $PRESETS; do
-  validate "$P llama.cpp mix" "$(convert "$WORK/$P-mix" --precision "$P" --no-architecture-aware)"
+  # The IQ1/IQ2/IQ3_XXS/IQ3_XS mixes cannot be made without an imatrix (llama.cpp refuses too).
+  case $P in iq1_*|iq2_*|iq3_xxs|iq3_xs) ;; *)
+    validate "$P llama.cpp mix" "$(convert "$WORK/$P-mix" --precision "$P" --no-architecture-aware)" ;;
+  esac
   validate "$P llama.cpp mix + imatrix" "$(convert "$WORK/$P-mix-im" --precision "$P" --no-architecture-aware --imatrix "$WORK/imatrix.gguf")"
-  # --target-size bounds the whole file: the budget is the llama.cpp mix's file size.
-  BYTES=$(stat -c %s "$WORK/$P-mix"/gguf/*.gguf)
+  # --target-size bounds the whole file: the budget is the llama.cpp mix's file size (with or without the
+  # imatrix the mix has the same size).
+  BYTES=$(stat -c %s "$WORK/$P-mix-im"/gguf/*.gguf)
   validate "auto @ $P size + imatrix + sensitivity" "$(convert "$WORK/$P-auto" --precision auto --target-size "$BYTES" \
     --imatrix "$WORK/imatrix.gguf" --calibration "$WORK/calib" --sensitivity-chunks "$SENS_CHUNKS")"
 done

@@ -72,7 +72,11 @@ Allocation allocate(const convert::SourceModel& src, const plan::GgufPlanOptions
     if (is_fixed(p, base_options.architecture_aware)) {
       it.options.push_back({p.type, p.bytes, 0.0});
     } else {
-      for (GgmlType t : candidate_types(p.recipe.ne[0])) it.options.push_back({t, plan::tensor_bytes(t, p.recipe.ne), 0.0});
+      // The i-quants only where importance covers the tensor (llama.cpp refuses IQ2/IQ3_XXS without it).
+      const bool with_importance =
+          o.sensitivity.importance && o.sensitivity.importance(p.recipe.gguf_name, 0, p.recipe.ne[0]).has_value();
+      for (GgmlType t : candidate_types(p.recipe.ne[0], with_importance))
+        it.options.push_back({t, plan::tensor_bytes(t, p.recipe.ne), 0.0});
       if (it.options.empty()) fail("allocate: no candidate type can hold {} (rows of {})", p.recipe.gguf_name, p.recipe.ne[0]);
       for (const auto& opt : it.options) to_measure[p.recipe.gguf_name].push_back(opt.type);
     }

@@ -211,6 +211,12 @@ void plan_jobs(const SourceModel& src, const ConvertOptions& opt, formats::StDty
     job.rel_path = "gguf/" + src.name + "-" + suffix + ".gguf";
     gguf_jobs.push_back(std::move(job));
   }
+  // The i-quants below 3.5 bits need importance where llama.cpp requires it: say so before writing anything.
+  for (const auto& job : gguf_jobs)
+    for (const auto& t : job.plan.tensors)
+      if (!opt.importance && plan::tensor_requires_imatrix(t.recipe.role, t.type))
+        fail("{}: {} needs an importance matrix (llama.cpp requires one too); pass --imatrix FILE or --calibration "
+             "TEXT", t.recipe.gguf_name, ggml_type_name(t.type));
   for (plan::MlxPrecision mp : opt.precision.mlx) {
     if (opt.mlx_mixed) mp.mixed = *opt.mlx_mixed;
     plan::MlxPlanOptions mo = plan::mlx_plan_options(settings, mp);
@@ -275,6 +281,10 @@ void write_gguf(const SourceModel& src, const ConvertOptions& opt, const text::T
         }
         qbuf.resize(static_cast<size_t>(n) * ggml_row_bytes(type, static_cast<uint64_t>(ncols)));
         const float* imp = importance && quant::uses_importance(type) ? importance->data() : nullptr;
+        if (!imp && (quant::requires_importance(type) || plan::tensor_requires_imatrix(recipe.role, type)))
+          fail("{}: {} needs an importance matrix but the imatrix has no entry for this tensor; pass --imatrix "
+               "FILE or --calibration TEXT that covers it, or choose another type for it (--tensor-type)",
+               recipe.gguf_name, ggml_type_name(type));
         quant::quantize_parallel(type, rows.data(), qbuf.data(), n, ncols, imp, threads);
         job.writer->write_tensor_data(recipe.gguf_name, qbuf.data(), qbuf.size());
       }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/fp16.h"
+#include "kernels/iq_unpack.h"
 #include "kernels/kquant_scales.h"
 #include "quant/blocks.h"
 
@@ -256,6 +257,25 @@ float dot_iq4_xs(const void* w, const void* xq, int64_t n) {
   return s;
 }
 
+// The i-quants: unpacked to signed codes and per-16 scales (kernels/iq_unpack.h), then integer sums.
+template <GgmlType kType>
+float dot_iq(const void* w, const void* xq, int64_t n) {
+  const auto* y = static_cast<const block_q8_K*>(xq);
+  IqUnpacked u;
+  float s = 0;
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    unpack_iq(kType, w, i, u);
+    int32_t sumi = 0;
+    for (int g = 0; g < QK_K / 16; ++g) {
+      int32_t sg = 0;
+      for (int j = 0; j < 16; ++j) sg += u.code[16 * g + j] * y[i].qs[16 * g + j];
+      sumi += sg * u.scale16[g];
+    }
+    s += y[i].d * u.d * static_cast<float>(sumi);
+  }
+  return s;
+}
+
 }  // namespace
 
 RowDotFn scalar_row_dot(GgmlType wtype) {
@@ -276,6 +296,13 @@ RowDotFn scalar_row_dot(GgmlType wtype) {
     case GgmlType::IQ4_NL: return dot_iq4_nl;
     case GgmlType::IQ4_XS: return dot_iq4_xs;
     case GgmlType::MXFP4: return dot_mxfp4;
+    case GgmlType::IQ2_XXS: return dot_iq<GgmlType::IQ2_XXS>;
+    case GgmlType::IQ2_XS: return dot_iq<GgmlType::IQ2_XS>;
+    case GgmlType::IQ2_S: return dot_iq<GgmlType::IQ2_S>;
+    case GgmlType::IQ3_XXS: return dot_iq<GgmlType::IQ3_XXS>;
+    case GgmlType::IQ3_S: return dot_iq<GgmlType::IQ3_S>;
+    case GgmlType::IQ1_S: return dot_iq<GgmlType::IQ1_S>;
+    case GgmlType::IQ1_M: return dot_iq<GgmlType::IQ1_M>;
     default: return nullptr;
   }
 }

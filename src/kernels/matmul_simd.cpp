@@ -22,6 +22,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/dot_blocks32-inl.h"
 #include "kernels/dot_float-inl.h"
+#include "kernels/dot_iquants-inl.h"
 #include "kernels/dot_kquants-inl.h"
 #include "kernels/dot_mlx-inl.h"
 #include "kernels/gemm_tiles-inl.h"
@@ -55,7 +56,7 @@ RowDotFn RowDotForType(GgmlType wtype) {
     case GgmlType::Q5_K: return DotQ5_K;
     case GgmlType::Q6_K: return DotQ6_K;
     case GgmlType::IQ4_XS: return DotIQ4_XS;
-    default: return nullptr;
+    default: return IqRowDot(wtype);
   }
 #else
   return scalar_row_dot(wtype);
@@ -88,7 +89,7 @@ RowDot4Fn RowDot1XdForType(GgmlType wtype) {
 
 bool RowTilesForType(GgmlType wtype, RowTileSet* out) {
 #ifdef LP_KERNELS_X86_SIMD
-  return FillTiles(wtype, out);
+  return FillTiles(wtype, out) || FillIqTiles(wtype, out);
 #else
   (void)wtype;
   (void)out;

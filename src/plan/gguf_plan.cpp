@@ -55,8 +55,38 @@ struct ModelFacts {
   bool tied = false;
 };
 
+// The i-quant presets below 2.7 bits (llama.cpp's IQ2_XXS, IQ2_XS, IQ1_S, IQ2_S, IQ2_M, IQ1_M branch).
+bool is_low_bit(Preset p) {
+  using P = Preset;
+  return p == P::IQ2_XXS || p == P::IQ2_XS || p == P::IQ1_S || p == P::IQ2_S || p == P::IQ2_M || p == P::IQ1_M;
+}
+
+// llama.cpp's rules for the i-quant mixes below 2.7 bits (every tensor but output / token embeddings).
+// i_ffn_down: ordinal of this ffn_down tensor among the model's (llama.cpp counts them, not layers).
+Decision low_bit_rule(const ModelFacts& m, Preset preset, Category cat, int i_ffn_down) {
+  using P = Preset;
+  const GgmlType base = preset_base_type(preset);
+  const bool iq2_s_m = preset == P::IQ2_S || preset == P::IQ2_M;
+  if (cat == Category::AttnV) {
+    if (m.n_gqa >= 4 || m.n_expert >= 4) return {GgmlType::Q4_K, "llama.cpp:attn_v", "attn_v at Q4_K (GQA >= 4 or MoE)"};
+    return {iq2_s_m ? GgmlType::IQ3_S : GgmlType::Q2_K, "llama.cpp:attn_v", "attn_v raised in a sub-3-bit i-quant mix"};
+  }
+  if (m.n_expert == 8 && cat == Category::AttnK)
+    return {GgmlType::Q4_K, "llama.cpp:attn_k", "attn_k at Q4_K in 8-expert models"};
+  if (cat == Category::FfnDown && i_ffn_down < m.n_layer / 8)
+    return {iq2_s_m ? GgmlType::IQ3_S : GgmlType::Q2_K, "llama.cpp:ffn_down", "ffn_down of the first eighth raised"};
+  if (cat == Category::AttnOut) {
+    if (m.n_expert == 8) return {GgmlType::Q5_K, "llama.cpp:attn_output", "attn_output at Q5_K in 8-expert models"};
+    if (preset == P::IQ1_S || preset == P::IQ1_M)
+      return {GgmlType::IQ2_XXS, "llama.cpp:attn_output", "attn_output at IQ2_XXS in IQ1 mixes"};
+    if (iq2_s_m) return {GgmlType::IQ3_S, "llama.cpp:attn_output", "attn_output at IQ3_S in IQ2_S/IQ2_M"};
+  }
+  return {base, "preset", "preset type"};
+}
+
 // llama.cpp's llama_tensor_get_type_impl for the presets we offer, over roles instead of names.
-Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTensorRecipe& t, bool has_imatrix) {
+Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTensorRecipe& t, bool has_imatrix,
+                        int i_ffn_down) {
   const GgmlType base = preset_base_type(preset);
   const Category cat = category_of(t.role);
   const int layer = t.layer;
@@ -68,6 +98,8 @@ Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTens
     if (preset == P::MXFP4_MOE) return {GgmlType::Q8_0, "llama.cpp:output", fmt::format("{} kept at Q8_0 in MXFP4_MOE", what)};
     if (t.ne[0] % ggml_traits(base).block_size != 0)
       return {GgmlType::Q8_0, "llama.cpp:output", fmt::format("{}: rows not a multiple of the block size", what)};
+    if (is_low_bit(preset) || preset == P::IQ3_XXS)
+      return {GgmlType::Q5_K, "llama.cpp:output", fmt::format("{}: Q5_K in the IQ1/IQ2/IQ3_XXS mixes", what)};
     if (base != GgmlType::Q8_0)
       return {GgmlType::Q6_K, "llama.cpp:output", fmt::format("{}: every token's logits go through it", what)};
     return {base, "preset", "preset type"};
@@ -76,7 +108,14 @@ Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTens
     if (t.ne.size() > 2 && t.ne[2] > 1) return {GgmlType::MXFP4, "llama.cpp:mxfp4_moe", "expert tensor: MXFP4 in MXFP4_MOE"};
     return {GgmlType::Q8_0, "llama.cpp:mxfp4_moe", "non-expert tensor: Q8_0 in MXFP4_MOE"};
   }
-  if (cat == Category::TokenEmbd) return {base, "preset", "token embeddings at the preset type (a lookup, not a matmul)"};
+  if (cat == Category::TokenEmbd) {
+    if (preset == P::IQ2_XXS || preset == P::IQ2_XS || preset == P::IQ1_S || preset == P::IQ1_M)
+      return {GgmlType::Q2_K, "llama.cpp:token_embd", "token embeddings at Q2_K in IQ1/IQ2_XXS/IQ2_XS"};
+    if (preset == P::IQ2_S || preset == P::IQ2_M || preset == P::IQ3_XXS)
+      return {GgmlType::IQ3_S, "llama.cpp:token_embd", "token embeddings at IQ3_S"};
+    return {base, "preset", "token embeddings at the preset type (a lookup, not a matmul)"};
+  }
+  if (is_low_bit(preset)) return low_bit_rule(m, preset, cat, i_ffn_down);
 
   if (cat == Category::AttnV) {
     GgmlType type = base;
@@ -84,6 +123,15 @@ Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTens
     if (preset == P::Q2_K) {
       type = m.n_gqa >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
       why = "attn_v raised in Q2_K";
+    } else if (preset == P::IQ3_XXS) {
+      type = m.n_gqa >= 4 ? GgmlType::Q4_K : !has_imatrix ? GgmlType::IQ3_S : GgmlType::IQ3_XXS;
+      why = m.n_gqa >= 4 ? "attn_v at Q4_K (GQA >= 4)" : "attn_v at IQ3_S without an imatrix";
+    } else if ((preset == P::IQ3_XS || preset == P::IQ3_S) && m.n_gqa >= 4) {
+      type = GgmlType::Q4_K;
+      why = "attn_v at Q4_K (GQA >= 4)";
+    } else if (preset == P::IQ3_M) {
+      type = GgmlType::Q4_K;
+      why = "attn_v at Q4_K in IQ3_M";
     } else if (preset == P::Q3_K_M) {
       type = layer < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
       why = layer < 2 ? "attn_v of the first two layers at Q5_K" : "attn_v at Q4_K in Q3_K_M";
@@ -109,12 +157,24 @@ Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTens
   }
   if (cat == Category::AttnK && m.n_expert == 8)
     return {GgmlType::Q8_0, "llama.cpp:attn_k", "attn_k at Q8_0 in 8-expert models"};
+  if ((cat == Category::AttnK || cat == Category::AttnQ) && (preset == P::IQ3_XS || preset == P::IQ3_XXS))
+    return {preset == P::IQ3_XS ? GgmlType::IQ3_XXS : GgmlType::IQ2_S, "llama.cpp:attn_qk",
+            "attn_q/attn_k one step below the mix (their errors are softened by the softmax)"};
+  if ((cat == Category::FfnGate || cat == Category::FfnUp) && preset == P::IQ3_XS && layer >= n / 8 &&
+      layer < 7 * n / 8)
+    return {GgmlType::IQ3_XXS, "llama.cpp:ffn_up_gate", "ffn_up/gate of the middle layers at IQ3_XXS in IQ3_XS"};
   if (cat == Category::FfnDown) {
     GgmlType type = base;
     std::string why;
     if (preset == P::Q2_K) {
       type = GgmlType::Q3_K;
       why = "ffn_down raised in Q2_K";
+    } else if (preset == P::IQ3_XXS && !has_imatrix) {
+      type = layer < n / 8 ? GgmlType::Q4_K : GgmlType::Q3_K;
+      why = "ffn_down at a K-quant in IQ3_XXS without an imatrix";
+    } else if (preset == P::IQ3_M && (layer < n / 8 || (m.n_expert == 8 && use_more_bits(layer, n)))) {
+      type = GgmlType::Q4_K;
+      why = "ffn_down of the first eighth at Q4_K in IQ3_M";
     } else if (preset == P::Q3_K_M) {
       type = layer < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
       why = layer < n / 16 ? "ffn_down of the first sixteenth of layers at Q5_K" : "ffn_down at Q4_K in Q3_K_M";
@@ -143,10 +203,13 @@ Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTens
   if (cat == Category::AttnOut) {
     if (m.n_expert == 8) {
       if (preset == P::Q2_K || preset == P::Q3_K_S || preset == P::Q3_K_M || preset == P::IQ4_NL ||
-          preset == P::Q4_K_S || preset == P::Q4_K_M || preset == P::IQ4_XS)
+          preset == P::Q4_K_S || preset == P::Q4_K_M || preset == P::IQ4_XS || preset == P::IQ3_XS ||
+          preset == P::IQ3_XXS || preset == P::IQ3_S || preset == P::IQ3_M)
         return {GgmlType::Q5_K, "llama.cpp:attn_output", "attn_output at Q5_K in 8-expert models"};
     } else {
       if (preset == P::Q2_K) return {GgmlType::Q3_K, "llama.cpp:attn_output", "attn_output raised in Q2_K"};
+      if (preset == P::IQ3_XXS) return {GgmlType::IQ3_S, "llama.cpp:attn_output", "attn_output at IQ3_S in IQ3_XXS"};
+      if (preset == P::IQ3_M) return {GgmlType::Q4_K, "llama.cpp:attn_output", "attn_output at Q4_K in IQ3_M"};
       if (preset == P::Q3_K_M) return {GgmlType::Q4_K, "llama.cpp:attn_output", "attn_output at Q4_K in Q3_K_M"};
       if (preset == P::Q3_K_L) return {GgmlType::Q5_K, "llama.cpp:attn_output", "attn_output at Q5_K in Q3_K_L"};
     }
@@ -209,6 +272,17 @@ uint64_t tensor_bytes(GgmlType type, const std::vector<int64_t>& ne) {
 
 GgmlType row_fallback_type(GgmlType wanted, int64_t ncols) { return quant::fallback_type(wanted, ncols); }
 
+bool tensor_requires_imatrix(arch::Role role, GgmlType type) {
+  if (role == Role::TokenEmbd || role == Role::Output) return false;
+  switch (type) {
+    case GgmlType::IQ3_XXS: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S:
+    case GgmlType::IQ1_M: case GgmlType::IQ1_S:
+      return true;
+    default:
+      return false;
+  }
+}
+
 GgmlType step_up(GgmlType t) {
   switch (t) {
     case GgmlType::Q2_K: return GgmlType::Q3_K;
@@ -268,6 +342,7 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
   }
 
   const GgmlType base = preset_base_type(options.preset);
+  int i_ffn_down = 0;  // llama.cpp's qs.i_ffn_down: ffn_down tensors seen so far
   for (const auto& r : recipes) {
     PlannedTensor p;
     p.recipe = r;
@@ -296,7 +371,7 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
       } else if ((r.role == Role::Output || (m.tied && r.role == Role::TokenEmbd)) && options.output_type) {
         d = {*options.output_type, "user", "--output-tensor-type"};
       } else {
-        d = llama_cpp_rule(m, options.preset, r, options.has_imatrix);
+        d = llama_cpp_rule(m, options.preset, r, options.has_imatrix, i_ffn_down);
         if (options.architecture_aware) d = architecture_rule(hp, m, options.preset, r, d, kv_share);
       }
       if (auto a = options.assigned.find(r.gguf_name); a != options.assigned.end()) {
@@ -329,6 +404,7 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
         d.type = f;
       }
     }
+    if (p.quantizable && category_of(r.role) == Category::FfnDown) ++i_ffn_down;
     p.type = d.type;
     p.rule = d.rule;
     p.reason = d.reason;

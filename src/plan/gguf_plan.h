@@ -75,8 +75,12 @@ GgufPlan plan_gguf(const arch::HParams& hp, const std::vector<arch::GgufTensorRe
 uint64_t tensor_bytes(GgmlType type, const std::vector<int64_t>& ne);
 
 // llama.cpp's fallback when ne[0] is not a multiple of the type's block size (tensor_type_fallback):
-// IQ4_XS -> IQ4_NL, Q2_K/Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, then F16 if still no fit.
+// IQ4_XS and the sub-4-bit i-quants -> IQ4_NL, Q2_K/Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, then F16 if still no fit.
 GgmlType row_fallback_type(GgmlType wanted, int64_t ncols);
+
+// llama.cpp's tensor_requires_imatrix: IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S and IQ3_XXS tensors need importance,
+// except the token embeddings and the output projection.
+bool tensor_requires_imatrix(arch::Role role, GgmlType type);
 
 // One step up the quality ladder (Q3_K -> Q4_K -> Q5_K -> Q6_K -> Q8_0, IQ4_XS -> Q5_K, ...).
 GgmlType step_up(GgmlType t);

@@ -37,6 +37,16 @@ constexpr std::array kPresets = {
     PresetInfo{Preset::Q5_0, "Q5_0", GgmlType::Q5_0, 8},
     PresetInfo{Preset::Q5_1, "Q5_1", GgmlType::Q5_1, 9},
     PresetInfo{Preset::MXFP4_MOE, "MXFP4_MOE", GgmlType::MXFP4, 38},
+    PresetInfo{Preset::IQ3_M, "IQ3_M", GgmlType::IQ3_S, 27},
+    PresetInfo{Preset::IQ3_S, "IQ3_S", GgmlType::IQ3_S, 26},
+    PresetInfo{Preset::IQ3_XS, "IQ3_XS", GgmlType::IQ3_S, 22},
+    PresetInfo{Preset::IQ3_XXS, "IQ3_XXS", GgmlType::IQ3_XXS, 23},
+    PresetInfo{Preset::IQ2_M, "IQ2_M", GgmlType::IQ2_S, 29},
+    PresetInfo{Preset::IQ2_S, "IQ2_S", GgmlType::IQ2_XS, 28},
+    PresetInfo{Preset::IQ2_XS, "IQ2_XS", GgmlType::IQ2_XS, 20},
+    PresetInfo{Preset::IQ2_XXS, "IQ2_XXS", GgmlType::IQ2_XXS, 19},
+    PresetInfo{Preset::IQ1_M, "IQ1_M", GgmlType::IQ1_M, 31},
+    PresetInfo{Preset::IQ1_S, "IQ1_S", GgmlType::IQ1_S, 24},
 };
 
 const PresetInfo& info(Preset p) {

@@ -12,6 +12,8 @@ namespace lp::plan {
 enum class Preset {
   F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q4_K_M, Q4_K_S, Q3_K_L, Q3_K_M, Q3_K_S, Q2_K,
   IQ4_XS, IQ4_NL, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4_MOE,
+  // i-quant mixes (llama.cpp's IQ* file types); IQ1_*/IQ2_*/IQ3_XXS need an importance matrix.
+  IQ3_M, IQ3_S, IQ3_XS, IQ3_XXS, IQ2_M, IQ2_S, IQ2_XS, IQ2_XXS, IQ1_M, IQ1_S,
 };
 
 std::optional<Preset> preset_from_name(std::string_view name);  // case-insensitive: "q4_k_m", "Q8_0", "mxfp4_moe"

@@ -41,6 +41,13 @@ void quantize_one_row(GgmlType type, const float* x, void* dst, int64_t n, const
     case GgmlType::IQ4_NL: return quantize_row_iq4_nl(x, static_cast<block_iq4_nl*>(dst), n, imp);
     case GgmlType::IQ4_XS: return quantize_row_iq4_xs(x, static_cast<block_iq4_xs*>(dst), n, imp);
     case GgmlType::MXFP4: return quantize_row_mxfp4(x, static_cast<block_mxfp4*>(dst), n);
+    case GgmlType::IQ2_XXS: return quantize_row_iq2_xxs(x, static_cast<block_iq2_xxs*>(dst), n, imp);
+    case GgmlType::IQ2_XS: return quantize_row_iq2_xs(x, static_cast<block_iq2_xs*>(dst), n, imp);
+    case GgmlType::IQ2_S: return quantize_row_iq2_s(x, static_cast<block_iq2_s*>(dst), n, imp);
+    case GgmlType::IQ3_XXS: return quantize_row_iq3_xxs(x, static_cast<block_iq3_xxs*>(dst), n, imp);
+    case GgmlType::IQ3_S: return quantize_row_iq3_s(x, static_cast<block_iq3_s*>(dst), n, imp);
+    case GgmlType::IQ1_S: return quantize_row_iq1_s(x, static_cast<block_iq1_s*>(dst), n, imp);
+    case GgmlType::IQ1_M: return quantize_row_iq1_m(x, static_cast<block_iq1_m*>(dst), n, imp);
     default: fail("quantize: type {} is not supported", ggml_type_name(type));
   }
 }
@@ -62,6 +69,8 @@ bool can_quantize(GgmlType type) {
     case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::Q8_0:
     case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
     case GgmlType::IQ4_NL: case GgmlType::IQ4_XS: case GgmlType::MXFP4:
+    case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S:
+    case GgmlType::IQ1_S: case GgmlType::IQ1_M:
       return true;
     default:
       return false;
@@ -77,10 +86,16 @@ bool uses_importance(GgmlType type) {
     case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1:
     case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
     case GgmlType::IQ4_NL: case GgmlType::IQ4_XS:
+    case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S:
+    case GgmlType::IQ1_S: case GgmlType::IQ1_M:
       return true;
     default:
       return false;
   }
+}
+
+bool requires_importance(GgmlType type) {
+  return type == GgmlType::IQ2_XXS || type == GgmlType::IQ2_XS || type == GgmlType::IQ1_S;
 }
 
 size_t quantize(GgmlType type, const float* src, void* dst, int64_t nrows, int64_t ncols, const float* importance) {
@@ -143,6 +158,13 @@ void dequantize_row(GgmlType type, const void* src, float* y, int64_t n) {
     case GgmlType::IQ4_NL: return dequantize_row_iq4_nl(static_cast<const block_iq4_nl*>(src), y, n);
     case GgmlType::IQ4_XS: return dequantize_row_iq4_xs(static_cast<const block_iq4_xs*>(src), y, n);
     case GgmlType::MXFP4: return dequantize_row_mxfp4(static_cast<const block_mxfp4*>(src), y, n);
+    case GgmlType::IQ2_XXS: return dequantize_row_iq2_xxs(static_cast<const block_iq2_xxs*>(src), y, n);
+    case GgmlType::IQ2_XS: return dequantize_row_iq2_xs(static_cast<const block_iq2_xs*>(src), y, n);
+    case GgmlType::IQ2_S: return dequantize_row_iq2_s(static_cast<const block_iq2_s*>(src), y, n);
+    case GgmlType::IQ3_XXS: return dequantize_row_iq3_xxs(static_cast<const block_iq3_xxs*>(src), y, n);
+    case GgmlType::IQ3_S: return dequantize_row_iq3_s(static_cast<const block_iq3_s*>(src), y, n);
+    case GgmlType::IQ1_S: return dequantize_row_iq1_s(static_cast<const block_iq1_s*>(src), y, n);
+    case GgmlType::IQ1_M: return dequantize_row_iq1_m(static_cast<const block_iq1_m*>(src), y, n);
     default: fail("dequantize: type {} is not supported", ggml_type_name(type));
   }
 }
@@ -164,6 +186,8 @@ GgmlType fallback_type(GgmlType wanted, int64_t ncols) {
   GgmlType fb = wanted;
   switch (wanted) {
     case GgmlType::IQ4_XS: fb = GgmlType::IQ4_NL; break;
+    case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S:
+    case GgmlType::IQ1_S: case GgmlType::IQ1_M: fb = GgmlType::IQ4_NL; break;
     case GgmlType::Q2_K:
     case GgmlType::Q3_K: fb = GgmlType::Q4_0; break;
     case GgmlType::Q4_K: fb = GgmlType::Q5_0; break;

@@ -11,13 +11,17 @@
 
 namespace lp::quant {
 
-// True if we can produce this type (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, IQ4_NL, IQ4_XS, MXFP4).
+// True if we can produce this type (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, IQ4_NL, IQ4_XS, MXFP4,
+// and the i-quants IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S).
 bool can_quantize(GgmlType type);
 // can_quantize types plus the activation formats Q8_1 and Q8_K.
 bool can_dequantize(GgmlType type);
 
 // Whether `quantize` uses the importance vector for this type (ggml ignores it for F32/F16/BF16/Q8_0/MXFP4).
 bool uses_importance(GgmlType type);
+
+// Whether quantize() refuses to run without importance (IQ2_XXS, IQ2_XS, IQ1_S: ggml_quantize_requires_imatrix).
+bool requires_importance(GgmlType type);
 
 // Quantizes `nrows` rows of `ncols` floats (row-major) into dst, which must hold
 // nrows * ggml_row_bytes(type, ncols) bytes. `importance` (may be nullptr) is a per-column weight
@@ -41,6 +45,7 @@ void dequantize(GgmlType type, const void* src, float* dst, int64_t nrows, int64
 // The type to use when `wanted` cannot hold rows of `ncols` values (ncols % block size != 0).
 // Returns `wanted` itself when it fits. Mirrors llama.cpp's tensor_type_fallback (llama-quant.cpp):
 //   IQ4_XS            -> IQ4_NL
+//   IQ1_*, IQ2_*, IQ3_* -> IQ4_NL
 //   Q2_K, Q3_K        -> Q4_0
 //   Q4_K              -> Q5_0
 //   Q5_K              -> Q5_1

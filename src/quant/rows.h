@@ -26,6 +26,14 @@ void quantize_row_q8_K(const float* x, block_q8_K* y, int64_t k);  // activation
 void quantize_row_iq4_nl(const float* x, block_iq4_nl* y, int64_t k, const float* importance = nullptr);
 void quantize_row_iq4_xs(const float* x, block_iq4_xs* y, int64_t k, const float* importance = nullptr);
 void quantize_row_mxfp4(const float* x, block_mxfp4* y, int64_t k);  // no importance variant in ggml
+// i-quants (quant/iq_quants.cpp). IQ2_XXS, IQ2_XS and IQ1_S require importance (lp::Error without it).
+void quantize_row_iq2_xxs(const float* x, block_iq2_xxs* y, int64_t k, const float* importance);
+void quantize_row_iq2_xs(const float* x, block_iq2_xs* y, int64_t k, const float* importance);
+void quantize_row_iq2_s(const float* x, block_iq2_s* y, int64_t k, const float* importance = nullptr);
+void quantize_row_iq3_xxs(const float* x, block_iq3_xxs* y, int64_t k, const float* importance = nullptr);
+void quantize_row_iq3_s(const float* x, block_iq3_s* y, int64_t k, const float* importance = nullptr);
+void quantize_row_iq1_s(const float* x, block_iq1_s* y, int64_t k, const float* importance);
+void quantize_row_iq1_m(const float* x, block_iq1_m* y, int64_t k, const float* importance = nullptr);
 
 void dequantize_row_q4_0(const block_q4_0* x, float* y, int64_t k);
 void dequantize_row_q4_1(const block_q4_1* x, float* y, int64_t k);
@@ -42,5 +50,12 @@ void dequantize_row_q8_K(const block_q8_K* x, float* y, int64_t k);
 void dequantize_row_iq4_nl(const block_iq4_nl* x, float* y, int64_t k);
 void dequantize_row_iq4_xs(const block_iq4_xs* x, float* y, int64_t k);
 void dequantize_row_mxfp4(const block_mxfp4* x, float* y, int64_t k);
+void dequantize_row_iq2_xxs(const block_iq2_xxs* x, float* y, int64_t k);
+void dequantize_row_iq2_xs(const block_iq2_xs* x, float* y, int64_t k);
+void dequantize_row_iq2_s(const block_iq2_s* x, float* y, int64_t k);
+void dequantize_row_iq3_xxs(const block_iq3_xxs* x, float* y, int64_t k);
+void dequantize_row_iq3_s(const block_iq3_s* x, float* y, int64_t k);
+void dequantize_row_iq1_s(const block_iq1_s* x, float* y, int64_t k);
+void dequantize_row_iq1_m(const block_iq1_m* x, float* y, int64_t k);
 
 }  // namespace lp::quant

@@ -6,7 +6,8 @@
 // all-negative / half-zero rows), a different seed per tensor; imatrix: a legacy .dat written here with a skewed
 // importance per tensor (some columns zero). For each type T and with / without the imatrix, our
 // `convert --tensor-type .=T [--imatrix]` output must equal ggml_quantize_chunk(T, same F32 rows, same importance)
-// block for block. The F32 rows are read from our own F32 GGUF of the same checkpoint (so the HF -> GGUF names and
+// block for block, and (i-quants) ggml's dequantize_row_<type> must decode our file exactly as our dequantizer does.
+// The F32 rows are read from our own F32 GGUF of the same checkpoint (so the HF -> GGUF names and
 // row order are checked as well) through node-llama-cpp's GGUF parser, not ours.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,28 +18,26 @@ import { quantBin, skipUnless } from "./lib/paths.mjs";
 import { ggmlPeer, ggmlPeerMissing, libggmlBase, describeDifference } from "./lib/ggml.mjs";
 import { quant, tempDir, generateTiny } from "./lib/run.mjs";
 import { gated, firstReason } from "./lib/require.mjs";
+import { rng, writeLegacyImatrix } from "./lib/imatrix.mjs";
 
 // Every ggml block type `convert` writes (FORMATS.md "Block layouts").
 const TYPES = ["f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl",
-  "iq4_xs", "mxfp4"];
+  "iq4_xs", "mxfp4", "iq3_s", "iq3_xxs", "iq2_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq1_s"];
+// The i-quants llama.cpp will not make without an imatrix (tensor_requires_imatrix): converted only with one. Their
+// no-importance path is still compared where llama.cpp takes it: token_embd, which the imatrix does not cover.
+const NEEDS_IMATRIX = new Set(["iq3_xxs", "iq2_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq1_s"]);
+// ggml itself asserts on these without importance (ggml_quantize_requires_imatrix), token_embd included: their
+// runs use an imatrix that also covers token_embd.
+const GGML_NEEDS_IMATRIX = new Set(["iq2_xxs", "iq2_xs", "iq1_s"]);
 const GGML_ID = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q4_0: GgmlType.Q4_0, q4_1: GgmlType.Q4_1,
   q5_0: GgmlType.Q5_0, q5_1: GgmlType.Q5_1, q8_0: GgmlType.Q8_0, q2_K: GgmlType.Q2_K, q3_K: GgmlType.Q3_K,
   q4_K: GgmlType.Q4_K, q5_K: GgmlType.Q5_K, q6_K: GgmlType.Q6_K, iq4_nl: GgmlType.IQ4_NL, iq4_xs: GgmlType.IQ4_XS,
-  mxfp4: GgmlType.MXFP4 };
+  mxfp4: GgmlType.MXFP4, iq3_s: GgmlType.IQ3_S, iq3_xxs: GgmlType.IQ3_XXS, iq2_s: GgmlType.IQ2_S, iq1_m: GgmlType.IQ1_M,
+  iq2_xxs: GgmlType.IQ2_XXS, iq2_xs: GgmlType.IQ2_XS, iq1_s: GgmlType.IQ1_S };
 
 const missing = () => firstReason(skipUnless(quantBin), ggmlPeerMissing());
 
-// Deterministic generator (mulberry32) and the distributions the rows are drawn from.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The distributions the rows are drawn from.
 const KINDS = ["gauss", "laplace", "heavy", "uniform", "outliers", "zero", "const", "tiny", "huge", "negative", "halfzero", "ramp"];
 function fillRow(out, kind, r) {
   const n = out.length;
@@ -87,26 +86,6 @@ function fillCheckpoint(file) {
   fs.closeSync(fd);
 }
 
-// llama.cpp's legacy imatrix (.dat): n_entries, then per entry name, ncall, nval, values (importance = value / ncall),
-// then the chunk count and dataset name. ncall 1: the values are the importance.
-function writeLegacyImatrix(file, entries) {
-  const parts = [];
-  const i32 = (v) => { const b = Buffer.alloc(4); b.writeInt32LE(v); parts.push(b); };
-  i32(entries.size);
-  for (const [name, values] of entries) {
-    const nb = Buffer.from(name, "utf8");
-    i32(nb.length);
-    parts.push(nb);
-    i32(1);
-    i32(values.length);
-    parts.push(Buffer.from(Float32Array.from(values).buffer));
-  }
-  i32(1);
-  const ds = Buffer.from("quant_ggml.test.mjs", "utf8");
-  i32(ds.length);
-  parts.push(ds);
-  fs.writeFileSync(file, Buffer.concat(parts));
-}
 
 async function tensorTable(file) {
   const info = await readGgufFileInfo(file, { readTensorInfo: true, logWarnings: false, spliceSplitFiles: false });
@@ -136,17 +115,44 @@ test("every block type we write equals ggml_quantize_chunk block for block (with
     imatrix.set(t.name, Array.from({ length: Number(t.dimensions[0]) }, () => (r() < 1 / 16 ? 0 : Math.pow(r() * 3, 3))));
   });
   const imatrixFile = path.join(dir, "importance.dat");
-  writeLegacyImatrix(imatrixFile, imatrix);
+  writeLegacyImatrix(imatrixFile, imatrix, "quant_ggml.test.mjs");
+  const imatrixAll = new Map(imatrix);
+  const embd = matrices.find((t) => t.name === "token_embd.weight");
+  assert.ok(embd, "token_embd.weight missing");
+  const re = rng(777);
+  imatrixAll.set(embd.name, Array.from({ length: Number(embd.dimensions[0]) }, () => 0.1 + re() * re() * 4));
+  const imatrixAllFile = path.join(dir, "importance_all.dat");
+  writeLegacyImatrix(imatrixAllFile, imatrixAll, "quant_ggml.test.mjs");
+
+  // Without an imatrix the sub-3-bit i-quants are refused with a message that names --imatrix / --calibration.
+  for (const type of NEEDS_IMATRIX) {
+    assert.throws(() => convert(path.join(dir, `${type}-noimatrix`), ["-p", "q8_0", "--tensor-type", `.=${type}`]),
+      (e) => /needs an importance matrix/.test(String(e.message ?? e)) && /--imatrix/.test(String(e.message ?? e)) &&
+        /--calibration/.test(String(e.message ?? e)), `${type} without an imatrix must be refused`);
+  }
 
   const jobs = [];
   const typesSeen = {};
   for (const type of TYPES) {
     for (const useImatrix of [false, true]) {
       if (useImatrix && (type === "f16" || type === "bf16")) continue;  // float conversions take no importance
+      if (!useImatrix && NEEDS_IMATRIX.has(type)) continue;  // refused above
       const tag = `${type}${useImatrix ? "+imatrix" : ""}`;
+      const imat = GGML_NEEDS_IMATRIX.has(type) ? imatrixAll : imatrix;
       const file = convert(path.join(dir, tag), ["-p", "q8_0", "--tensor-type", `.=${type}`,
-        ...(useImatrix ? ["--imatrix", imatrixFile] : [])]);
+        ...(useImatrix ? ["--imatrix", GGML_NEEDS_IMATRIX.has(type) ? imatrixAllFile : imatrixFile] : [])]);
       const table = await tensorTable(file);
+      // The i-quants' grids and sign tables are data: ggml's own decoders must turn every block of our file into the
+      // same floats, bit for bit, as our `dequantize` (tests/oracles/gguf_llamacpp.test.mjs does this for the others).
+      if (type.startsWith("iq") && type !== "iq4_nl" && type !== "iq4_xs") {
+        const deq = path.join(dir, `${tag}-f32.gguf`);
+        quant(["dequantize", file, deq]);
+        const deqTable = await tensorTable(deq);
+        for (const src of matrices)
+          jobs.push({ op: "dequantize", name: `${tag} decode ${src.name}`, type: GGML_ID[type], type_name: type,
+            rows: Number(src.dimensions[1]), cols: Number(src.dimensions[0]), src: file,
+            src_offset: Number(table.get(src.name).fileOffset), ours: deq, ours_offset: Number(deqTable.get(src.name).fileOffset) });
+      }
       for (const src of matrices) {
         const q = table.get(src.name);
         assert.ok(q, `${tag}: ${src.name} missing`);
@@ -154,7 +160,7 @@ test("every block type we write equals ggml_quantize_chunk block for block (with
         typesSeen[tag] = (typesSeen[tag] ?? 0) + 1;
         jobs.push({ name: `${tag} ${src.name}`, type: GGML_ID[type], rows: Number(src.dimensions[1]), cols: Number(src.dimensions[0]),
           src: f32, src_offset: Number(src.fileOffset), ours: file, ours_offset: Number(q.fileOffset),
-          imatrix: useImatrix ? imatrix.get(src.name) ?? null : null });
+          imatrix: useImatrix ? imat.get(src.name) ?? null : null });
       }
     }
   }

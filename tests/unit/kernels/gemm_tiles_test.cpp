@@ -1,4 +1,4 @@
-// The prefill GEMM tiles (one weight row × 1..8 tokens, AVX-512 VNNI) against the portable integer
+// The prefill GEMM tiles (one weight row × 1..8 tokens; AVX-512 VNNI, the i-quants on every x86 SIMD target) against the portable integer
 // kernels on identical quantized activations, for token counts that exercise every tile width and
 // the tails, and row counts that leave partial row blocks.
 #include <gtest/gtest.h>
@@ -18,8 +18,10 @@
 namespace lp::kernels {
 namespace {
 
-constexpr GgmlType kTiledTypes[] = {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
-                                    GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
+constexpr GgmlType kTiledTypes[] = {GgmlType::Q8_0,    GgmlType::Q4_K,  GgmlType::Q5_K,  GgmlType::Q6_K,
+                                    GgmlType::F32,     GgmlType::F16,   GgmlType::BF16,  GgmlType::IQ2_XXS,
+                                    GgmlType::IQ2_XS,  GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S,
+                                    GgmlType::IQ1_S,   GgmlType::IQ1_M};
 
 // Q8_0: 6 blocks; K-quants: 2 super-blocks; float: two full 512-column chunks and a tail
 // that is not a multiple of the vector width.

@@ -16,7 +16,9 @@ inline const std::vector<GgmlType>& all_weight_types() {
   static const std::vector<GgmlType> types = {
       GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,   GgmlType::Q4_1,
       GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,   GgmlType::Q5_K,
-      GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::MXFP4};
+      GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::MXFP4,
+      GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S,
+      GgmlType::IQ1_S, GgmlType::IQ1_M};
   return types;
 }
 
@@ -32,7 +34,10 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1
 inline std::vector<uint8_t> quantized_weights(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
   const auto f = random_floats(static_cast<size_t>(rows * cols), seed, 0.05f);
   std::vector<uint8_t> out(ggml_row_bytes(type, cols) * rows);
-  quant::quantize(type, f.data(), out.data(), rows, cols);
+  // IQ1_S / IQ2_XXS / IQ2_XS need importance: a mildly uneven one.
+  std::vector<float> imp(static_cast<size_t>(cols));
+  for (size_t i = 0; i < imp.size(); ++i) imp[i] = 0.5f + static_cast<float>(i % 7) * 0.25f;
+  quant::quantize(type, f.data(), out.data(), rows, cols, quant::requires_importance(type) ? imp.data() : nullptr);
   return out;
 }
 
@@ -69,6 +74,11 @@ inline std::vector<uint8_t> random_blocks(GgmlType type, int64_t rows, int64_t c
       case GgmlType::Q3_K: put_half(b + 108); break;
       case GgmlType::Q6_K: put_half(b + 208); break;
       case GgmlType::MXFP4: b[0] = static_cast<uint8_t>(118 + byte(rng) % 8); break;
+      case GgmlType::IQ1_M: {  // fp16 super-scale in the top nibbles of the four scale words (bytes 48..55)
+        const uint16_t h = f32_to_f16(scale(rng));
+        for (int k = 0; k < 4; ++k) b[48 + 2 * k + 1] = static_cast<uint8_t>((b[48 + 2 * k + 1] & 0x0f) | (((h >> (4 * k)) & 0xf) << 4));
+        break;
+      }
       default: put_half(b); break;  // Q4_0, Q5_0, Q8_0, IQ4_NL, IQ4_XS: d first
     }
   }

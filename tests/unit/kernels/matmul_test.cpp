@@ -152,10 +152,11 @@ TEST(MatmulTargets, ActivationQuantizationIsBitIdenticalAcrossTargets) {
 TEST(Matmul, RejectsUnsupportedTypeAndBadColumns) {
   std::vector<uint8_t> W(1024);
   std::vector<float> x(256), y(4);
-  EXPECT_THROW(matmul(GgmlType::IQ2_XXS, W.data(), 1, 256, x.data(), 1, y.data()), lp::Error);
+  EXPECT_THROW(matmul(GgmlType::TQ1_0, W.data(), 1, 256, x.data(), 1, y.data()), lp::Error);
   EXPECT_THROW(matmul(GgmlType::Q4_K, W.data(), 1, 128, x.data(), 1, y.data()), lp::Error);
   EXPECT_THROW(matmul(GgmlType::Q8_0, W.data(), 1, 33, x.data(), 1, y.data()), lp::Error);
-  EXPECT_FALSE(matmul_supported(GgmlType::IQ2_XXS));
+  EXPECT_FALSE(matmul_supported(GgmlType::TQ1_0));
+  EXPECT_TRUE(matmul_supported(GgmlType::IQ2_XXS));
   EXPECT_TRUE(matmul_supported(GgmlType::Q4_K));
 }
 

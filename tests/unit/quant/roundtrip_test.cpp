@@ -159,7 +159,8 @@ TEST(Capabilities, Lists) {
   EXPECT_FALSE(can_quantize(GgmlType::Q8_K));
   EXPECT_TRUE(can_dequantize(GgmlType::Q8_K));
   EXPECT_TRUE(can_dequantize(GgmlType::Q8_1));
-  EXPECT_FALSE(can_quantize(GgmlType::IQ2_XXS));
+  EXPECT_FALSE(can_quantize(GgmlType::TQ1_0));
+  EXPECT_TRUE(can_quantize(GgmlType::IQ2_XXS));
   EXPECT_TRUE(uses_importance(GgmlType::Q4_K));
   EXPECT_FALSE(uses_importance(GgmlType::Q8_0));
   EXPECT_FALSE(uses_importance(GgmlType::MXFP4));
