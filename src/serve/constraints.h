@@ -36,6 +36,10 @@ class GrammarConstraint : public TokenConstraint {
 
   // The allowed-token set of the current state (for tests and benchmarks): one flag per token id.
   std::vector<bool> allowed_tokens();
+  // Feeds text the grammar must take (a tool-call marker found by a TriggeredConstraint); false: rejected.
+  bool accept_text(std::string_view bytes) { return matcher_.accept(bytes); }
+  bool allows_text(std::string_view bytes) const { return matcher_.allows(bytes); }
+  const std::shared_ptr<Shared>& shared() const { return shared_; }
 
  private:
   const std::vector<uint64_t>& current_mask();
@@ -49,7 +53,9 @@ class GrammarConstraint : public TokenConstraint {
 std::shared_ptr<GrammarConstraint> grammar_constraint(const Runtime& rt, bool with_special, const std::string& key,
                                                       const std::function<int(text::Grammar&)>& build);
 
-// Fills r.config.constraint (response_format; tool_choice required / named), decode_special (the template's
+// Fills r.config.constraint (response_format; tool_choice required / named; tool_choice auto with a "strict"
+// tool or parallel_tool_calls false: free text until the template's call marker, then well-formed calls whose
+// arguments match the strict tools' schemas, at most one call when parallel_tool_calls is false), decode_special (the template's
 // markers are special tokens) and logprobs from the request. Throws ApiError (400) for unsupported schemas.
 void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat);
 
