@@ -540,7 +540,28 @@ std::vector<ToolRule> tool_rules(text::Grammar& g, const GenerationRequest& r, b
 
 }  // namespace
 
+namespace {
+std::mutex wrapper_mu;
+ConstraintWrapper& test_wrapper() {
+  static ConstraintWrapper w;
+  return w;
+}
+void configure(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat);
+}  // namespace
+
+void set_constraint_wrapper_for_tests(ConstraintWrapper w) {
+  std::lock_guard lock(wrapper_mu);
+  test_wrapper() = std::move(w);
+}
+
 void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat) {
+  configure(rt, r, chat);
+  std::lock_guard lock(wrapper_mu);
+  if (test_wrapper()) r.config.constraint = test_wrapper()(r.config.constraint);
+}
+
+namespace {
+void configure(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat) {
   InferenceConfig& c = r.config;
   c.logprobs = r.top_logprobs;
   if (!chat) return;
@@ -626,6 +647,7 @@ void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPro
   }
   c.constraint = std::make_shared<TriggeredConstraint>(ts, chat->in_reasoning);
 }
+}  // namespace
 
 // ---- logprobs ----
 

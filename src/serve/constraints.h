@@ -7,6 +7,7 @@
 // constraint (allows / mask / accept / complete) and records logprobs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -58,6 +59,12 @@ std::shared_ptr<GrammarConstraint> grammar_constraint(const Runtime& rt, bool wi
 // arguments match the strict tools' schemas, at most one call when parallel_tool_calls is false), decode_special (the template's
 // markers are special tokens) and logprobs from the request. Throws ApiError (400) for unsupported schemas.
 void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat);
+
+// Tests only: every constraint configure_generation sets (null when it sets none) goes through `w`, so a test
+// can force a reply's text through the real server path (tests/unit/serve/structured_test.cpp, Reasoning).
+// Set it before a server starts and clear it (empty function) after it stops.
+using ConstraintWrapper = std::function<std::shared_ptr<TokenConstraint>(std::shared_ptr<TokenConstraint>)>;
+void set_constraint_wrapper_for_tests(ConstraintWrapper w);
 
 // choices[0].logprobs of a response.
 nlohmann::json response_logprobs(const Runtime& rt, std::span<const TokenLogprob> lps, bool chat);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "llama_pajamas/runtime.h"
+#include "running_server.h"
 #include "scratch_path.h"
 #include "serve/chat_prompt.h"
 #include "serve/constraints.h"
@@ -427,35 +428,17 @@ TEST(StructuredOutput, UnsupportedKeywordsAreNamed) {
 }
 
 // The HTTP server: streamed tool-call deltas reassemble to the non-streamed answer; logprobs in both forms.
-class Running {
+class Running : public test::Running {
  public:
-  explicit Running(const std::string& model) : rt_(Runtime::open(model, small_ctx())) {
-    ServerOptions o;
-    o.port = 0;
-    o.model_name = "tiny";
-    server_ = std::make_unique<Server>(rt_, o);
-    port_ = server_->bind();
-    thread_ = std::thread([this] { server_->run(); });
-  }
-  ~Running() {
-    server_->stop();
-    thread_.join();
-  }
+  explicit Running(const std::string& model) : test::Running(model, small_ctx()) {}
   json post(const json& body, std::string* raw = nullptr) {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(120, 0);
+    auto c = client(120);
     auto res = c.Post("/v1/chat/completions", body.dump(), "application/json");
     EXPECT_TRUE(res);
     if (!res) return {};
     if (raw) *raw = res->body;
     return body.value("stream", false) ? json() : json::parse(res->body);
   }
-
- private:
-  Runtime rt_;
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
-  std::thread thread_;
 };
 
 std::vector<json> sse(const std::string& body) {
@@ -506,6 +489,75 @@ TEST(ToolCalling, StreamedDeltasReassembleToTheAnswer) {
       for (size_t i = 0; i < calls.size(); ++i)
         EXPECT_EQ(calls[i]["function"], msg["tool_calls"][i]["function"]) << family << " seed " << seed;
     }
+  }
+}
+
+// Test-only: the reply is exactly `text`, then the end (as a model that wrote it would), through the server.
+class ForceText : public TokenConstraint {
+ public:
+  ForceText(const Runtime& rt, const std::vector<std::string>& bytes, std::string text) : rt_(rt), bytes_(bytes), left_(std::move(text)) {}
+  bool allows(int32_t t) override {
+    if (left_.empty()) return rt_.is_end_of_generation(t);
+    if (t < 0 || static_cast<size_t>(t) >= bytes_.size()) return false;
+    const std::string& b = bytes_[static_cast<size_t>(t)];
+    return !b.empty() && b.size() <= left_.size() && left_.compare(0, b.size(), b) == 0;
+  }
+  void mask(float* logits, int n) override {
+    for (int i = 0; i < n; ++i)
+      if (!allows(i)) logits[i] = -std::numeric_limits<float>::infinity();
+  }
+  void accept(int32_t t) override {
+    if (!left_.empty()) left_.erase(0, bytes_[static_cast<size_t>(t)].size());
+  }
+  bool complete() const override { return false; }
+
+ private:
+  const Runtime& rt_;
+  const std::vector<std::string>& bytes_;
+  std::string left_;
+};
+
+// Reasoning through the HTTP server: the reply really contains Qwen3's <think> block / gpt-oss's analysis
+// channel (forced by a test constraint: a random model would not write them), and the server splits it into
+// message.reasoning_content and streamed delta.reasoning_content.
+TEST(Reasoning, ServerSplitsThinkBlocksAndAnalysisChannel) {
+  struct Case {
+    const char *family, *tmpl, *reply;
+  };
+  for (const Case& k : {Case{"qwen3", "qwen3.jinja", "<think>\nThe user greets me.\n</think>\n\nHello there!"},
+                        Case{"gpt-oss", "openai-gpt-oss-120b.jinja",
+                             "<|channel|>analysis<|message|>The user greets me.<|end|><|start|>assistant<|channel|>final<|message|>Hello there!"}}) {
+    const std::string model = model_with_template(k.family, k.tmpl);
+    const Runtime vocab_rt = Runtime::open(model, small_ctx());
+    const std::vector<std::string> bytes = vocab_bytes(vocab_rt);
+    set_constraint_wrapper_for_tests([&](std::shared_ptr<TokenConstraint>) { return std::make_shared<ForceText>(vocab_rt, bytes, k.reply); });
+    {
+      Running s(model);
+      json body = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 100}, {"seed", 1}};
+      const json whole = s.post(body);
+      ASSERT_TRUE(whole.contains("choices")) << whole.dump();
+      const json& msg = whole["choices"][0]["message"];
+      EXPECT_EQ(msg.value("reasoning_content", json()), "The user greets me.") << k.family << ": " << whole.dump();
+      EXPECT_EQ(msg["content"], "Hello there!") << k.family << ": " << whole.dump();
+      EXPECT_EQ(whole["choices"][0]["finish_reason"], "stop") << whole.dump();
+      body["stream"] = true;
+      std::string raw;
+      s.post(body, &raw);
+      std::string reasoning, content;
+      int reasoning_chunks = 0;
+      for (const auto& ch : sse(raw)) {
+        const json& d = ch["choices"][0]["delta"];
+        if (d.contains("reasoning_content")) {
+          reasoning += d["reasoning_content"].get<std::string>();
+          ++reasoning_chunks;
+        }
+        if (d.contains("content") && d["content"].is_string()) content += d["content"].get<std::string>();
+      }
+      EXPECT_EQ(reasoning, "The user greets me.") << k.family << ": " << raw;
+      EXPECT_EQ(content, "Hello there!") << k.family << ": " << raw;
+      EXPECT_GE(reasoning_chunks, 1);
+    }
+    set_constraint_wrapper_for_tests({});
   }
 }
 
