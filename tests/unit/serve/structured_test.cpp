@@ -73,6 +73,15 @@ bool validates(const json& v, const json& s, const json& root) {
     for (const auto& a : s["anyOf"]) any |= validates(v, a, root);
     if (!any) return false;
   }
+  if (s.contains("type") && s["type"].is_array()) {  // a list of types: any of them
+    bool any = false;
+    for (const auto& t : s["type"]) {
+      json one = s;
+      one["type"] = t;
+      any |= validates(v, one, root);
+    }
+    return any;
+  }
   if (s.contains("type")) {
     const std::string t = s["type"];
     if (t == "object") {
