@@ -81,18 +81,19 @@ ReplyMessage reply_message(const ChatPrompt& p, const GenerationRequest& r, cons
   ReplyMessage out{m.content, m.reasoning, {}};
   for (const auto& c : m.tool_calls) {
     out.tool_calls.push_back({text::new_tool_call_id(p.format.tools), c.name, c.arguments.empty() ? "{}" : c.arguments});
-    if (!r.parallel_tool_calls) break;
   }
+  (void)r;  // parallel_tool_calls false is a constraint on decoding (constraints.cpp): nothing is dropped here
   return out;
 }
 
 ReplyDeltas::ReplyDeltas(const ChatPrompt& p, const GenerationRequest& r)
-    : stream_(p.format, p.in_reasoning, ""), parallel_(r.parallel_tool_calls) {}
+    : stream_(p.format, p.in_reasoning, "") {
+  (void)r;
+}
 
 std::vector<json> ReplyDeltas::convert(const std::vector<text::ReplyDelta>& ds) const {
   std::vector<json> out;
   for (const auto& d : ds) {
-    if (!parallel_ && d.index > 0) continue;
     switch (d.kind) {
       case text::ReplyDelta::Content: out.push_back({{"content", d.text}}); break;
       case text::ReplyDelta::Reasoning: out.push_back({{"reasoning_content", d.text}}); break;
@@ -111,7 +112,6 @@ ReplyMessage ReplyDeltas::message() const {
   ReplyMessage out{m.content, m.reasoning, {}};
   for (const auto& c : m.tool_calls) {
     out.tool_calls.push_back({c.id, c.name, c.arguments});
-    if (!parallel_) break;
   }
   return out;
 }

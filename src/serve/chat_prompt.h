@@ -22,7 +22,8 @@ struct ChatPrompt {
 // reasoning_effort the template never reads.
 ChatPrompt render_chat_prompt(const Runtime::ChatTemplateInfo& tmpl, const GenerationRequest& r);
 
-// A finished reply as the response message (fresh tool-call ids; one call when parallel_tool_calls is false).
+// A finished reply as the response message (fresh tool-call ids; every call the model wrote: parallel_tool_calls false is
+// enforced while decoding, by configure_generation's constraint).
 ReplyMessage reply_message(const ChatPrompt& p, const GenerationRequest& r, const std::string& text);
 
 // Streaming: text pieces in, chat-chunk deltas out ({"content"}, {"reasoning_content"}, {"tool_calls": [...]}).
@@ -37,7 +38,6 @@ class ReplyDeltas {
  private:
   std::vector<nlohmann::json> convert(const std::vector<text::ReplyDelta>& ds) const;
   text::ReplyStream stream_;
-  bool parallel_;
 };
 
 }  // namespace lp::serve

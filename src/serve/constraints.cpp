@@ -253,46 +253,258 @@ std::shared_ptr<GrammarConstraint> grammar_constraint(const Runtime& rt, bool wi
   return std::make_shared<GrammarConstraint>(shared);
 }
 
+// ---- tool calls under tool_choice auto: free text until the call marker ----
+
+namespace {
+
+bool all_ws(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+}
+std::string_view ltrim_ws(std::string_view s) {
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r')) s.remove_prefix(1);
+  return s;
+}
+constexpr std::string_view kThinkOpen = "<think>", kThinkClose = "</think>";
+
+// Longest suffix of s that is a proper prefix of one of the markers.
+size_t held_suffix(std::string_view s, const std::vector<std::string>& markers) {
+  size_t best = 0;
+  for (const auto& m : markers)
+    for (size_t n = std::min(s.size(), m.size() - 1); n > best; --n)
+      if (s.substr(s.size() - n) == std::string_view(m).substr(0, n)) {
+        best = n;
+        break;
+      }
+  return best;
+}
+
+// The model writes what it likes (content, reasoning, or the end) until the template's call marker appears;
+// from the marker on, the call grammar (which starts with the marker) decides every byte. Markers are found
+// anywhere in the reply (Hermes <tool_call>, Mistral [TOOL_CALLS], harmony to=functions.) or only where the
+// reply starts, after any <think> block (Llama 3's JSON call and the fallback's JSON object, as the parser
+// reads them). A token that would complete a marker is allowed only if the grammar takes what follows.
+class TriggeredConstraint : public TokenConstraint {
+ public:
+  struct Shared {
+    std::shared_ptr<GrammarConstraint::Shared> call;
+    std::vector<std::string> anywhere, at_start;
+    bool think_tags = false;
+    std::mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<const std::vector<uint64_t>>> masks;
+  };
+  TriggeredConstraint(std::shared_ptr<Shared> s, bool in_reasoning) : s_(std::move(s)), in_think_(in_reasoning) {
+    update_start();
+  }
+
+  bool allows(int32_t token) override {
+    if (call_) return call_->allows(token);
+    const auto& v = *s_->call->vocab;
+    if (token < 0 || token >= v.n_vocab) return false;
+    return free_allows(v.bytes[static_cast<size_t>(token)]);
+  }
+  void mask(float* logits, int n_vocab) override {
+    if (call_) return call_->mask(logits, n_vocab);
+    const auto& m = free_mask();
+    const auto& v = *s_->call->vocab;
+    constexpr float ninf = -std::numeric_limits<float>::infinity();
+    for (int i = 0; i < n_vocab; ++i)
+      if (i >= v.n_vocab || !((m[static_cast<size_t>(i) / 64] >> (i % 64)) & 1)) logits[i] = ninf;
+  }
+  void accept(int32_t token) override {
+    if (call_) return call_->accept(token);
+    const auto& v = *s_->call->vocab;
+    if (v.eog[static_cast<size_t>(token)]) return;
+    const std::string& b = v.bytes[static_cast<size_t>(token)];
+    if (in_think_) {
+      const std::string t = tail_ + b;
+      const size_t c = t.find(kThinkClose);
+      text_ += b;
+      if (c == std::string::npos) {
+        tail_ = t.substr(t.size() - held_suffix(t, {std::string(kThinkClose)}));
+        return;
+      }
+      in_think_ = false;
+      think_seen_ = true;
+      start_ = text_.size() - (t.size() - c - kThinkClose.size());
+      tail_.clear();
+      update_start();
+      return;
+    }
+    const std::string t = tail_ + b;
+    if (const size_t pos = find_marker(t, b); pos != std::string::npos) {
+      call_ = std::make_shared<GrammarConstraint>(s_->call);
+      const std::string from = at_start_ && pos == kAtStart ? std::string(ltrim_ws(reply_from_start() + b)) : t.substr(pos);
+      if (!call_->accept_text(from)) throw std::runtime_error("constrained decoding: tool-call marker not allowed by the grammar");
+      return;
+    }
+    text_ += b;
+    if (s_->think_tags && !think_seen_ && ltrim_ws(text_).substr(0, kThinkOpen.size()) == kThinkOpen) {
+      in_think_ = true;
+      think_seen_ = true;
+      const std::string_view rest = ltrim_ws(text_).substr(kThinkOpen.size());
+      tail_ = std::string(rest.substr(rest.size() - held_suffix(rest, {std::string(kThinkClose)})));
+      if (rest.find(kThinkClose) != std::string_view::npos) {  // opened and closed in one token
+        in_think_ = false;
+        start_ = text_.size() - (rest.size() - rest.find(kThinkClose) - kThinkClose.size());
+        tail_.clear();
+      }
+      update_start();
+      return;
+    }
+    tail_ = t.substr(t.size() - held_suffix(t, s_->anywhere));
+    update_start();
+  }
+  bool complete() const override { return call_ && call_->complete(); }
+
+ private:
+  static constexpr size_t kAtStart = std::string::npos - 1;
+
+  std::string reply_from_start() const { return text_.substr(start_); }
+  void update_start() {
+    const std::string_view r = ltrim_ws(std::string_view(text_).substr(start_));
+    bool partial = r.empty();
+    for (const auto& m : s_->at_start) partial |= r.size() < m.size() && std::string_view(m).substr(0, r.size()) == r;
+    at_start_ = !in_think_ && !s_->at_start.empty() && partial;
+  }
+
+  // Where the first marker starts in tail_ + b (kAtStart: an at-start marker), or npos.
+  size_t find_marker(const std::string& t, std::string_view b) const {
+    if (at_start_) {
+      const std::string r(ltrim_ws(reply_from_start() + std::string(b)));
+      for (const auto& m : s_->at_start)
+        if (r.compare(0, m.size(), m) == 0) return kAtStart;
+    }
+    size_t best = std::string::npos;
+    for (const auto& m : s_->anywhere) best = std::min(best, t.find(m));
+    return best;
+  }
+
+  bool free_allows(const std::string& b) const {
+    if (b.empty()) return true;  // end of generation, or a token without text
+    if (in_think_) {
+      const std::string t = tail_ + b;
+      const size_t c = t.find(kThinkClose);
+      return c == std::string::npos || all_ws(std::string_view(t).substr(c + kThinkClose.size()));
+    }
+    const std::string t = tail_ + b;
+    const size_t pos = find_marker(t, b);
+    if (pos == std::string::npos) return true;
+    const std::string from = pos == kAtStart ? std::string(ltrim_ws(reply_from_start() + b)) : t.substr(pos);
+    return text::GrammarMatcher(s_->call->grammar).allows(from);
+  }
+
+  const std::vector<uint64_t>& free_mask() {
+    const std::string key = fmt::format("{}|{}|{}", in_think_, at_start_ ? std::string(ltrim_ws(reply_from_start())) : "-", tail_);
+    std::lock_guard lock(s_->mu);
+    auto& slot = s_->masks[key];
+    if (!slot) {
+      const auto& v = *s_->call->vocab;
+      auto out = std::make_shared<std::vector<uint64_t>>((static_cast<size_t>(v.n_vocab) + 63) / 64, 0);
+      for (int i = 0; i < v.n_vocab; ++i)
+        if (free_allows(v.bytes[static_cast<size_t>(i)])) (*out)[static_cast<size_t>(i) / 64] |= uint64_t{1} << (i % 64);
+      if (s_->masks.size() > 64) {
+        s_->masks.clear();
+        s_->masks[key] = out;
+        hold_ = out;
+        return *hold_;
+      }
+      slot = out;
+    }
+    hold_ = slot;
+    return *hold_;
+  }
+
+  std::shared_ptr<Shared> s_;
+  std::shared_ptr<GrammarConstraint> call_;  // set once the marker appeared
+  std::string text_;                         // the free text so far
+  size_t start_ = 0;                         // where the reply starts in text_ (after a <think> block)
+  std::string tail_;                         // a suffix of text_ that may still become a marker
+  bool in_think_ = false, think_seen_ = false, at_start_ = false;
+  std::shared_ptr<const std::vector<uint64_t>> hold_;
+};
+
+}  // namespace
+
 // ---- requests ----
 
 namespace {
 
-// The text a model of `format` writes for one call of `name` with arguments matching `args_rule`.
-int tool_call_rule(text::Grammar& g, const ChatPrompt& p, const std::string& source, const std::string& name, int args_rule) {
-  const std::string qname = json(name).dump();
-  std::string before, after;
-  switch (p.format.tools) {
-    case text::ToolFormat::Hermes:
-      before = "<tool_call>\n{\"name\": " + qname + ", \"arguments\": ";
-      after = "}\n</tool_call>";
-      break;
-    case text::ToolFormat::Llama3:
-      before = "{\"name\": " + qname + ", \"parameters\": ";
-      after = "}";
-      break;
-    case text::ToolFormat::Mistral:
-      if (source.find("[ARGS]") != std::string::npos) {
-        before = "[TOOL_CALLS]" + name + "[ARGS]";
-      } else {
-        before = "[TOOL_CALLS][{\"name\": " + qname + ", \"arguments\": ";
-        after = "}]";
-      }
-      break;
-    case text::ToolFormat::Harmony:
-      before = "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>";
-      break;
-    case text::ToolFormat::Generic:
-      before = "{\"tool_calls\": [{\"name\": " + qname + ", \"arguments\": ";
-      after = "}]}";
-      break;
-  }
+struct ToolRule {
+  std::string name;
+  int args;
+};
+
+// rule ::= item | item sep rule (one or more), or just item.
+int repeat(text::Grammar& g, int item, std::string_view sep, bool many) {
+  if (!many) return item;
   const int r = g.add_rule();
-  text::Grammar::Seq s;
-  g.literal(s, before);
-  s.push_back(g.ref(args_rule));
-  g.literal(s, after);
+  g.add_alt(r, {g.ref(item)});
+  text::Grammar::Seq s{g.ref(item)};
+  g.literal(s, sep);
+  s.push_back(g.ref(r));
   g.add_alt(r, s);
   return r;
+}
+
+// The text a model of `format` writes for its calls of `tools` (one, or one or more when `many` and the format
+// has a list form). from_marker: the text starts at the marker the parser looks for (tool_choice auto).
+int calls_rule(text::Grammar& g, const ChatPrompt& p, const std::string& source, const std::vector<ToolRule>& tools,
+               bool many, bool from_marker) {
+  const int item = g.add_rule();
+  auto alt = [&](const std::string& before, int args, const std::string& after) {
+    text::Grammar::Seq s;
+    g.literal(s, before);
+    s.push_back(g.ref(args));
+    g.literal(s, after);
+    g.add_alt(item, s);
+  };
+  const bool v11 = source.find("[ARGS]") != std::string::npos;
+  for (const auto& t : tools) {
+    const std::string qname = json(t.name).dump();
+    switch (p.format.tools) {
+      case text::ToolFormat::Hermes: alt("<tool_call>\n{\"name\": " + qname + ", \"arguments\": ", t.args, "}\n</tool_call>"); break;
+      case text::ToolFormat::Llama3: alt("{\"name\": " + qname + ", \"parameters\": ", t.args, "}"); break;
+      case text::ToolFormat::Mistral:
+        if (v11) alt("[TOOL_CALLS]" + t.name + "[ARGS]", t.args, "");
+        else alt("{\"name\": " + qname + ", \"arguments\": ", t.args, "}");
+        break;
+      case text::ToolFormat::Harmony:
+        if (from_marker) {
+          for (const char* h : {" <|constrain|>json<|message|>", "<|channel|>commentary <|constrain|>json<|message|>",
+                                "<|channel|>commentary json<|message|>"})
+            alt("to=functions." + t.name + h, t.args, "");
+        } else {
+          alt("<|channel|>commentary to=functions." + t.name + " <|constrain|>json<|message|>", t.args, "");
+        }
+        break;
+      case text::ToolFormat::Generic: alt("{\"name\": " + qname + ", \"arguments\": ", t.args, "}"); break;
+    }
+  }
+  auto wrap = [&](const std::string& before, int inner, const std::string& after) {
+    const int r = g.add_rule();
+    text::Grammar::Seq s;
+    g.literal(s, before);
+    s.push_back(g.ref(inner));
+    g.literal(s, after);
+    g.add_alt(r, s);
+    return r;
+  };
+  switch (p.format.tools) {
+    case text::ToolFormat::Hermes: return repeat(g, item, "\n", many);
+    case text::ToolFormat::Llama3:  // one call per reply (the Llama 3.1 template has no parallel calls)
+      if (from_marker) {
+        const int r = wrap("<|python_tag|>", item, "");
+        g.add_alt(r, {g.ref(item)});
+        return r;
+      }
+      return item;
+    case text::ToolFormat::Mistral:
+      if (v11) return repeat(g, item, "", many);
+      return wrap("[TOOL_CALLS][", repeat(g, item, ", ", many), "]");
+    case text::ToolFormat::Harmony: return item;  // <|call|> ends the turn: one call
+    case text::ToolFormat::Generic: return wrap("{\"tool_calls\": [", repeat(g, item, ", ", many), "]}");
+  }
+  return item;
 }
 
 int schema_rule(text::Grammar& g, const nlohmann::ordered_json& schema, const std::string& param) {
@@ -303,9 +515,53 @@ int schema_rule(text::Grammar& g, const nlohmann::ordered_json& schema, const st
   }
 }
 
+bool is_strict(const nlohmann::ordered_json& tool) {
+  const auto& fn = tool["function"];
+  return fn.contains("strict") && fn["strict"].is_boolean() && fn["strict"].get<bool>();
+}
+
+// The tools a call may name, with their argument rules: every tool's schema (all_schemas), else only strict
+// tools' schemas and any JSON object for the others.
+std::vector<ToolRule> tool_rules(text::Grammar& g, const GenerationRequest& r, bool all_schemas) {
+  std::vector<ToolRule> out;
+  for (size_t i = 0; i < r.tools.size(); ++i) {
+    const auto& fn = r.tools[i]["function"];
+    const std::string name = fn["name"].get<std::string>();
+    if (r.tool_choice == ToolChoice::Named && name != r.tool_name) continue;
+    if (!all_schemas && !is_strict(r.tools[i])) {
+      out.push_back({name, text::json_object_rule(g)});
+      continue;
+    }
+    const nlohmann::ordered_json params = fn.contains("parameters") ? fn["parameters"] : nlohmann::ordered_json{{"type", "object"}};
+    out.push_back({name, schema_rule(g, params, fmt::format("tools[{}].function.parameters", i))});
+  }
+  return out;
+}
+
 }  // namespace
 
+namespace {
+std::mutex wrapper_mu;
+ConstraintWrapper& test_wrapper() {
+  static ConstraintWrapper w;
+  return w;
+}
+void configure(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat);
+}  // namespace
+
+void set_constraint_wrapper_for_tests(ConstraintWrapper w) {
+  std::lock_guard lock(wrapper_mu);
+  test_wrapper() = std::move(w);
+}
+
 void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat) {
+  configure(rt, r, chat);
+  std::lock_guard lock(wrapper_mu);
+  if (test_wrapper()) r.config.constraint = test_wrapper()(r.config.constraint);
+}
+
+namespace {
+void configure(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat) {
   InferenceConfig& c = r.config;
   c.logprobs = r.top_logprobs;
   if (!chat) return;
@@ -313,25 +569,22 @@ void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPro
   c.decode_special = f.needs_special_tokens && (f.parse_tools || f.tools == text::ToolFormat::Harmony);
   const bool forced = f.parse_tools && (r.tool_choice == ToolChoice::Required || r.tool_choice == ToolChoice::Named);
   const bool has_format = !r.response_format.is_null();
-  if (!forced && !has_format) return;
+  bool any_strict = false;
+  if (f.parse_tools)
+    for (const auto& t : r.tools) any_strict |= is_strict(t);
+  // tool_choice auto with a strict tool or parallel_tool_calls false: free text, then constrained calls.
+  const bool triggered = f.parse_tools && r.tool_choice == ToolChoice::Auto && !has_format && (any_strict || !r.parallel_tool_calls);
+  if (!forced && !has_format && !triggered) return;
   const std::string source = rt.chat_template_info().source;
   // The prefix the reply must start with: close a <think> block the prompt opened; Harmony's answer channel.
   std::string prefix;
-  if (chat->in_reasoning) prefix = "</think>\n\n";
+  if (chat->in_reasoning && !triggered) prefix = "</think>\n\n";
   auto build = [&](text::Grammar& g) {
+    if (triggered) return calls_rule(g, *chat, source, tool_rules(g, r, false), r.parallel_tool_calls, true);
     const int root = g.add_rule();
     std::vector<int> alts;
-    if (f.parse_tools && r.tool_choice != ToolChoice::None) {
-      if (forced || has_format) {
-        for (size_t i = 0; i < r.tools.size(); ++i) {
-          const auto& fn = r.tools[i]["function"];
-          const std::string name = fn["name"].get<std::string>();
-          if (r.tool_choice == ToolChoice::Named && name != r.tool_name) continue;
-          const nlohmann::ordered_json params = fn.contains("parameters") ? fn["parameters"] : nlohmann::ordered_json{{"type", "object"}};
-          alts.push_back(tool_call_rule(g, *chat, source, name, schema_rule(g, params, fmt::format("tools[{}].function.parameters", i))));
-        }
-      }
-    }
+    if (f.parse_tools && r.tool_choice != ToolChoice::None)
+      alts.push_back(calls_rule(g, *chat, source, tool_rules(g, r, true), r.parallel_tool_calls, false));
     if (!forced && has_format) {
       int body;
       if (r.response_format["type"] == "json_object") body = text::json_object_rule(g);
@@ -355,16 +608,46 @@ void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPro
     return root;
   };
   json key = {{"format", text::tool_format_name(f.tools)}, {"prefix", prefix}, {"choice", static_cast<int>(r.tool_choice)},
-              {"name", r.tool_name}, {"tools", forced || (f.parse_tools && has_format) ? json::parse(r.tools.dump()) : json()},
-              {"response_format", forced ? json() : json::parse(r.response_format.dump())}};
+              {"name", r.tool_name}, {"tools", forced || triggered || (f.parse_tools && has_format) ? json::parse(r.tools.dump()) : json()},
+              {"response_format", forced ? json() : json::parse(r.response_format.dump())},
+              {"parallel", r.parallel_tool_calls}, {"triggered", triggered}};
   if (f.tools == text::ToolFormat::Mistral) key["args_form"] = source.find("[ARGS]") != std::string::npos;
+  std::shared_ptr<GrammarConstraint> g;
   try {
-    c.constraint = grammar_constraint(rt, c.decode_special, key.dump(), build);
+    g = grammar_constraint(rt, c.decode_special, key.dump(), build);
   } catch (const std::runtime_error& e) {
     if (dynamic_cast<const ApiError*>(&e)) throw;
-    throw ApiError::invalid(forced ? "tools" : "response_format", e.what());
+    throw ApiError::invalid(forced || triggered ? "tools" : "response_format", e.what());
   }
+  if (!triggered) {
+    c.constraint = g;
+    return;
+  }
+  // One Shared per grammar: the free-text masks are cached with it.
+  static std::mutex mu;
+  static std::map<const void*, std::shared_ptr<TriggeredConstraint::Shared>> shared_of;  // the entry holds its key
+  std::shared_ptr<TriggeredConstraint::Shared> ts;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = shared_of.find(g->shared().get()); it != shared_of.end()) ts = it->second;
+    if (!ts) {
+      if (shared_of.size() >= 16) shared_of.clear();
+      ts = std::make_shared<TriggeredConstraint::Shared>();
+      ts->call = g->shared();
+      ts->think_tags = f.think_tags;
+      switch (f.tools) {
+        case text::ToolFormat::Hermes: ts->anywhere = {"<tool_call>"}; break;
+        case text::ToolFormat::Llama3: ts->at_start = {"{", "<|python_tag|>"}; break;
+        case text::ToolFormat::Mistral: ts->anywhere = {"[TOOL_CALLS]"}; break;
+        case text::ToolFormat::Harmony: ts->anywhere = {"to=functions."}; break;
+        case text::ToolFormat::Generic: ts->at_start = {"{"}; break;
+      }
+      shared_of[g->shared().get()] = ts;
+    }
+  }
+  c.constraint = std::make_shared<TriggeredConstraint>(ts, chat->in_reasoning);
 }
+}  // namespace
 
 // ---- logprobs ----
 

@@ -7,6 +7,7 @@
 // constraint (allows / mask / accept / complete) and records logprobs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -36,6 +37,10 @@ class GrammarConstraint : public TokenConstraint {
 
   // The allowed-token set of the current state (for tests and benchmarks): one flag per token id.
   std::vector<bool> allowed_tokens();
+  // Feeds text the grammar must take (a tool-call marker found by a TriggeredConstraint); false: rejected.
+  bool accept_text(std::string_view bytes) { return matcher_.accept(bytes); }
+  bool allows_text(std::string_view bytes) const { return matcher_.allows(bytes); }
+  const std::shared_ptr<Shared>& shared() const { return shared_; }
 
  private:
   const std::vector<uint64_t>& current_mask();
@@ -49,9 +54,17 @@ class GrammarConstraint : public TokenConstraint {
 std::shared_ptr<GrammarConstraint> grammar_constraint(const Runtime& rt, bool with_special, const std::string& key,
                                                       const std::function<int(text::Grammar&)>& build);
 
-// Fills r.config.constraint (response_format; tool_choice required / named), decode_special (the template's
+// Fills r.config.constraint (response_format; tool_choice required / named; tool_choice auto with a "strict"
+// tool or parallel_tool_calls false: free text until the template's call marker, then well-formed calls whose
+// arguments match the strict tools' schemas, at most one call when parallel_tool_calls is false), decode_special (the template's
 // markers are special tokens) and logprobs from the request. Throws ApiError (400) for unsupported schemas.
 void configure_generation(const Runtime& rt, GenerationRequest& r, const ChatPrompt* chat);
+
+// Tests only: every constraint configure_generation sets (null when it sets none) goes through `w`, so a test
+// can force a reply's text through the real server path (tests/unit/serve/structured_test.cpp, Reasoning).
+// Set it before a server starts and clear it (empty function) after it stops.
+using ConstraintWrapper = std::function<std::shared_ptr<TokenConstraint>(std::shared_ptr<TokenConstraint>)>;
+void set_constraint_wrapper_for_tests(ConstraintWrapper w);
 
 // choices[0].logprobs of a response.
 nlohmann::json response_logprobs(const Runtime& rt, std::span<const TokenLogprob> lps, bool chat);

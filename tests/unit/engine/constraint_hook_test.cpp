@@ -37,12 +37,7 @@ class SetConstraint : public TokenConstraint {
   int left_;
 };
 
-std::vector<int32_t> prompt_tokens() {
-  std::ifstream in(std::string(LP_SOURCE_DIR) + "/tests/data/engine/heldout_tokens_tiny_qwen3.txt");
-  std::vector<int32_t> t;
-  for (int32_t v; t.size() < 16 && in >> v;) t.push_back(v);
-  return t;
-}
+std::vector<int32_t> prompt_tokens() { return engine::testing::heldout_tokens(16); }
 
 // The tiny-qwen3 fixture (Q8_0), small context, one thread.
 std::optional<Runtime> open_tiny() {

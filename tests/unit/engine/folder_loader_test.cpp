@@ -29,12 +29,7 @@ namespace lp::engine {
 namespace {
 namespace fs = std::filesystem;
 
-std::vector<int32_t> heldout_tokens() {
-  std::ifstream in(std::string(LP_SOURCE_DIR) + "/tests/data/engine/heldout_tokens_tiny_qwen3.txt");
-  std::vector<int32_t> t;
-  for (int32_t v; in >> v;) t.push_back(v);
-  return t;
-}
+using engine::testing::heldout_tokens;
 
 double perplexity(const Model& m, const std::vector<int32_t>& toks, int n_ctx, int chunks) {
   ContextOptions o;

@@ -16,13 +16,7 @@
 namespace lp::engine {
 namespace {
 
-std::vector<int32_t> heldout_tokens() {
-  // Tokenized by llama.cpp (node-llama-cpp) from heldout.txt: keeps this test independent of our tokenizer.
-  std::ifstream in(std::string(LP_SOURCE_DIR) + "/tests/data/engine/heldout_tokens_tiny_qwen3.txt");
-  std::vector<int32_t> t;
-  for (int32_t v; in >> v;) t.push_back(v);
-  return t;
-}
+using engine::testing::heldout_tokens;
 
 double log_softmax_at(const float* logits, int n, int id) {
   float mx = logits[0];

@@ -13,12 +13,7 @@
 namespace lp {
 namespace {
 
-std::vector<int32_t> prompt_tokens() {
-  std::ifstream in(std::string(LP_SOURCE_DIR) + "/tests/data/engine/heldout_tokens_tiny_qwen3.txt");
-  std::vector<int32_t> t;
-  for (int32_t v; t.size() < 24 && in >> v;) t.push_back(v);
-  return t;
-}
+std::vector<int32_t> prompt_tokens() { return engine::testing::heldout_tokens(24); }
 
 TEST(Runtime, GreedyGenerationIsDeterministicAndMatchesEvaluate) {
   const std::string path = engine::testing::tiny_qwen3_gguf(GgmlType::Q8_0);

@@ -174,4 +174,11 @@ std::string tiny_qwen3_gguf(GgmlType type) {
   return out;
 }
 
+std::vector<int32_t> heldout_tokens(size_t max) {
+  std::ifstream in(std::string(LP_SOURCE_DIR) + "/tests/data/engine/heldout_tokens_tiny_qwen3.txt");
+  std::vector<int32_t> t;
+  for (int32_t v; t.size() < max && in >> v;) t.push_back(v);
+  return t;
+}
+
 }  // namespace lp::engine::testing

@@ -11,6 +11,7 @@
 
 #include "llama_pajamas/runtime.h"
 #include "scratch_path.h"
+#include "running_server.h"
 #include "serve/server.h"
 #include "testgen/generate.h"
 
@@ -39,30 +40,9 @@ RuntimeOptions small_ctx() {
 }
 
 // A server on a free port for the test's lifetime.
-class Running {
+class Running : public test::Running {
  public:
-  explicit Running(ServerOptions o = {}) : rt_(Runtime::open(model_dir(), small_ctx())) {
-    o.port = 0;
-    if (o.model_name.empty()) o.model_name = "tiny";
-    server_ = std::make_unique<Server>(rt_, o);
-    port_ = server_->bind();
-    thread_ = std::thread([this] { server_->run(); });
-  }
-  ~Running() {
-    server_->stop();
-    thread_.join();
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-
- private:
-  Runtime rt_;
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
-  std::thread thread_;
+  explicit Running(ServerOptions o = {}) : test::Running(model_dir(), small_ctx(), std::move(o)) {}
 };
 
 std::string expected_chat(const std::vector<ChatMessage>& messages, int max_tokens) {

@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "llama_pajamas/runtime.h"
+#include "running_server.h"
 #include "scratch_path.h"
 #include "serve/chat_prompt.h"
 #include "serve/constraints.h"
@@ -71,13 +73,23 @@ bool validates(const json& v, const json& s, const json& root) {
     for (const auto& a : s["anyOf"]) any |= validates(v, a, root);
     if (!any) return false;
   }
+  if (s.contains("type") && s["type"].is_array()) {  // a list of types: any of them
+    bool any = false;
+    for (const auto& t : s["type"]) {
+      json one = s;
+      one["type"] = t;
+      any |= validates(v, one, root);
+    }
+    return any;
+  }
   if (s.contains("type")) {
     const std::string t = s["type"];
     if (t == "object") {
       if (!v.is_object()) return false;
       for (const auto& k : s.value("required", json::array()))
         if (!v.contains(k.get<std::string>())) return false;
-      for (const auto& [k, sub] : s.value("properties", json::object()).items())
+      const json props = s.value("properties", json::object());
+      for (const auto& [k, sub] : props.items())
         if (v.contains(k) && !validates(v[k], sub, root)) return false;
       if (s.value("additionalProperties", true) == false)
         for (const auto& [k, x] : v.items())
@@ -134,32 +146,172 @@ Reply run_chat(Runtime& rt, const json& body) {
   return out;
 }
 
-void expect_valid_calls(const std::string& family, const std::string& tmpl, int seeds) {
-  Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
-  for (int seed = 0; seed < seeds; ++seed) {
-    const std::string choice = seed % 2 ? "required" : "named";
-    const Reply rep = run_chat(rt, tools_body(seed, choice));
-    ASSERT_EQ(rep.message.tool_calls.size(), 1u) << family << " seed " << seed << ": " << rep.result.text;
-    const auto& c = rep.message.tool_calls[0];
-    EXPECT_EQ(rep.result.stop_reason, "eos") << family << " seed " << seed;
-    const json args = json::parse(c.arguments);
-    if (c.name == "get_weather") {
-      EXPECT_TRUE(validates(args, kWeatherSchema, kWeatherSchema)) << family << " seed " << seed << ": " << c.arguments;
-    } else {
-      EXPECT_EQ(choice, "required");
-      EXPECT_EQ(c.name, "get_time");
-      EXPECT_TRUE(args["zone"] == "UTC" || args["zone"] == "CET") << c.arguments;
-    }
-    EXPECT_EQ(chat_finish_reason(rep.result.stop_reason, rep.message), "tool_calls");
-  }
+bool call_validates(const ReplyMessage::Call& c) {
+  const json args = json::parse(c.arguments, nullptr, false);
+  if (args.is_discarded()) return false;
+  if (c.name == "get_weather") return validates(args, kWeatherSchema, kWeatherSchema);
+  return c.name == "get_time" && args.size() == 1 && (args.value("zone", "") == "UTC" || args.value("zone", "") == "CET");
 }
 
-// 100 seeds per family: half with tool_choice required, half named.
-TEST(ToolCalling, QwenHermesCallsAlwaysValidate) { expect_valid_calls("qwen3", "qwen3.jinja", 100); }
-TEST(ToolCalling, Llama31CallsAlwaysValidate) { expect_valid_calls("llama", "meta-llama-Llama-3.1-8B-Instruct.jinja", 100); }
-TEST(ToolCalling, MistralCallsAlwaysValidate) { expect_valid_calls("mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja", 100); }
-TEST(ToolCalling, GptOssHarmonyCallsAlwaysValidate) { expect_valid_calls("gpt-oss", "openai-gpt-oss-120b.jinja", 100); }
-TEST(ToolCalling, Gemma3GenericCallsAlwaysValidate) { expect_valid_calls("gemma3", "gemma3.jinja", 100); }
+// Required / named on `seeds` seeds; half of them with parallel_tool_calls false. Returns the most calls one
+// reply made (parallel_tool_calls true lets the grammar write several where the format has a list form).
+size_t expect_valid_calls(const std::string& family, const std::string& tmpl, int seeds) {
+  Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
+  size_t most = 0;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const std::string choice = seed % 2 ? "required" : "named";
+    json body = tools_body(seed, choice);
+    const bool parallel = seed % 4 < 2;
+    if (!parallel) body["parallel_tool_calls"] = false;
+    const Reply rep = run_chat(rt, body);
+    if (rep.result.stop_reason == "eos") {
+      EXPECT_GE(rep.message.tool_calls.size(), 1u) << family << " seed " << seed << ": " << rep.result.text;
+    }
+    if (!parallel) {
+      EXPECT_EQ(rep.message.tool_calls.size(), 1u) << family << " seed " << seed << ": " << rep.result.text;
+    }
+    most = std::max(most, rep.message.tool_calls.size());
+    // A model that keeps adding calls may run out of max_tokens inside one: the calls before it are whole.
+    auto calls = rep.message.tool_calls;
+    // (The fallback's JSON object is whole or not at all: a cut reply has no calls.)
+    if (parallel && rep.result.stop_reason == "length") {
+      if (!calls.empty()) calls.pop_back();
+    } else {
+      EXPECT_EQ(rep.result.stop_reason, "eos") << family << " seed " << seed;
+    }
+    for (const auto& c : calls) {
+      if (choice == "named") {
+        EXPECT_EQ(c.name, "get_weather");
+      }
+      EXPECT_TRUE(call_validates(c)) << family << " seed " << seed << ": " << c.name << " " << c.arguments;
+    }
+    if (rep.result.stop_reason == "eos") {
+      EXPECT_EQ(chat_finish_reason(rep.result.stop_reason, rep.message), "tool_calls");
+    }
+  }
+  return most;
+}
+
+// 100 seeds per family: half with tool_choice required, half named; formats with a list of calls (Hermes,
+// Mistral, the fallback) write several calls on some seeds, Llama 3 and harmony one per turn.
+TEST(ToolCalling, QwenHermesCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("qwen3", "qwen3.jinja", 100), 1u); }
+TEST(ToolCalling, Llama31CallsAlwaysValidate) { EXPECT_EQ(expect_valid_calls("llama", "meta-llama-Llama-3.1-8B-Instruct.jinja", 100), 1u); }
+TEST(ToolCalling, MistralCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja", 100), 1u); }
+TEST(ToolCalling, GptOssHarmonyCallsAlwaysValidate) { EXPECT_EQ(expect_valid_calls("gpt-oss", "openai-gpt-oss-120b.jinja", 100), 1u); }
+TEST(ToolCalling, Gemma3GenericCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("gemma3", "gemma3.jinja", 100), 1u); }
+
+// Test-only: steers a random model to the call marker (as a model that decided to call would write it), then
+// leaves every byte to the request's own constraint.
+class Steer : public TokenConstraint {
+ public:
+  Steer(std::shared_ptr<TokenConstraint> inner, const std::vector<std::string>& bytes, std::string text)
+      : inner_(std::move(inner)), bytes_(bytes), left_(std::move(text)) {}
+  bool allows(int32_t t) override { return inner_->allows(t) && fits(t); }
+  void mask(float* logits, int n) override {
+    inner_->mask(logits, n);
+    if (!left_.empty())
+      for (int i = 0; i < n; ++i)
+        if (!fits(i)) logits[i] = -std::numeric_limits<float>::infinity();
+  }
+  void accept(int32_t t) override {
+    if (!left_.empty()) left_.erase(0, bytes_[static_cast<size_t>(t)].size());
+    inner_->accept(t);
+  }
+  bool complete() const override { return inner_->complete(); }
+
+ private:
+  bool fits(int32_t t) const {
+    if (left_.empty()) return true;
+    if (t < 0 || static_cast<size_t>(t) >= bytes_.size()) return false;
+    const std::string& b = bytes_[static_cast<size_t>(t)];
+    return !b.empty() && b.size() <= left_.size() && left_.compare(0, b.size(), b) == 0;
+  }
+  std::shared_ptr<TokenConstraint> inner_;
+  const std::vector<std::string>& bytes_;
+  std::string left_;
+};
+
+std::vector<std::string> vocab_bytes(const Runtime& rt) {
+  std::vector<std::string> out(static_cast<size_t>(rt.info().n_vocab));
+  for (int32_t i = 0; i < rt.info().n_vocab; ++i) {
+    if (rt.is_end_of_generation(i)) continue;
+    try {
+      out[static_cast<size_t>(i)] = rt.token_bytes(i);
+    } catch (const std::exception&) {
+    }
+  }
+  return out;
+}
+
+// tool_choice auto with "strict": true tools: the model may answer in text or stop, and once it writes the
+// format's call marker every call must validate. Even seeds are steered to the marker (`steers`, in turn), odd
+// seeds are the random model's own choice; a third of the seeds set parallel_tool_calls false (at most one call).
+void expect_strict_auto_calls(const std::string& family, const std::string& tmpl, const std::vector<std::string>& steers) {
+  Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
+  const std::vector<std::string> bytes = vocab_bytes(rt);
+  int calls = 0;
+  for (int seed = 0; seed < 100; ++seed) {
+    json body = tools_body(seed, "auto");
+    for (auto& t : body["tools"]) t["function"]["strict"] = true;
+    const bool parallel = seed % 3 != 0;
+    if (!parallel) body["parallel_tool_calls"] = false;
+    body["max_tokens"] = seed % 2 ? 60 : 300;
+    RequestDefaults d;
+    GenerationRequest r = parse_chat_request(body.dump(), d);
+    const ChatPrompt p = render_chat_prompt(rt.chat_template_info(), r);
+    configure_generation(rt, r, &p);
+    ASSERT_TRUE(r.config.constraint) << "strict tools under tool_choice auto must constrain";
+    const bool steered = seed % 2 == 0;
+    if (steered) r.config.constraint = std::make_shared<Steer>(r.config.constraint, bytes, steers[static_cast<size_t>(seed / 2) % steers.size()]);
+    const GenerationResult res = rt.generate_tokens(rt.tokenize(p.text, false, true), r.config);
+    const ReplyMessage m = reply_message(p, r, res.text);
+    auto made = m.tool_calls;
+    if (res.stop_reason == "eos") {
+      if (steered) {
+        EXPECT_GE(made.size(), 1u) << family << " seed " << seed << ": " << res.text;
+      }
+      if (!parallel) {
+        EXPECT_LE(made.size(), 1u) << family << " seed " << seed << ": " << res.text;
+      }
+    } else {
+      // max_tokens cuts the last call, as it cuts any output; parallel calls may go on until it does.
+      if (steered) {
+        EXPECT_TRUE(parallel) << family << " seed " << seed << ": " << res.text;
+      }
+      if (!made.empty()) made.pop_back();
+    }
+    for (const auto& c : made) {
+      ++calls;
+      EXPECT_TRUE(call_validates(c)) << family << " seed " << seed << ": " << c.name << " " << c.arguments << "\n" << res.text;
+    }
+  }
+  EXPECT_GE(calls, 50) << family;
+}
+
+TEST(ToolCalling, QwenHermesStrictAutoCallsValidate) {
+  expect_strict_auto_calls("qwen3", "qwen3.jinja", {"Sure. <tool_call>", "<think>\nThe weather tool.\n</think>\n\n<tool_call>", "<tool_call>"});
+}
+TEST(ToolCalling, Llama31StrictAutoCallsValidate) {
+  expect_strict_auto_calls("llama", "meta-llama-Llama-3.1-8B-Instruct.jinja", {"{", "<|python_tag|>"});
+}
+TEST(ToolCalling, MistralStrictAutoCallsValidate) {
+  expect_strict_auto_calls("mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja", {"Sure. [TOOL_CALLS]", "[TOOL_CALLS]"});
+}
+TEST(ToolCalling, GptOssHarmonyStrictAutoCallsValidate) {
+  expect_strict_auto_calls("gpt-oss", "openai-gpt-oss-120b.jinja",
+                           {"<|channel|>commentary to=functions.", "<|channel|>analysis<|message|>Use the tool.<|end|><|start|>assistant to=functions."});
+}
+TEST(ToolCalling, Gemma3GenericStrictAutoCallsValidate) { expect_strict_auto_calls("gemma3", "gemma3.jinja", {"{", " {"}); }
+
+// Without strict tools and with parallel calls allowed, tool_choice auto leaves the model free.
+TEST(ToolCalling, AutoWithoutStrictIsUnconstrained) {
+  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), small_ctx());
+  RequestDefaults d;
+  GenerationRequest r = parse_chat_request(tools_body(0, "auto").dump(), d);
+  const ChatPrompt p = render_chat_prompt(rt.chat_template_info(), r);
+  configure_generation(rt, r, &p);
+  EXPECT_FALSE(r.config.constraint);
+}
 
 TEST(ToolCalling, HistoryWithToolResultsRenders) {
   Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), small_ctx());
@@ -285,35 +437,17 @@ TEST(StructuredOutput, UnsupportedKeywordsAreNamed) {
 }
 
 // The HTTP server: streamed tool-call deltas reassemble to the non-streamed answer; logprobs in both forms.
-class Running {
+class Running : public test::Running {
  public:
-  explicit Running(const std::string& model) : rt_(Runtime::open(model, small_ctx())) {
-    ServerOptions o;
-    o.port = 0;
-    o.model_name = "tiny";
-    server_ = std::make_unique<Server>(rt_, o);
-    port_ = server_->bind();
-    thread_ = std::thread([this] { server_->run(); });
-  }
-  ~Running() {
-    server_->stop();
-    thread_.join();
-  }
+  explicit Running(const std::string& model) : test::Running(model, small_ctx()) {}
   json post(const json& body, std::string* raw = nullptr) {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(120, 0);
+    auto c = client(120);
     auto res = c.Post("/v1/chat/completions", body.dump(), "application/json");
     EXPECT_TRUE(res);
     if (!res) return {};
     if (raw) *raw = res->body;
     return body.value("stream", false) ? json() : json::parse(res->body);
   }
-
- private:
-  Runtime rt_;
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
-  std::thread thread_;
 };
 
 std::vector<json> sse(const std::string& body) {
@@ -330,11 +464,14 @@ TEST(ToolCalling, StreamedDeltasReassembleToTheAnswer) {
     Running s(model_with_template(family, tmpl));
     for (int seed = 0; seed < 5; ++seed) {
       json body = tools_body(seed, "required");
+      body["max_tokens"] = 400;
       const json whole = s.post(body);
       ASSERT_TRUE(whole.contains("choices")) << whole.dump();
       const json& msg = whole["choices"][0]["message"];
-      ASSERT_EQ(msg["tool_calls"].size(), 1u) << whole.dump();
-      EXPECT_EQ(whole["choices"][0]["finish_reason"], "tool_calls");
+      ASSERT_GE(msg["tool_calls"].size(), 1u) << whole.dump();
+      // Parallel calls: a model that keeps calling may run out of max_tokens ("length").
+      const std::string whole_finish = whole["choices"][0]["finish_reason"];
+      EXPECT_TRUE(whole_finish == "tool_calls" || (whole_finish == "length" && msg["tool_calls"].size() > 1)) << whole.dump();
       EXPECT_TRUE(msg["content"].is_null());
       body["stream"] = true;
       std::string raw;
@@ -356,10 +493,80 @@ TEST(ToolCalling, StreamedDeltasReassembleToTheAnswer) {
         }
       }
       EXPECT_TRUE(saw_name_first) << raw;
-      EXPECT_EQ(finish, "tool_calls") << family;
-      ASSERT_EQ(calls.size(), 1u) << raw;
-      EXPECT_EQ(calls[0]["function"], msg["tool_calls"][0]["function"]) << family << " seed " << seed;
+      EXPECT_EQ(finish, whole_finish) << family;
+      ASSERT_EQ(calls.size(), msg["tool_calls"].size()) << raw;
+      for (size_t i = 0; i < calls.size(); ++i)
+        EXPECT_EQ(calls[i]["function"], msg["tool_calls"][i]["function"]) << family << " seed " << seed;
     }
+  }
+}
+
+// Test-only: the reply is exactly `text`, then the end (as a model that wrote it would), through the server.
+class ForceText : public TokenConstraint {
+ public:
+  ForceText(const Runtime& rt, const std::vector<std::string>& bytes, std::string text) : rt_(rt), bytes_(bytes), left_(std::move(text)) {}
+  bool allows(int32_t t) override {
+    if (left_.empty()) return rt_.is_end_of_generation(t);
+    if (t < 0 || static_cast<size_t>(t) >= bytes_.size()) return false;
+    const std::string& b = bytes_[static_cast<size_t>(t)];
+    return !b.empty() && b.size() <= left_.size() && left_.compare(0, b.size(), b) == 0;
+  }
+  void mask(float* logits, int n) override {
+    for (int i = 0; i < n; ++i)
+      if (!allows(i)) logits[i] = -std::numeric_limits<float>::infinity();
+  }
+  void accept(int32_t t) override {
+    if (!left_.empty()) left_.erase(0, bytes_[static_cast<size_t>(t)].size());
+  }
+  bool complete() const override { return false; }
+
+ private:
+  const Runtime& rt_;
+  const std::vector<std::string>& bytes_;
+  std::string left_;
+};
+
+// Reasoning through the HTTP server: the reply really contains Qwen3's <think> block / gpt-oss's analysis
+// channel (forced by a test constraint: a random model would not write them), and the server splits it into
+// message.reasoning_content and streamed delta.reasoning_content.
+TEST(Reasoning, ServerSplitsThinkBlocksAndAnalysisChannel) {
+  struct Case {
+    const char *family, *tmpl, *reply;
+  };
+  for (const Case& k : {Case{"qwen3", "qwen3.jinja", "<think>\nThe user greets me.\n</think>\n\nHello there!"},
+                        Case{"gpt-oss", "openai-gpt-oss-120b.jinja",
+                             "<|channel|>analysis<|message|>The user greets me.<|end|><|start|>assistant<|channel|>final<|message|>Hello there!"}}) {
+    const std::string model = model_with_template(k.family, k.tmpl);
+    const Runtime vocab_rt = Runtime::open(model, small_ctx());
+    const std::vector<std::string> bytes = vocab_bytes(vocab_rt);
+    set_constraint_wrapper_for_tests([&](std::shared_ptr<TokenConstraint>) { return std::make_shared<ForceText>(vocab_rt, bytes, k.reply); });
+    {
+      Running s(model);
+      json body = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 100}, {"seed", 1}};
+      const json whole = s.post(body);
+      ASSERT_TRUE(whole.contains("choices")) << whole.dump();
+      const json& msg = whole["choices"][0]["message"];
+      EXPECT_EQ(msg.value("reasoning_content", json()), "The user greets me.") << k.family << ": " << whole.dump();
+      EXPECT_EQ(msg["content"], "Hello there!") << k.family << ": " << whole.dump();
+      EXPECT_EQ(whole["choices"][0]["finish_reason"], "stop") << whole.dump();
+      body["stream"] = true;
+      std::string raw;
+      s.post(body, &raw);
+      std::string reasoning, content;
+      int reasoning_chunks = 0;
+      for (const auto& ch : sse(raw)) {
+        const json& d = ch["choices"][0]["delta"];
+        if (d.contains("reasoning_content")) {
+          reasoning += d["reasoning_content"].get<std::string>();
+          ++reasoning_chunks;
+        }
+        if (d.contains("content") && d["content"].is_string()) content += d["content"].get<std::string>();
+      }
+      EXPECT_EQ(reasoning, "The user greets me.") << k.family << ": " << raw;
+      EXPECT_EQ(content, "Hello there!") << k.family << ": " << raw;
+      EXPECT_GE(reasoning_chunks, 1);
+    }
+    set_constraint_wrapper_for_tests({});
   }
 }
 
