@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,14 +41,26 @@ ContextOptions small() {
   return o;
 }
 
-TEST(Observers, BelongToTheirContextOnOneThread) {
-  const std::string path = testing::tiny_qwen3_gguf(GgmlType::F32);
-  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
-  auto m = Model::load(path);
+// Three contexts over one model: ca and cb observed by a and b, plain unobserved.
+class ContextObservers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = testing::tiny_qwen3_gguf(GgmlType::F32);
+    if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
+    m_ = Model::load(path);
+    ca_.emplace(*m_, small());
+    cb_.emplace(*m_, small());
+    plain_.emplace(*m_, small());
+    ca_->set_observers(a.observers());
+    cb_->set_observers(b.observers());
+  }
+  decltype(Model::load("")) m_;
+  std::optional<Context> ca_, cb_, plain_;
   Counter a, b;
-  Context ca(*m, small()), cb(*m, small()), plain(*m, small());
-  ca.set_observers(a.observers());
-  cb.set_observers(b.observers());
+};
+
+TEST_F(ContextObservers, BelongToTheirContextOnOneThread) {
+  Context &ca = *ca_, &cb = *cb_, &plain = *plain_;
   ca.eval(some_tokens(5, 0));
   cb.eval(some_tokens(9, 1));
   cb.eval(some_tokens(2, 2));  // decode-like second call on the same context
@@ -68,14 +81,8 @@ TEST(Observers, BelongToTheirContextOnOneThread) {
   EXPECT_EQ(a.tokens.at(q), 5);
 }
 
-TEST(Observers, BelongToTheirContextAcrossThreads) {
-  const std::string path = testing::tiny_qwen3_gguf(GgmlType::F32);
-  if (path.empty()) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
-  auto m = Model::load(path);
-  Counter a, b;
-  Context ca(*m, small()), cb(*m, small()), plain(*m, small());
-  ca.set_observers(a.observers());
-  cb.set_observers(b.observers());
+TEST_F(ContextObservers, BelongToTheirContextAcrossThreads) {
+  Context &ca = *ca_, &cb = *cb_, &plain = *plain_;
   // Observers installed on this thread's scope must not reach contexts evaluated on other threads.
   Counter outer;
   const Observers outer_obs = outer.observers();
