@@ -176,7 +176,7 @@ class Runtime {
   void reset();  // forget the cached conversation
   ModelInfo info() const;
 
-  struct Impl;  // engine internals (src/engine/runtime_impl.h)
+  struct Impl;  // engine internals (src/engine/runtime.cpp)
   Impl& impl() { return *impl_; }
 
  private:

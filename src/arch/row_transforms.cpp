@@ -1,9 +1,12 @@
-// The row transforms of GgufTensorRecipe that compute values (rope factors) or move rows (q/k permute), written
-// once for the converter and the engine's folder loader.
+// The row transforms of GgufTensorRecipe that compute values (rope factors) or move rows (q/k permute, expert
+// stacking, gate/up split, the MXFP4 variants' row choice), written once for the converter and the engine's
+// folder loader.
 #include <cmath>
 #include <numbers>
 
 #include "arch/arch.h"
+#include "arch/row_map.h"
+#include "core/error.h"
 
 namespace lp::arch {
 
@@ -39,4 +42,67 @@ int64_t permute_qk_source_row(int64_t r, int64_t rows_per_head) {
   return h * hd + (j % 2) * (hd / 2) + j / 2;
 }
 
+namespace {
+
+Transform row_part(Transform t) {
+  switch (t) {
+    case Transform::SplitGateUpEvenMxfp4: return Transform::SplitGateUpEven;
+    case Transform::SplitGateUpOddMxfp4: return Transform::SplitGateUpOdd;
+    case Transform::PermuteQK: case Transform::StackExperts: case Transform::SplitGateUpEven: case Transform::SplitGateUpOdd:
+      return t;
+    default:
+      return Transform::None;  // AddOne, Mxfp4Repack: values change, rows stay; GenerateRopeFreqs has no source
+  }
+}
+
+}  // namespace
+
+RowMap::RowMap(Transform transform, int64_t rows, size_t n_sources, int heads, bool split_in_row, std::string_view name)
+    : transform_(row_part(transform)), rows_(rows), split_in_row_(split_in_row) {
+  if (rows < 0) fail("{}: negative row count {}", name, rows);
+  if (n_sources == 0) fail("{}: no source tensor", name);
+  if (transform_ == Transform::StackExperts) {
+    if (rows % static_cast<int64_t>(n_sources) != 0) fail("{}: {} rows do not split into {} experts", name, rows, n_sources);
+    rows_per_unit_ = rows / static_cast<int64_t>(n_sources);
+  } else if (n_sources != 1) {
+    fail("{}: {} sources for transform {} (one expected)", name, n_sources, transform_name(transform));
+  }
+  if (transform_ == Transform::PermuteQK) {
+    if (heads <= 0 || rows % (2 * int64_t{heads}) != 0) fail("{}: cannot permute {} rows into {} heads", name, rows, heads);
+    rows_per_unit_ = rows / heads;
+  }
+}
+
+SourceRow RowMap::locate(int64_t r) const {
+  switch (transform_) {
+    case Transform::StackExperts:
+      return {static_cast<size_t>(r / rows_per_unit_), r % rows_per_unit_, -1};
+    case Transform::PermuteQK:
+      return {0, permute_qk_source_row(r, rows_per_unit_), -1};
+    case Transform::SplitGateUpEven:
+    case Transform::SplitGateUpOdd: {
+      const int parity = transform_ == Transform::SplitGateUpOdd ? 1 : 0;
+      if (split_in_row_) return {0, r, parity};  // bias [E, 2F]: de-interleave inside the row
+      return {0, 2 * r + parity, -1};             // rows of [E, 2F, D] (or of the transposed dense [E, D, 2F])
+    }
+    default:
+      return {0, r, -1};
+  }
+}
+
+bool recipe_reads_mxfp4(const GgufTensorRecipe& recipe) {
+  return recipe.transform == Transform::Mxfp4Repack || recipe.transform == Transform::SplitGateUpEvenMxfp4 ||
+         recipe.transform == Transform::SplitGateUpOddMxfp4;
+}
+
+RowMap row_map(const HParams& hp, const GgufTensorRecipe& recipe, size_t source_rank) {
+  int64_t rows = 1;
+  for (size_t d = 1; d < recipe.ne.size(); ++d) rows *= recipe.ne[d];
+  const bool mxfp4 = recipe_reads_mxfp4(recipe);
+  const size_t n_sources = mxfp4 ? 1 : recipe.sources.size();
+  const int heads = recipe.role == Role::AttnQ ? hp.n_head : recipe.role == Role::AttnK ? hp.n_head_kv : 0;
+  return RowMap(recipe.transform, rows, n_sources, heads, !mxfp4 && source_rank == 2, recipe.gguf_name);
+}
+
 }  // namespace lp::arch
+

@@ -9,13 +9,14 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "convert/convert.h"
 #include "core/error.h"
 #include "core/progress.h"
-#include "engine/matmul.h"
+#include "engine/observers.h"
 #include "formats/gguf.h"
 #include "llama_pajamas/runtime.h"
 
@@ -38,12 +39,10 @@ struct ReferenceGguf {
   }
 };
 
-// Clears the engine hooks when calibration ends, also on errors.
+// Removes the observers from the runtime when calibration ends, also on errors (they point at locals).
 struct ObserverGuard {
-  ~ObserverGuard() {
-    engine::set_activation_observer({});
-    engine::set_routing_observer({});
-  }
+  Runtime& rt;
+  ~ObserverGuard() { engine::set_observers(rt, {}); }
 };
 
 uint32_t expert_count(const std::string& gguf) {
@@ -65,10 +64,12 @@ std::vector<BalanceCandidate> profile_candidates(Runtime& rt, const std::vector<
   const ModelInfo info = rt.info();
   std::vector<BalanceCandidate> cands(pool.size());
   ExpertCounts* target = nullptr;
-  engine::set_routing_observer([&target](const engine::RoutingEvent& e) {
-    add_routing(*target, e.layer, e.n_expert, e.k,
-                {e.selected, static_cast<size_t>(e.n_tokens) * static_cast<size_t>(e.k)});
-  });
+  engine::Observers observers;
+  observers.routing = [&target](const engine::RoutingEvent& e) {
+    add_routing(*target, e.layer, e.n_expert, e.k, {e.selected, static_cast<size_t>(e.n_tokens) * static_cast<size_t>(e.k)});
+  };
+  const ObserverGuard guard{rt};
+  engine::set_observers(rt, std::move(observers));
   Progress bar("profile experts", pool.size(), progress);
   for (size_t i = 0; i < pool.size(); ++i) {
     BalanceCandidate& c = cands[i];
@@ -88,7 +89,6 @@ std::vector<BalanceCandidate> profile_candidates(Runtime& rt, const std::vector<
     bar.advance();
   }
   bar.finish();
-  engine::set_routing_observer({});
   return cands;
 }
 
@@ -104,6 +104,15 @@ void check_counts_match_routing(const Imatrix& im, const ExpertCoverage& cov, st
 }
 
 }  // namespace
+
+engine::Observers calibration_observers(Imatrix& im, ExpertCoverage& cov) {
+  engine::Observers o;
+  o.activation = [&im](const engine::ActivationEvent& e) { im.accumulate(e.weight, e.expert, e.n_expert, e.x, e.n_tokens, e.cols); };
+  o.routing = [&cov](const engine::RoutingEvent& e) {
+    add_routing(cov.routed, e.layer, e.n_expert, e.k, {e.selected, static_cast<size_t>(e.n_tokens) * static_cast<size_t>(e.k)});
+  };
+  return o;
+}
 
 std::string read_calibration_text(const std::vector<std::string>& inputs) {
   if (inputs.empty()) fail("--calibration: no calibration text given");
@@ -149,7 +158,6 @@ CalibrateResult calibrate(const CalibrateOptions& opt) {
   ro.batch = opt.ctx;
   Runtime rt = Runtime::open(gguf, ro);
   const ModelInfo info = rt.info();
-  ObserverGuard guard;
 
   CalibrateResult result;
   auto count_tokens = [&](const std::vector<const CalibrationSample*>& samples) {
@@ -202,12 +210,8 @@ CalibrateResult calibrate(const CalibrateOptions& opt) {
   if (result.balance) im.datasets.push_back("expert-balanced(builtin,seed=" + std::to_string(opt.seed) + ")");
   ExpertCoverage& cov = result.coverage;
   cov.threshold = opt.min_expert_tokens;
-  engine::set_activation_observer([&im](const engine::ActivationEvent& e) {
-    im.accumulate(e.weight, e.expert, e.n_expert, e.x, e.n_tokens, e.cols);
-  });
-  engine::set_routing_observer([&cov](const engine::RoutingEvent& e) {
-    add_routing(cov.routed, e.layer, e.n_expert, e.k, {e.selected, static_cast<size_t>(e.n_tokens) * static_cast<size_t>(e.k)});
-  });
+  const ObserverGuard guard{rt};
+  engine::set_observers(rt, calibration_observers(im, cov));
 
   Progress bar("calibrate", static_cast<uint64_t>(n_chunks), opt.progress);
   for (int c = 0; c < n_chunks; ++c) {
@@ -220,8 +224,6 @@ CalibrateResult calibrate(const CalibrateOptions& opt) {
     bar.advance();
   }
   bar.finish();
-  engine::set_activation_observer({});
-  engine::set_routing_observer({});
   cov.tokens = result.tokens;
   if (n_expert > 0 && cov.empty())
     result.notes.push_back(fmt::format("{} has {} experts per layer but the engine reported no routing: no expert coverage", opt.model, n_expert));

@@ -12,6 +12,7 @@
 #include "calib/balance.h"
 #include "calib/coverage.h"
 #include "calib/imatrix.h"
+#include "engine/observers.h"
 
 namespace lp::calib {
 
@@ -45,6 +46,10 @@ struct CalibrateResult {
 
 // Errors: no text, or text shorter than one chunk ("calibration set too small for --chunks N: M tokens, need ...").
 CalibrateResult calibrate(const CalibrateOptions& options);
+
+// The engine observers calibrate() installs on its model's context: every matmul's input accumulates into
+// `imatrix` (per expert for stacked MoE weights), every MoE routing decision into `coverage.routed`.
+engine::Observers calibration_observers(Imatrix& imatrix, ExpertCoverage& coverage);
 
 // Concatenated calibration text (load_calibration on each input: a build-calibration folder's train split,
 // .txt/.jsonl files, or folders of them), samples separated by a blank line.

@@ -1,4 +1,5 @@
 #include "calib/coverage.h"
+#include "core/file_io.h"
 
 #include <algorithm>
 #include <fstream>
@@ -139,15 +140,9 @@ void ExpertCoverage::save(const std::string& path) const {
 }
 
 ExpertCoverage ExpertCoverage::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail("{}: cannot open expert coverage report", path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", path, e.what());
-  }
-  return from_json(j, path);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: cannot open expert coverage report", path);
+  return from_json(read_json_file(path), path);
 }
 
 }  // namespace lp::calib

@@ -1,4 +1,5 @@
 #include "calib/dataset.h"
+#include "core/file_io.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,22 +23,6 @@ using ojson = nlohmann::ordered_json;
 
 // ---------------------------------------------------------------- small helpers
 
-uint64_t SplitMix64::next() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t SplitMix64::below(uint64_t n) {
-  // Rejection sampling keeps the result unbiased (and independent of any library's distributions).
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t x;
-  do x = next();
-  while (x >= limit);
-  return x % n;
-}
-
 const std::vector<std::string>& known_domains() {
   static const std::vector<std::string> domains = {"tool_calling", "summarization", "rag", "code", "chat", "prose"};
   return domains;
@@ -59,12 +44,9 @@ int64_t CalibrationSet::total_chars() const {
 namespace {
 
 std::string read_file(const fs::path& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot read {}", what, path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail("{}: cannot read {}", what, path.string());
-  return ss.str();
+  std::optional<std::string> text = try_read_file(path);
+  if (!text) fail("{}: cannot read {}", what, path.string());
+  return std::move(*text);
 }
 
 bool is_blank(std::string_view line) {

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/random.h"
+
 namespace lp::calib {
 
 // The built-in domains, in their canonical order.
@@ -60,15 +62,8 @@ struct BuildResult {
 // Validates the options (one-line lp::Error naming the option), builds and writes atomically.
 BuildResult build_calibration(const BuildOptions& options);
 
-// Portable deterministic generator (SplitMix64): identical sequences on every platform and library.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-  uint64_t below(uint64_t n);  // uniform in [0, n) by rejection; n > 0
- private:
-  uint64_t state_;
-};
+// Portable deterministic generator (core/random.h): identical sequences on every platform and library.
+using lp::SplitMix64;
 
 // Every built-in sample (all domains, canonical order), rendered as plain text without a model and
 // normalized like build-calibration's: the candidate pool of expert-balanced calibration.

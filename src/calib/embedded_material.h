@@ -1,14 +1,13 @@
-// The curated calibration material (data/calib/<domain>.jsonl), embedded at build time.
+// The curated calibration material (data/calib/<domain>.jsonl), embedded at build time (lp_embed_files).
 #pragma once
 #include <span>
 #include <string_view>
 
+#include "core/embedded_file.h"
+
 namespace lp::calib {
 
-struct EmbeddedFile {
-  std::string_view name;     // "chat.jsonl"
-  std::string_view content;  // the file's bytes
-};
+using EmbeddedFile = lp::EmbeddedFile;
 
 // Sorted by name.
 std::span<const EmbeddedFile> embedded_calibration_material();

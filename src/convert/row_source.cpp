@@ -29,12 +29,6 @@ std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(
 
 RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, const arch::GgufTensorRecipe& recipe)
     : ckpt_(ckpt), name_(recipe.gguf_name) {
-  const bool mx = recipe.transform == Transform::Mxfp4Repack || recipe.transform == Transform::SplitGateUpEvenMxfp4 ||
-                  recipe.transform == Transform::SplitGateUpOddMxfp4;
-  Transform t = recipe.transform;
-  if (t == Transform::Mxfp4Repack) t = Transform::None;
-  if (t == Transform::SplitGateUpEvenMxfp4) t = Transform::SplitGateUpEven;
-  if (t == Transform::SplitGateUpOddMxfp4) t = Transform::SplitGateUpOdd;
   if (recipe.transform == Transform::GenerateRopeFreqs) {
     rope_freqs_ = arch::llama3_rope_factors(hp);
     transform_ = recipe.transform;
@@ -42,10 +36,9 @@ RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, c
     nrows_ = 1;
     return;
   }
-  add_one_ = recipe.transform == Transform::AddOne;
-  if (recipe.role == arch::Role::AttnQ) head_dim_ = hp.n_head;
-  if (recipe.role == arch::Role::AttnK) head_dim_ = hp.n_head_kv;
-  init(recipe.sources, t, recipe.transpose_source, mx, reversed(recipe.ne), recipe.role);
+  if (recipe.role == arch::Role::AttnQ) heads_ = hp.n_head;
+  if (recipe.role == arch::Role::AttnK) heads_ = hp.n_head_kv;
+  init(recipe.sources, recipe.transform, recipe.transpose_source, arch::recipe_reads_mxfp4(recipe), reversed(recipe.ne), recipe.role);
 }
 
 RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, const arch::MlxTensorRecipe& recipe)
@@ -57,8 +50,8 @@ RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, c
 void RowSource::init(const std::vector<std::string>& sources, Transform transform, bool transpose, bool mxfp4,
                      const std::vector<int64_t>& shape, arch::Role role) {
   (void)role;
-  transform_ = transform == Transform::AddOne ? Transform::None : transform;
-  if (transform == Transform::AddOne) add_one_ = true;
+  transform_ = transform;
+  add_one_ = transform == Transform::AddOne;
   transpose_ = transpose;
   mxfp4_ = mxfp4;
   if (shape.empty()) fail("{}: empty shape", name_);
@@ -79,20 +72,12 @@ void RowSource::init(const std::vector<std::string>& sources, Transform transfor
         fail("{}: tensor '{}' has dtype {} which is not a float type we can convert", s->file, s->name,
              formats::st_dtype_name(s->dtype));
   }
-
-  switch (transform_) {
-    case Transform::StackExperts:
-      rows_per_slice_ = nrows_ / static_cast<int64_t>(sources_.size());
-      for (const auto* s : sources_)
-        if (static_cast<int64_t>(s->n_elements()) != rows_per_slice_ * ncols_)
-          fail("{}: expert tensor '{}' has {} values, expected {}x{}", s->file, s->name, s->n_elements(), rows_per_slice_, ncols_);
-      break;
-    case Transform::PermuteQK:
-      if (head_dim_ <= 0 || nrows_ % head_dim_ != 0) fail("{}: cannot permute {} rows into {} heads", name_, nrows_, head_dim_);
-      head_dim_ = nrows_ / head_dim_;  // rows per head
-      break;
-    default:
-      break;
+  map_.emplace(transform, nrows_, sources_.size(), heads_, !mxfp4 && sources_[0]->shape.size() == 2, name_);
+  if (transform == Transform::StackExperts) {
+    const int64_t per_expert = nrows_ / static_cast<int64_t>(sources_.size());
+    for (const auto* s : sources_)
+      if (static_cast<int64_t>(s->n_elements()) != per_expert * ncols_)
+        fail("{}: expert tensor '{}' has {} values, expected {}x{}", s->file, s->name, s->n_elements(), per_expert, ncols_);
   }
   // Bound check of the whole mapping: the last row must exist in its source.
   if (nrows_ > 0) {
@@ -102,30 +87,9 @@ void RowSource::init(const std::vector<std::string>& sources, Transform transfor
 }
 
 RowSource::SourceRow RowSource::locate(int64_t r) const {
-  const formats::StTensor* t = sources_[0];
-  SourceRow s{t, r, -1};
-  switch (transform_) {
-    case Transform::StackExperts:
-      s.tensor = sources_[static_cast<size_t>(r / rows_per_slice_)];
-      s.row = r % rows_per_slice_;
-      break;
-    case Transform::PermuteQK:
-      s.row = arch::permute_qk_source_row(r, head_dim_);
-      break;
-    case Transform::SplitGateUpEven:
-    case Transform::SplitGateUpOdd: {
-      const int parity = transform_ == Transform::SplitGateUpOdd ? 1 : 0;
-      if (t->shape.size() == 2 && !mxfp4_) {  // bias [E, 2F]: de-interleave inside the row
-        s.parity = parity;
-        s.row = r;
-      } else {
-        s.row = 2 * r + parity;  // rows of [E, 2F, D] (or of the transposed dense [E, D, 2F])
-      }
-      break;
-    }
-    default:
-      break;
-  }
+  const arch::SourceRow m = map_->locate(r);
+  const formats::StTensor* t = sources_[m.source];
+  SourceRow s{t, m.row, m.parity};
   // Validate against the source's size.
   const uint64_t n = t->n_elements();
   uint64_t row_len;

@@ -3,10 +3,12 @@
 // +1 norms). Conversion reads a bounded number of rows at a time, so memory stays near one chunk.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "arch/arch.h"
+#include "arch/row_map.h"
 #include "formats/checkpoint.h"
 
 namespace lp::convert {
@@ -37,7 +39,7 @@ class RowSource {
     const formats::StTensor* tensor;
     int64_t row;     // row of the (possibly transposed) source matrix
     int parity = -1; // de-interleave within a 1-D row: take elements 2k+parity (gate/up biases)
-  };
+  };  // arch::SourceRow resolved to its tensor
   void init(const std::vector<std::string>& sources, arch::Transform transform, bool transpose, bool mxfp4,
             const std::vector<int64_t>& rowmajor_shape, arch::Role role);
   SourceRow locate(int64_t r) const;
@@ -52,8 +54,8 @@ class RowSource {
   bool mxfp4_ = false;
   bool add_one_ = false;
   int64_t ncols_ = 0, nrows_ = 0;
-  int64_t rows_per_slice_ = 0;  // rows per expert (stacked/split) or per head (permute)
-  int64_t head_dim_ = 0;
+  int heads_ = 0;                 // PermuteQK: n_head (q) or n_head_kv (k)
+  std::optional<arch::RowMap> map_;  // which source row each output row reads (arch/row_transforms.cpp)
   std::vector<float> rope_freqs_;  // GenerateRopeFreqs
 };
 

@@ -3,11 +3,13 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/moe.h"
+#include "engine/observers.h"
 
 namespace lp::engine {
 
@@ -37,6 +39,9 @@ class Context {
   void truncate(int n) { n_past_ = n < n_past_ ? n : n_past_; }  // drops cached positions >= n
   const Model& model() const { return model_; }
   const KvCache& cache() const { return cache_; }
+  // This context's observers (engine/observers.h): its eval() calls report to them, no other context's do.
+  void set_observers(Observers observers) { observers_ = std::move(observers); }
+  const Observers& observers() const { return observers_; }
 
  private:
   void forward_batch(const int32_t* tokens, int n, bool all_logits, float* out_logits);
@@ -49,6 +54,7 @@ class Context {
   // scratch, sized for n_batch tokens
   std::vector<float> x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, scores_;
   MoeScratch moe_;
+  Observers observers_;
 };
 
 }  // namespace lp::engine

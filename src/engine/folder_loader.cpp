@@ -1,4 +1,5 @@
 #include "engine/folder_loader.h"
+#include "core/file_io.h"
 
 #include <cmath>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <tuple>
 
 #include "arch/arch.h"
+#include "arch/row_map.h"
 #include "core/error.h"
 #include "formats/checkpoint.h"
 #include "quant/mlx_affine.h"
@@ -38,13 +40,9 @@ const nlohmann::json* mlx_quantization(const nlohmann::json& config) {
 }
 
 std::optional<nlohmann::json> read_config(const fs::path& dir) {
-  std::ifstream in(dir / "config.json");
-  if (!in) return std::nullopt;
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail("{}: invalid JSON: {}", (dir / "config.json").string(), e.what());
-  }
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "config.json", ec)) return std::nullopt;
+  return read_json_file(dir / "config.json");
 }
 
 GgufValue widen(const arch::GgufMetaValue& v) {
@@ -96,14 +94,6 @@ std::map<std::string, GgufValue> folder_metadata(const arch::HParams& hp, const 
   return kv;
 }
 
-// GGUF row order for llama q/k (arch::permute_qk_source_row, shared with the converter): src_row[dst] for
-// `rows` rows in `heads` heads.
-std::vector<int64_t> permute_qk_rows(int64_t rows, int heads) {
-  std::vector<int64_t> src(rows);
-  for (int64_t r = 0; r < rows; ++r) src[r] = arch::permute_qk_source_row(r, rows / heads);
-  return src;
-}
-
 void copy_rows(const uint8_t* src, uint8_t* dst, const std::vector<int64_t>& order, size_t row_bytes) {
   for (size_t r = 0; r < order.size(); ++r) std::memcpy(dst + r * row_bytes, src + order[r] * row_bytes, row_bytes);
 }
@@ -129,11 +119,14 @@ class FolderBuilder {
   }
   int64_t rows(const GgufTensor& t) const { return t.ne[1] * t.ne[2] * t.ne[3]; }
 
+  // The q/k permutation's source row per output row (arch::RowMap, shared with the converter); nullopt when rows stay.
   std::optional<std::vector<int64_t>> row_order(const arch::GgufTensorRecipe& r, int64_t rows) const {
     if (r.transform != arch::Transform::PermuteQK) return std::nullopt;
-    const int heads = r.role == arch::Role::AttnQ ? hp_.n_head : hp_.n_head_kv;
-    if (rows % (2 * heads) != 0) fail("{}: tensor {} has {} rows, not 2 x {} heads", dir_, r.gguf_name, rows, heads);
-    return permute_qk_rows(rows, heads);
+    const arch::RowMap map = arch::row_map(hp_, r, 2);
+    if (map.rows() != rows) fail("{}: tensor {} has {} rows, its recipe {}", dir_, r.gguf_name, rows, map.rows());
+    std::vector<int64_t> src(static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) src[static_cast<size_t>(i)] = map.locate(i).row;
+    return src;
   }
 
   void check_transform(const arch::GgufTensorRecipe& r) const {
@@ -194,13 +187,21 @@ class FolderBuilder {
     if (first.dtype != StDtype::F32 && first.dtype != StDtype::F16 && first.dtype != StDtype::BF16)
       fail("{}: expert tensor {} has dtype {}; the CPU engine stacks F32/F16/BF16 experts", dir_, first.name, formats::st_dtype_name(first.dtype));
     const size_t bytes = first.nbytes;
-    uint8_t* dst = data_->alloc(bytes * r.sources.size());
+    std::vector<const StTensor*> experts;
     for (size_t e = 0; e < r.sources.size(); ++e) {
       const StTensor& st = ckpt.tensor(r.sources[e]);
       if (st.dtype != first.dtype || static_cast<int64_t>(st.n_elements()) != per_expert || st.nbytes != bytes)
         fail("{}: expert tensor {} ({} elements, {}) does not match {} ({} elements, {})", dir_, st.name, st.n_elements(),
              formats::st_dtype_name(st.dtype), first.name, per_expert, formats::st_dtype_name(first.dtype));
-      std::memcpy(dst + e * bytes, st.data, bytes);
+      experts.push_back(&st);
+    }
+    // Row by row through the recipe's RowMap, as the converter's RowSource reads them.
+    const arch::RowMap map = arch::row_map(hp_, r, first.shape.size());
+    const size_t row_bytes = bytes / static_cast<size_t>(t.ne[1]);
+    uint8_t* dst = data_->alloc(bytes * r.sources.size());
+    for (int64_t row = 0; row < map.rows(); ++row) {
+      const arch::SourceRow m = map.locate(row);
+      std::memcpy(dst + static_cast<size_t>(row) * row_bytes, experts[m.source]->data + static_cast<size_t>(m.row) * row_bytes, row_bytes);
     }
     t.type = first.dtype == StDtype::F32 ? GgmlType::F32 : first.dtype == StDtype::F16 ? GgmlType::F16 : GgmlType::BF16;
     t.data = dst;
@@ -218,21 +219,21 @@ class FolderBuilder {
     const StTensor& blocks = ckpt.tensor(r.sources[0]);
     const StTensor& scales = ckpt.tensor(r.sources[1]);
     const int64_t cols = t.ne[0], rows = t.ne[1], n_expert = t.ne[2], nb = cols / quant::QK_MXFP4;
-    const int64_t stride = r.transform == Transform::Mxfp4Repack ? 1 : 2;
-    const int64_t offset = r.transform == Transform::SplitGateUpOddMxfp4 ? 1 : 0;
-    const int64_t src_rows = rows * stride;
     if (blocks.dtype != StDtype::U8 || scales.dtype != StDtype::U8)
       fail("{}: MXFP4 tensors {} / {} must be U8", dir_, blocks.name, scales.name);
-    if (cols % quant::QK_MXFP4 != 0 || static_cast<int64_t>(blocks.nbytes) != n_expert * src_rows * cols / 2 ||
-        static_cast<int64_t>(scales.nbytes) != n_expert * src_rows * nb)
+    // The recipe's RowMap picks the source row of every output row (gate: even rows, up: odd), as in the converter.
+    const arch::RowMap map = arch::row_map(hp_, r, blocks.shape.size());
+    const int64_t src_rows = cols % quant::QK_MXFP4 == 0 ? static_cast<int64_t>(blocks.nbytes) / (cols / 2) : 0;
+    if (cols % quant::QK_MXFP4 != 0 || static_cast<int64_t>(blocks.nbytes) != src_rows * cols / 2 ||
+        static_cast<int64_t>(scales.nbytes) != src_rows * nb || map.rows() != n_expert * rows ||
+        (map.rows() > 0 && map.locate(map.rows() - 1).row >= src_rows))
       fail("{}: MXFP4 tensor {} ({} bytes) / {} ({} bytes) does not hold {} experts x {} rows x {} columns", dir_, blocks.name,
-           blocks.nbytes, scales.name, scales.nbytes, n_expert, src_rows, cols);
+           blocks.nbytes, scales.name, scales.nbytes, n_expert, rows, cols);
     auto* dst = reinterpret_cast<quant::block_mxfp4*>(data_->alloc(n_expert * rows * nb * sizeof(quant::block_mxfp4)));
-    for (int64_t e = 0; e < n_expert; ++e)
-      for (int64_t row = 0; row < rows; ++row) {
-        const int64_t src = e * src_rows + row * stride + offset;
-        quant::mxfp4_from_checkpoint(blocks.data + src * cols / 2, scales.data + src * nb, cols, dst + (e * rows + row) * nb);
-      }
+    for (int64_t row = 0; row < map.rows(); ++row) {
+      const int64_t src = map.locate(row).row;
+      quant::mxfp4_from_checkpoint(blocks.data + src * cols / 2, scales.data + src * nb, cols, dst + row * nb);
+    }
     t.type = GgmlType::MXFP4;
     t.data = reinterpret_cast<const uint8_t*>(dst);
     t.nbytes = n_expert * rows * nb * sizeof(quant::block_mxfp4);
@@ -246,25 +247,33 @@ class FolderBuilder {
     using arch::Transform;
     GgufTensor t = start(r);
     const StTensor& st = ckpt.tensor(r.sources.at(0));
-    const int64_t stride = r.transform == Transform::None ? 1 : 2;
-    const int64_t offset = r.transform == Transform::SplitGateUpOdd ? 1 : 0;
-    const int64_t n = t.ne[0] * rows(t);
-    if (static_cast<int64_t>(st.n_elements()) != n * stride)
-      fail("{}: tensor {} ({}) has {} elements, expected {}", dir_, st.name, r.gguf_name, st.n_elements(), n * stride);
+    const int64_t n = t.ne[0] * rows(t), width = t.ne[0];
+    // Source row of each output row from the recipe's RowMap (shared with the converter's RowSource).
+    const arch::RowMap map = arch::row_map(hp_, r, st.shape.size());
     std::vector<float> src(st.n_elements());
     data_->ckpt.read_f32(st, src.data());
+    const int64_t B = st.shape.empty() ? 0 : st.shape.back(), A = st.shape.size() >= 2 ? st.shape[st.shape.size() - 2] : 1;
+    if (r.transpose_source && A != width) fail("{}: transposed source {} has {} rows, expected {}", dir_, st.name, A, width);
     float* dst = data_->alloc_f32(n);
-    if (t.n_dims == 2) {  // bias [E, stride*F] -> [F, E]
-      const int64_t width = t.ne[0];
-      for (int64_t e = 0; e < t.ne[1]; ++e)
-        for (int64_t c = 0; c < width; ++c) dst[e * width + c] = src[e * width * stride + c * stride + offset];
-    } else if (t.n_dims == 3 && r.transpose_source) {  // source [E, in, stride*out] -> [E][out][in]
-      const int64_t in = t.ne[0], out = t.ne[1];
-      for (int64_t e = 0; e < t.ne[2]; ++e)
-        for (int64_t o = 0; o < out; ++o)
-          for (int64_t i = 0; i < in; ++i) dst[(e * out + o) * in + i] = src[(e * in + i) * out * stride + o * stride + offset];
-    } else {
-      fail("{}: tensor {} needs transform {}, which the CPU engine cannot apply at load", dir_, r.gguf_name, arch::transform_name(r.transform));
+    for (int64_t row = 0; row < map.rows(); ++row) {
+      const arch::SourceRow m = map.locate(row);
+      float* out = dst + row * width;
+      int64_t last = 0;  // highest source index read, for the bound check
+      if (m.parity >= 0) {  // bias [E, 2F]: every other value of a row twice as long
+        last = (m.row + 1) * 2 * width - 1;
+        if (last < static_cast<int64_t>(src.size()))
+          for (int64_t c = 0; c < width; ++c) out[c] = src[static_cast<size_t>(m.row * 2 * width + 2 * c + m.parity)];
+      } else if (r.transpose_source) {  // dense [E, in, B]: "row" j of matrix e is column j
+        const int64_t e = m.row / B, j = m.row % B;
+        last = (e * A + A - 1) * B + j;
+        if (last < static_cast<int64_t>(src.size()))
+          for (int64_t k = 0; k < A; ++k) out[k] = src[static_cast<size_t>((e * A + k) * B + j)];
+      } else {
+        last = (m.row + 1) * width - 1;
+        if (last < static_cast<int64_t>(src.size())) std::memcpy(out, src.data() + m.row * width, static_cast<size_t>(width) * sizeof(float));
+      }
+      if (last >= static_cast<int64_t>(src.size()))
+        fail("{}: tensor {} ({} elements) is too small for {} (row {})", dir_, st.name, st.n_elements(), r.gguf_name, m.row);
     }
     t.type = GgmlType::F32;
     t.data = reinterpret_cast<const uint8_t*>(dst);

@@ -117,6 +117,7 @@ void Context::eval(std::span<const int32_t> tokens, bool all_logits) {
   for (int32_t t : tokens)
     if (t < 0 || t >= vocab) fail("token id {} is outside the vocabulary (0..{})", t, vocab - 1);
   logits_.resize(static_cast<size_t>(all_logits ? n : 1) * vocab);
+  const ObserverScope observing(&observers_);
   for (int done = 0; done < n; done += n_batch_) {
     const int nb = std::min(n_batch_, n - done);
     const bool last = done + nb == n;

@@ -1,6 +1,6 @@
 // The engine's matmul is the kernels module (Highway SIMD, runtime dispatch, activations quantized to the
 // weight type's dot partner as ggml does); this file only adapts the engine's Weight views to it and hosts
-// the calibration hook.
+// the observers' scope (engine/observers.h).
 #include "engine/matmul.h"
 
 #include <algorithm>
@@ -15,24 +15,21 @@
 namespace lp::engine {
 namespace {
 
-ActivationObserver& activation_slot() {
-  static ActivationObserver observer;
-  return observer;
-}
-RoutingObserver& routing_slot() {
-  static RoutingObserver observer;
-  return observer;
+// The observers of the context whose forward pass runs on this thread (engine/observers.h).
+thread_local const Observers* t_observers = nullptr;
+
+void report_activation(const Weight& W, int expert, int n_expert, const float* x, int n_tokens) {
+  if (const Observers* o = t_observers; o && o->activation) o->activation(ActivationEvent{W.t->name, expert, n_expert, x, n_tokens, W.cols()});
 }
 
 }  // namespace
 
-void set_activation_observer(ActivationObserver observer) { activation_slot() = std::move(observer); }
-void set_routing_observer(RoutingObserver observer) { routing_slot() = std::move(observer); }
-const ActivationObserver& activation_observer() { return activation_slot(); }
-const RoutingObserver& routing_observer() { return routing_slot(); }
+ObserverScope::ObserverScope(const Observers* observers) : previous_(t_observers) { t_observers = observers; }
+ObserverScope::~ObserverScope() { t_observers = previous_; }
+const Observers* current_observers() { return t_observers; }
 
 void matmul(const Weight& W, const float* x, int n_tokens, float* y, int threads) {
-  if (const auto& observe = activation_observer()) observe(ActivationEvent{W.t->name, 0, 1, x, n_tokens, W.cols()});
+  report_activation(W, 0, 1, x, n_tokens);
   if (W.t->mlx) return kernels::matmul_mlx(*W.t->mlx, W.rows(), W.cols(), x, n_tokens, y, threads);
   kernels::matmul(W.type(), W.t->data, W.rows(), W.cols(), x, n_tokens, y, threads);
 }
@@ -57,8 +54,7 @@ void matmul_rows(const Weight& W, int64_t row_begin, int64_t row_end, const floa
 
 void matmul_expert(const Weight& W, int expert, const float* x, int n_tokens, float* y, int threads) {
   const int64_t rows = W.expert_rows(), first = int64_t{expert} * rows;
-  if (const auto& observe = activation_observer())
-    observe(ActivationEvent{W.t->name, expert, static_cast<int>(W.n_experts()), x, n_tokens, W.cols()});
+  report_activation(W, expert, static_cast<int>(W.n_experts()), x, n_tokens);
   if (W.t->mlx) {
     const kernels::MlxWeights& m = *W.t->mlx;
     const int64_t words = quant::mlx_packed_cols(W.cols(), m.bits), groups = W.cols() / m.group_size;

@@ -29,7 +29,7 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
 // Row r of W as floats (W.cols() of them), for any weight the engine binds (GGUF types and MLX affine).
 void weight_row(const Weight& W, int64_t r, float* dst);
 
-// matmul() reports its input to the activation observer (engine/observers.h) when one is set.
+// matmul() and matmul_expert() report their input to the activation observer in scope (engine/observers.h).
 
 // Weight types the kernels can multiply.
 bool matmul_supports(GgmlType type);

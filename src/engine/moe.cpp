@@ -105,8 +105,7 @@ void moe_ffn(const HParams& hp, const LayerDesc& L, int layer, const float* xn, 
   matmul(m.router, xn, n, s.logits.data(), threads);
   if (m.router_bias) add_rows(s.logits.data(), f32(m.router_bias), n, ne);
   for (int t = 0; t < n; ++t) route_token(&s.logits[size_t(t) * ne], cfg, &s.selected[size_t(t) * k], &s.weights[size_t(t) * k]);
-  if (const auto& observe = routing_observer())
-    observe(RoutingEvent{layer, n, ne, k, s.selected.data(), s.weights.data()});
+  if (const Observers* o = current_observers(); o && o->routing) o->routing(RoutingEvent{layer, n, ne, k, s.selected.data(), s.weights.data()});
 
   // 2. group the (token, slot) pairs by expert: counting sort keeps token order within an expert.
   std::vector<int> count(ne + 1, 0);

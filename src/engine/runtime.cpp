@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <utility>
 
 #include "core/error.h"
 #include "engine/context.h"
@@ -457,3 +458,9 @@ ModelInfo Runtime::info() const {
 }
 
 }  // namespace lp
+
+namespace lp::engine {
+
+void set_observers(Runtime& runtime, Observers observers) { runtime.impl().ctx->set_observers(std::move(observers)); }
+
+}  // namespace lp::engine

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/sha256.h"
 
 namespace lp::eval {
@@ -23,13 +24,11 @@ Corpus builtin_corpus() {
 
 Corpus load_corpus(const std::string& path) {
   if (path.empty()) return builtin_corpus();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open corpus file", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::optional<std::string> text = try_read_file(path);
+  if (!text) fail("{}: cannot open corpus file", path);
   Corpus c;
   c.name = path;
-  c.text = ss.str();
+  c.text = std::move(*text);
   if (c.text.empty()) fail("{}: corpus file is empty", path);
   c.sha256 = sha256_hex(c.text);
   return c;

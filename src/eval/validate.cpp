@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 #include <random>
+#include <utility>
 
 #include <unistd.h>
 
@@ -115,17 +116,21 @@ void check_same_info(const ModelInfo& a, const ModelInfo& b, const std::string& 
          path, b.n_layer, b.n_embd, b.n_head, b.n_head_kv, a.n_layer, a.n_embd, a.n_head, a.n_head_kv);
 }
 
-// Routes the engine's routing observer into whichever ChunkRouting is current; unset on scope exit so a
-// failed run leaves no dangling hook behind.
+// Routes the routing observers of the watched runtimes (the live original and every format) into whichever
+// ChunkRouting is current; removes them on scope exit so a failed run leaves no hook pointing here.
 class RoutingCapture {
  public:
-  explicit RoutingCapture(bool enabled) : enabled_(enabled) {
-    if (enabled_) engine::set_routing_observer([this](const engine::RoutingEvent& e) {
+  RoutingCapture(bool enabled, std::vector<Runtime*> watched) : watched_(enabled ? std::move(watched) : std::vector<Runtime*>{}) {
+    for (Runtime* rt : watched_) {
+      engine::Observers o;
+      o.routing = [this](const engine::RoutingEvent& e) {
         if (sink_) sink_->add(e);
-      });
+      };
+      engine::set_observers(*rt, std::move(o));
+    }
   }
   ~RoutingCapture() {
-    if (enabled_) engine::set_routing_observer({});
+    for (Runtime* rt : watched_) engine::set_observers(*rt, {});
   }
   RoutingCapture(const RoutingCapture&) = delete;
   RoutingCapture& operator=(const RoutingCapture&) = delete;
@@ -136,7 +141,7 @@ class RoutingCapture {
   }
 
  private:
-  bool enabled_;
+  std::vector<Runtime*> watched_;
   ChunkRouting* sink_ = nullptr;
 };
 
@@ -410,7 +415,11 @@ ValidationReport validate(const ValidateOptions& o) {
   PerplexityAccumulator ref_ppl;
   std::vector<ComparisonAccumulator> acc(rep.formats.size());
   std::vector<MoeAccumulator> moe(rep.formats.size());
-  RoutingCapture routing(rep.is_moe && live);
+  std::vector<Runtime*> watched;
+  if (ref.model) watched.push_back(&*ref.model);
+  for (auto& rt : runtimes)
+    if (rt) watched.push_back(&*rt);
+  RoutingCapture routing(rep.is_moe && live, std::move(watched));
   ChunkRouting ref_routing, q_routing;
   std::vector<int> ref_top(o.ctx);
   std::vector<float> ref_logits;

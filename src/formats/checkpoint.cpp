@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/fp16.h"
 
 namespace fs = std::filesystem;
@@ -16,21 +17,8 @@ namespace fs = std::filesystem;
 namespace lp::formats {
 
 namespace {
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail("{}: cannot open", p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-nlohmann::json parse_json_file(const fs::path& p) {
-  try {
-    return nlohmann::json::parse(read_text(p));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", p.string(), e.what());
-  }
-}
+std::string read_text(const fs::path& p) { return read_file(p); }
+nlohmann::json parse_json_file(const fs::path& p) { return read_json_file(p); }
 
 float fp8_e5m2_to_f32(uint8_t v) { return f16_to_f32(static_cast<uint16_t>(v) << 8); }
 }  // namespace

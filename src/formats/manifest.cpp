@@ -4,6 +4,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace lp::formats {
 
@@ -40,15 +41,7 @@ Manifest Manifest::from_json(const json& j, const std::string& origin) {
 }
 
 Manifest Manifest::read(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) fail("{}: cannot read", file.string());
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const std::exception& e) {
-    fail("{}: invalid JSON: {}", file.string(), e.what());
-  }
-  return from_json(j, file.string());
+  return from_json(read_json_file(file), file.string());
 }
 
 json Manifest::to_json() const {

@@ -1,4 +1,5 @@
 #include "hw/machine.h"
+#include "core/file_io.h"
 
 #include <dlfcn.h>
 
@@ -15,13 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) return {};
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string read_text(const fs::path& p) { return try_read_file(p).value_or(std::string()); }
 
 std::string trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r\n");

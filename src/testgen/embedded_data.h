@@ -1,4 +1,4 @@
-// Data files compiled into lp_testgen (generated source, see src/testgen/CMakeLists.txt).
+// Data files compiled into lp_testgen (lp_embed_file, see src/testgen/CMakeLists.txt).
 #pragma once
 #include <string_view>
 

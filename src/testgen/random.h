@@ -5,13 +5,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/random.h"
+
 namespace lp::testgen {
 
-inline uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using lp::mix64;
+using lp::SplitMix64;  // core/random.h: the project's one seeded generator
 
 // FNV-1a, used to give every tensor its own stream from the tensor name.
 inline uint64_t hash_name(std::string_view s) {
@@ -19,16 +18,6 @@ inline uint64_t hash_name(std::string_view s) {
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
   return h;
 }
-
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() { return mix64(state_ += 0x9E3779B97F4A7C15ull); }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-
- private:
-  uint64_t state_;
-};
 
 // Natural log for x > 0 using frexp and the atanh series (error below 1e-15 relative).
 double portable_log(double x);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "formats/gguf.h"
 
 namespace lp::text {
@@ -12,21 +13,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-nlohmann::ordered_json read_json(const fs::path& path) {
-  try {
-    return nlohmann::ordered_json::parse(read_text(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", path.string(), e.what());
-  }
-}
+std::string read_text(const fs::path& path) { return read_file(path); }
+nlohmann::ordered_json read_json(const fs::path& path) { return read_json_file<nlohmann::ordered_json>(path); }
 
 std::optional<std::string> token_text(const nlohmann::ordered_json& config, const char* key) {
   auto it = config.find(key);

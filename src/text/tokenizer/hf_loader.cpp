@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "text/tokenizer/tokenizer.h"
 
 namespace lp::text {
@@ -214,13 +215,7 @@ json parse_json(std::string_view text, const std::string& name) {
   }
 }
 
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) fail("{}: cannot open", p.string());
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using lp::read_file;
 
 // bos_token / eos_token entries: "text" or {"content": "text", ...}.
 std::optional<std::string> config_token(const Ctx& c, const json& cfg, const char* key) {

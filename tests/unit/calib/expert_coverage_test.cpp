@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "calib/calibrate.h"
 #include "calib/coverage.h"
 #include "calib/imatrix.h"
 #include "calib/shrinkage.h"
@@ -101,18 +102,13 @@ TEST(Shrinkage, BlendsRareExpertsTowardTheLayerPooledMean) {
 TEST(ExpertCoverage, ImatrixCountsPerExpertEqualTokensRouted) {
   Imatrix im;
   ExpertCoverage cov;
-  lp::engine::set_activation_observer([&](const lp::engine::ActivationEvent& e) {
-    im.accumulate(e.weight, e.expert, e.n_expert, e.x, e.n_tokens, e.cols);
-  });
-  lp::engine::set_routing_observer([&](const lp::engine::RoutingEvent& e) {
-    add_routing(cov.routed, e.layer, e.n_expert, e.k, {e.selected, static_cast<size_t>(e.n_tokens * e.k)});
-  });
+  const lp::engine::Observers obs = calibration_observers(im, cov);
   const int n_tokens = 5, k = 2, n_expert = 4, cols = 3;
   const std::vector<int32_t> selected = {0, 2, 2, 1, 0, 2, 3, 2, 0, 1};
   const std::vector<float> weights(selected.size(), 0.5f);
   std::vector<float> x(static_cast<size_t>(n_tokens * cols));
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
-  lp::engine::routing_observer()(lp::engine::RoutingEvent{2, n_tokens, n_expert, k, selected.data(), weights.data()});
+  obs.routing(lp::engine::RoutingEvent{2, n_tokens, n_expert, k, selected.data(), weights.data()});
   const std::string name = "blk.2.ffn_up_exps.weight";
   for (int e = 0; e < n_expert; ++e) {
     std::vector<float> rows;
@@ -123,10 +119,8 @@ TEST(ExpertCoverage, ImatrixCountsPerExpertEqualTokensRouted) {
           rows.insert(rows.end(), x.begin() + t * cols, x.begin() + (t + 1) * cols);
           ++n;
         }
-    if (n > 0) lp::engine::activation_observer()(lp::engine::ActivationEvent{name, e, n_expert, rows.data(), n, cols});
+    if (n > 0) obs.activation(lp::engine::ActivationEvent{name, e, n_expert, rows.data(), n, cols});
   }
-  lp::engine::set_activation_observer({});
-  lp::engine::set_routing_observer({});
   EXPECT_EQ(im.entries.at(name).counts, cov.routed.at(2));
   EXPECT_EQ(cov.routed.at(2), (std::vector<int64_t>{3, 2, 4, 1}));
   // expert 3 saw token 3 only: x row 3 = (9, 10, 11)

@@ -213,24 +213,27 @@ TEST(MoeFfn, ObserversSeeRoutingAndPerExpertRows) {
   for (float& v : x) v = dist(rng);
   std::vector<int32_t> routed;
   std::map<std::pair<std::string, int>, int> rows;
-  set_routing_observer([&](const RoutingEvent& ev) {
+  Observers obs;
+  obs.routing = [&](const RoutingEvent& ev) {
     EXPECT_EQ(ev.layer, 3);
     EXPECT_EQ(ev.n_tokens, n);
     EXPECT_EQ(ev.n_expert, TinyMoe::ne);
     EXPECT_EQ(ev.k, TinyMoe::k);
     for (int t = 0; t < n; ++t) EXPECT_NEAR(ev.weights[t * 2] + ev.weights[t * 2 + 1], 1.0f, 1e-6);
     routed.assign(ev.selected, ev.selected + n * ev.k);
-  });
-  set_activation_observer([&](const ActivationEvent& ev) {
+  };
+  obs.activation = [&](const ActivationEvent& ev) {
     if (ev.weight.find("_exps") != std::string::npos) {
       EXPECT_EQ(ev.n_expert, TinyMoe::ne);
     }
     rows[{ev.weight, ev.expert}] += ev.n_tokens;
-  });
+  };
   MoeScratch s;
-  moe_ffn(m.hp, m.L, 3, x.data(), n, out.data(), s, 1);
-  set_routing_observer({});
-  set_activation_observer({});
+  {
+    const ObserverScope scope(&obs);
+    moe_ffn(m.hp, m.L, 3, x.data(), n, out.data(), s, 1);
+  }
+  EXPECT_EQ(current_observers(), nullptr);
   ASSERT_EQ(routed.size(), size_t(n * TinyMoe::k));
   EXPECT_EQ((rows[{"blk.0.ffn_gate_inp.weight", 0}]), n);
   for (int e = 0; e < TinyMoe::ne; ++e) {
