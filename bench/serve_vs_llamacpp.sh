@@ -9,31 +9,16 @@
 # (LP_LLAMA_NATIVE=1 scripts/build_llama_tools.sh BUILD_DIR llama-server). Loopback ports 18431/18432.
 # LP_SERVE_CLIENTS="1 4 8", LP_SERVE_REQUESTS_PER_CLIENT=4, LP_SERVE_MAX_TOKENS=64 change the load.
 set -euo pipefail
-src="$(cd "$(dirname "$0")/.." && pwd)"
-build="${1:-$src/build/release}"
-threads="${2:-$(lscpu -p=core,socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)}"
+source "$(dirname "$0")/bench_models.sh"
 parallel="${3:-8}"
-run="$build/apps/llama-pajamas-run"
-quant="$build/apps/llama-pajamas-quant"
 peer="${LLAMA_SERVER:-$build/llama.cpp-native/bin/llama-server}"
-work="${LP_BENCH_WORK:-$build/bench-engine}"
 clients_list="${LP_SERVE_CLIENTS:-1 4 8}"
 per_client="${LP_SERVE_REQUESTS_PER_CLIENT:-4}"
 max_tokens="${LP_SERVE_MAX_TOKENS:-64}"
 ctx=1024
 source "$src/scripts/env.sh"
 [[ -x "$peer" ]] || { echo "error: $peer missing (LP_LLAMA_NATIVE=1 scripts/build_llama_tools.sh $build llama-server)" >&2; exit 1; }
-mkdir -p "$work"
-models=()
-if [[ -n "${LP_BENCH_MODELS:-}" ]]; then
-  read -r -a models <<<"$LP_BENCH_MODELS"
-else
-  [[ -d "$work/qwen3-0.6b" ]] || "$quant" make-test-model --family qwen3 --preset qwen3-0.6b --output "$work/qwen3-0.6b" --seed 1
-  for p in Q4_K_M Q8_0; do
-    [[ -d "$work/out-$p" ]] || "$quant" convert "$work/qwen3-0.6b" --output "$work/out-$p" --formats gguf --precision "$p" --quiet
-    models+=("$(find "$work/out-$p" -name '*.gguf' | head -1)")
-  done
-fi
+bench_models Q4_K_M Q8_0
 
 pid=""
 cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; }

@@ -4,8 +4,9 @@
 //   lp::InferenceConfig cfg;  cfg.max_tokens = 64;  cfg.sampling.temperature = 0;
 //   rt.generate("Once upon a time", cfg, [](std::string_view piece) { std::cout << piece; return true; });
 //
-// Errors are thrown as lp::Error (a std::runtime_error) with a one-line message. A Runtime owns one
-// sequence (KV cache): calls are not thread-safe; open one Runtime per concurrent conversation.
+// Errors are thrown as lp::Error (a std::runtime_error) with a one-line message. A Runtime's generate/chat/
+// stream calls use one sequence (KV cache) and are not thread-safe; for several concurrent callers put an
+// lp::Scheduler (llama_pajamas/scheduler.h) over the Runtime: it decodes their sequences together.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "core/error.h"
@@ -17,7 +18,8 @@ namespace lp::engine {
 namespace {
 
 // Max |batched - alone| over a logit row. The fixtures' logits are O(10); the batched path differs from the
-// one-token path only in summation order, measured at <= 2e-5 on these fixtures (F32 weights from bf16).
+// one-token path only in summation order (the test prints the largest difference it saw: 7e-6 to 8.3e-5 on
+// AVX-512, 2026-12-07), so 1e-3 is over ten times the noise and far below a masking bug (differences of O(1)).
 constexpr double kTolerance = 1e-3;
 
 const char* const kFamilies[] = {"tiny-qwen3", "tiny-qwen3moe", "tiny-gptoss", "tiny-gemma3"};
@@ -80,12 +82,14 @@ TEST_P(Batch, FourSequencesInOnePassMatchEachAlone) {
     owner.push_back({s, 0});
   };
   int step[4] = {0, 0, 0, 0};
+  double worst = 0;
   for (int s = 0; s < 3; ++s) prefill(s);
   while (true) {
     b.decode(rows);
     for (size_t k = 0; k < owner.size(); ++k) {
       const auto [s, st] = owner[k];
       const double d = max_diff(b.batch_logits(int(k)), want[s][st].data(), vocab);
+      worst = std::max(worst, d);
       EXPECT_LE(d, kTolerance) << GetParam() << " sequence " << s << " step " << st;
       step[s] = st + 1;
     }
@@ -102,6 +106,7 @@ TEST_P(Batch, FourSequencesInOnePassMatchEachAlone) {
     }
     if (rows.empty()) break;
   }
+  std::printf("%s: max |batched - alone| logit difference %.3g\n", GetParam(), worst);
   for (int s = 0; s < 4; ++s) EXPECT_EQ(b.seq_n_past(s), lens[s] + steps) << s;
   EXPECT_EQ(b.cells_used(), 37 + 5 + 20 + 11 + 4 * steps);
 }
