@@ -323,6 +323,34 @@ TEST(Server, SlotsQueueMetricsAndDisconnect) {
   EXPECT_EQ(json::parse(res->body)["error"]["param"], "n");
 }
 
+// A non-streaming client that gives up is noticed by the one-per-second whitespace the server sends while the
+// answer is being generated: its generation is cancelled and the slot freed long before it would end.
+TEST(Server, NonStreamingClientThatLeavesIsCancelled) {
+  ServerOptions o;
+  o.parallel = 1;
+  o.defaults.config.ignore_eos = true;  // as `serve --ignore-eos`: the generation cannot end early by itself
+  Running s(o, 32768);
+  {  // a raw client: send the request, wait for the generation to start, hang up without reading
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(s.port()));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    const std::string body = json{{"prompt", "The"}, {"max_tokens", 32000}, {"temperature", 0}}.dump();
+    const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+    ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), ssize_t(req.size()));
+    EXPECT_TRUE(s.wait_busy(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    close(fd);
+  }
+  EXPECT_TRUE(s.wait_busy(0)) << "the slot stayed busy after the client left";
+  auto metrics = s.client().Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("lp_requests_cancelled_total 1\n"), std::string::npos) << metrics->body;
+}
+
 TEST(Server, ChoicesAndTimeout) {
   ServerOptions o;
   o.parallel = 2;
