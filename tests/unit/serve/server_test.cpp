@@ -85,6 +85,20 @@ class Running {
   std::thread thread_;
 };
 
+// A plain TCP connection to the server (for clients that misbehave below HTTP); -1 on failure.
+int connect_raw(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 std::string expected_chat(const std::vector<ChatMessage>& messages, int max_tokens) {
   Runtime rt = Runtime::open(model_dir(), small_ctx());
   InferenceConfig c;
@@ -331,12 +345,8 @@ TEST(Server, NonStreamingClientThatLeavesIsCancelled) {
   o.defaults.config.ignore_eos = true;  // as `serve --ignore-eos`: the generation cannot end early by itself
   Running s(o, 32768);
   {  // a raw client: send the request, wait for the generation to start, hang up without reading
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(s.port()));
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    const int fd = connect_raw(s.port());
+    ASSERT_GE(fd, 0);
     const std::string body = json{{"prompt", "The"}, {"max_tokens", 32000}, {"temperature", 0}}.dump();
     const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -385,12 +395,8 @@ TEST(Server, SlowClientsAreCutOffAndHealthStillAnswers) {
   Running s(o);
   std::vector<int> socks;
   for (int i = 0; i < 4; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(s.port()));
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    const int fd = connect_raw(s.port());
+    ASSERT_GE(fd, 0);
     socks.push_back(fd);
   }
   const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
