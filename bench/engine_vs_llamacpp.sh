@@ -11,27 +11,8 @@
 # multi-threaded numbers when cores are busy; export OMP_WAIT_POLICY=passive there (not on a quiet machine).
 # LP_KERNELS_NO_TILES=1 runs our engine without the prefill GEMM tiles (A/B).
 set -euo pipefail
-src="$(cd "$(dirname "$0")/.." && pwd)"
-build="${1:-$src/build/release}"
-threads="${2:-$(lscpu -p=core,socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)}"
-run="$build/apps/llama-pajamas-run"
-quant="$build/apps/llama-pajamas-quant"
-work="${LP_BENCH_WORK:-$build/bench-engine}"
-mkdir -p "$work"
-
-models=()
-if [[ -n "${LP_BENCH_MODELS:-}" ]]; then
-  read -r -a models <<<"$LP_BENCH_MODELS"
-elif [[ -x "$quant" ]]; then
-  [[ -d "$work/qwen3-0.6b" ]] || "$quant" make-test-model --family qwen3 --preset qwen3-0.6b --output "$work/qwen3-0.6b" --seed 1
-  for p in Q8_0 Q4_K_M; do
-    [[ -d "$work/out-$p" ]] || "$quant" convert "$work/qwen3-0.6b" --output "$work/out-$p" --formats gguf --precision "$p" --quiet
-    models+=("$(find "$work/out-$p" -name '*.gguf' | head -1)")
-  done
-else
-  echo "error: $quant not built and LP_BENCH_MODELS not set" >&2
-  exit 1
-fi
+source "$(dirname "$0")/bench_models.sh"
+bench_models Q8_0 Q4_K_M
 
 printf '%-40s %10s %10s %7s | %10s %10s %7s | %8s\n' model "pp ours" "pp l.cpp" ratio "tg ours" "tg l.cpp" ratio "tg/bw"
 for m in "${models[@]}"; do

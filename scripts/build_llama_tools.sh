@@ -17,9 +17,12 @@
 # --native: the whole of llama.cpp from the bundled sources with -DGGML_NATIVE=ON (AVX-512/VNNI where the CPU
 # has them), in BUILD_DIR/llama.cpp-native/bin: the CPU speed baseline of docs/PERFORMANCE.md (llama-bench,
 # llama-server). Default targets there: llama-bench llama-server.
+#   LP_LLAMA_NATIVE=1 in the environment means the same as --native.
+#   llama-server among the targets turns on llama.cpp's LLAMA_BUILD_SERVER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 native=0
+[ "${LP_LLAMA_NATIVE:-0}" = 1 ] && native=1
 if [ "${1:-}" = --native ]; then native=1; shift; fi
 build="${1:?usage: scripts/build_llama_tools.sh [--native] BUILD_DIR [TARGET ...]}"
 shift
@@ -40,10 +43,11 @@ fi
 
 # cmake_build OUT NATIVE TARGET...: a source build of llama.cpp (static libraries) for the given targets.
 cmake_build() {
-  local out=$1 native_flag=$2
+  local out=$1 native_flag=$2 server=OFF t
   shift 2
+  for t in "$@"; do [ "$t" = llama-server ] && server=ON; done
   cmake -S "$src" -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE="$native_flag" -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF >/dev/null
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=$server -DBUILD_SHARED_LIBS=OFF >/dev/null
   cmake --build "$out" -j "$(nproc)" --target "$@"
 }
 

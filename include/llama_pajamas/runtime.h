@@ -4,8 +4,9 @@
 //   lp::InferenceConfig cfg;  cfg.max_tokens = 64;  cfg.sampling.temperature = 0;
 //   rt.generate("Once upon a time", cfg, [](std::string_view piece) { std::cout << piece; return true; });
 //
-// Errors are thrown as lp::Error (a std::runtime_error) with a one-line message. A Runtime owns one
-// sequence (KV cache): calls are not thread-safe; open one Runtime per concurrent conversation.
+// Errors are thrown as lp::Error (a std::runtime_error) with a one-line message. A Runtime's generate/chat/
+// stream calls use one sequence (KV cache) and are not thread-safe; for several concurrent callers put an
+// lp::Scheduler (llama_pajamas/scheduler.h) over the Runtime: it decodes their sequences together.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,9 @@ class TokenConstraint {
   virtual void accept(int32_t token) = 0;
   // Nothing but end-of-generation may follow: the generation ends here.
   virtual bool complete() const = 0;
+  // A fresh copy in the same state, for another sequence (lp::Scheduler's n > 1 choices each need their own);
+  // null when the constraint cannot be copied (such a constraint is refused with n > 1).
+  virtual std::shared_ptr<TokenConstraint> clone() const { return nullptr; }
 };
 
 // Log-probabilities of one generated token and of the top alternatives at its position.
@@ -70,7 +74,8 @@ struct InferenceConfig {
   bool decode_special = false;    // special tokens appear in the text (tool-call and channel markers)
   std::shared_ptr<TokenConstraint> constraint;  // null: unconstrained
   int logprobs = -1;              // >= 0: record each token's logprob and this many top alternatives
-  std::function<void(const TokenLogprob&)> on_logprob;  // with logprobs >= 0: each one as it is recorded
+  // with logprobs >= 0: each one as it is recorded (lp::Scheduler: on its worker thread; use Piece::logprobs)
+  std::function<void(const TokenLogprob&)> on_logprob;
 };
 
 struct ChatMessage {

@@ -35,8 +35,10 @@ class AtomicFile {
 // Convenience: write a whole text file atomically.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
-// A directory that is built under a temporary sibling name and renamed into place on commit(),
-// or merged file by file into an existing destination. Removed on destruction unless committed.
+// A directory that is built under a temporary sibling name and put in place by one rename on commit(): into an
+// absent destination directly; over an existing one, the entries of the old folder that the new one lacks are
+// hard-linked (copied where links fail) into the staging dir first, then the two are exchanged atomically
+// (renameat2 RENAME_EXCHANGE) and the old one removed. Removed on destruction unless committed.
 class StagingDir {
  public:
   explicit StagingDir(std::filesystem::path final_dir);
@@ -46,11 +48,10 @@ class StagingDir {
 
   const std::filesystem::path& path() const { return temp_; }  // write here
   const std::filesystem::path& final_path() const { return final_; }
-  // Moves every entry of the staging dir into final_dir (created if absent), replacing same-named entries.
+  // final_dir becomes the staging dir's entries plus the old final_dir's other entries (same-named ones replaced).
   void commit();
-  // Replaces final_dir as a whole: the old folder is renamed aside, the staging dir renamed into its place,
-  // then the old one removed. Nothing of the old content survives; a failure before the second rename puts
-  // the old folder back.
+  // Replaces final_dir as a whole: one atomic exchange, then the old folder is removed. Nothing of the old
+  // content survives. (Without RENAME_EXCHANGE: the old folder is renamed aside first and put back on failure.)
   void commit_replace();
 
  private:
@@ -58,6 +59,11 @@ class StagingDir {
   std::filesystem::path temp_;
   bool committed_ = false;
 };
+
+// Ctrl-C and SIGTERM: from now on they remove every live staging folder and uncommitted temporary file
+// (StagingDir, AtomicFile) and exit with 128 + the signal. Blocks both signals in the calling thread (call it
+// before other threads start, so they inherit the mask) and takes them in a watcher thread. Idempotent.
+void remove_temporaries_on_signals();
 
 // True when `dir` exists and holds anything (a regular file at `dir` also counts: it is not an empty folder).
 bool is_non_empty_output(const std::filesystem::path& dir);

@@ -1,6 +1,13 @@
-// An inference context: one sequence's KV cache plus scratch buffers, running the transformer forward
-// pass over batches of tokens. Read forward.cpp top to bottom for the math.
+// An inference context: a KV cache for one or several sequences plus scratch buffers, running the
+// transformer forward pass over batches of tokens. Read forward.cpp top to bottom for the math.
+//
+// Several sequences (n_seq > 1): the KV cache is one pool of n_ctx cells split into n_seq equal slots of
+// n_ctx / n_seq cells (llama-server's --ctx / --parallel); sequence s owns cells [s * seq_ctx, (s+1) * seq_ctx).
+// decode() runs a batch of (sequence, position, token) rows in one forward pass: every weight matrix is read
+// once for all rows (the multi-token GEMM tiles), and each row attends only to its own sequence's cells
+// (positions <= its own, within the sliding window where the layer has one).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -18,6 +25,16 @@ struct ContextOptions {
   int n_batch = 512;   // prompt tokens per forward call (prefill batch)
   int threads = 0;     // 0 = physical cores
   CacheType cache_type = CacheType::F16;
+  int n_seq = 1;       // sequences sharing the cache; each gets n_ctx / n_seq cells
+};
+
+// One row of a multi-sequence batch. pos must be the sequence's next position (n_past(seq) plus the rows of
+// the same sequence before it in this batch).
+struct BatchRow {
+  int32_t seq = 0;
+  int32_t pos = 0;
+  int32_t token = 0;
+  bool logits = false;  // compute this row's logits (batch_logits(k) for the k-th such row)
 };
 
 int default_thread_count();
@@ -30,13 +47,28 @@ class Context {
   // every token of this call; otherwise only for the last one (logits(0)). Throws when the context is full.
   void eval(std::span<const int32_t> tokens, bool all_logits = false);
 
+  // Runs rows of several sequences in one pass (split into n_batch-row forward calls). Throws, changing
+  // nothing, on a sequence id out of range, a position that does not continue its sequence, a full
+  // sequence, or a token outside the vocabulary. Logits of the flagged rows: batch_logits(0..).
+  void decode(std::span<const BatchRow> rows);
+  const float* batch_logits(int k) const { return logits_.data() + static_cast<size_t>(k) * model_.hp().n_vocab; }
+
+  int n_seq() const { return n_seq_; }
+  int seq_ctx() const { return seq_ctx_; }                 // cells per sequence
+  int seq_n_past(int seq) const { return seq_past_[seq]; }
+  void seq_truncate(int seq, int n) { seq_past_[seq] = std::min(seq_past_[seq], std::max(0, n)); }
+  // Copies the first n cached positions of src into dst (a shared prompt prefix: n > 1 choices, or another
+  // slot's system prompt) and sets dst's length to n. Cheaper than evaluating them again.
+  void seq_copy(int src, int dst, int n);
+  int cells_used() const;  // sum of the sequences' lengths
+
   const float* logits(int i = 0) const { return logits_.data() + static_cast<size_t>(i) * model_.hp().n_vocab; }
   int n_vocab() const { return model_.hp().n_vocab; }
-  int n_past() const { return n_past_; }
+  int n_past() const { return seq_past_[0]; }  // sequence 0 (the single-sequence API)
   int n_ctx() const { return n_ctx_; }
   int threads() const { return threads_; }
-  void reset() { n_past_ = 0; }
-  void truncate(int n) { n_past_ = n < n_past_ ? n : n_past_; }  // drops cached positions >= n
+  void reset() { std::fill(seq_past_.begin(), seq_past_.end(), 0); }
+  void truncate(int n) { seq_truncate(0, n); }  // drops sequence 0's cached positions >= n
   const Model& model() const { return model_; }
   const KvCache& cache() const { return cache_; }
   // This context's observers (engine/observers.h): its eval() calls report to them, no other context's do.
@@ -44,12 +76,12 @@ class Context {
   const Observers& observers() const { return observers_; }
 
  private:
-  void forward_batch(const int32_t* tokens, int n, bool all_logits, float* out_logits);
+  void forward_batch(const BatchRow* rows, int n, float* out_logits);
 
   const Model& model_;
-  int n_ctx_, n_batch_, threads_;
+  int n_ctx_, n_batch_, threads_, n_seq_, seq_ctx_;
   KvCache cache_;
-  int n_past_ = 0;
+  std::vector<int> seq_past_;
   std::vector<float> logits_;
   // scratch, sized for n_batch tokens
   std::vector<float> x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, scores_;

@@ -95,7 +95,11 @@ Context::Context(const Model& model, const ContextOptions& o)
       n_ctx_(o.n_ctx > 0 ? o.n_ctx : model.hp().n_ctx_train),
       n_batch_(std::max(1, o.n_batch)),
       threads_(o.threads > 0 ? o.threads : default_thread_count()),
-      cache_(o.cache_type, model.hp().n_layer, n_ctx_, model.hp().n_head_kv * model.hp().head_dim) {
+      n_seq_(std::max(1, o.n_seq)),
+      seq_ctx_(n_ctx_ / n_seq_),
+      cache_(o.cache_type, model.hp().n_layer, seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
+      seq_past_(n_seq_, 0) {
+  if (seq_ctx_ < 1) fail("a context of {} tokens cannot hold {} sequences", n_ctx_, n_seq_);
   const HParams& hp = model.hp();
   const size_t B = n_batch_;
   x_.resize(B * hp.n_embd);
@@ -112,31 +116,63 @@ Context::Context(const Model& model, const ContextOptions& o)
 void Context::eval(std::span<const int32_t> tokens, bool all_logits) {
   const int n = static_cast<int>(tokens.size());
   if (n == 0) return;
-  if (n_past_ + n > n_ctx_) fail("context is full: {} cached + {} new tokens > context size {}", n_past_, n, n_ctx_);
+  const int p0 = seq_past_[0];
+  if (p0 + n > seq_ctx_) fail("context is full: {} cached + {} new tokens > context size {}", p0, n, seq_ctx_);
+  std::vector<BatchRow> rows(n);
+  for (int i = 0; i < n; ++i) rows[i] = {0, p0 + i, tokens[i], all_logits || i == n - 1};
+  decode(rows);
+}
+
+void Context::decode(std::span<const BatchRow> rows) {
+  const int n = static_cast<int>(rows.size());
+  if (n == 0) return;
   const int vocab = model_.hp().n_vocab;
-  for (int32_t t : tokens)
-    if (t < 0 || t >= vocab) fail("token id {} is outside the vocabulary (0..{})", t, vocab - 1);
-  logits_.resize(static_cast<size_t>(all_logits ? n : 1) * vocab);
-  const ObserverScope observing(&observers_);
+  std::vector<int> next(seq_past_);
+  int n_logits = 0;
+  for (const BatchRow& r : rows) {
+    if (r.seq < 0 || r.seq >= n_seq_) fail("sequence id {} is outside 0..{}", r.seq, n_seq_ - 1);
+    if (r.token < 0 || r.token >= vocab) fail("token id {} is outside the vocabulary (0..{})", r.token, vocab - 1);
+    if (r.pos != next[r.seq]) fail("sequence {}: position {} does not continue its {} cached tokens", r.seq, r.pos, next[r.seq]);
+    if (r.pos >= seq_ctx_) fail("context is full: sequence {} holds {} tokens", r.seq, seq_ctx_);
+    ++next[r.seq];
+    n_logits += r.logits;
+  }
+  logits_.resize(static_cast<size_t>(std::max(1, n_logits)) * vocab);
+  int done_logits = 0;
+  const ObserverScope observing(&observers_);  // this context's observers, for this pass only
   for (int done = 0; done < n; done += n_batch_) {
     const int nb = std::min(n_batch_, n - done);
-    const bool last = done + nb == n;
-    float* out = all_logits ? logits_.data() + static_cast<size_t>(done) * vocab : (last ? logits_.data() : nullptr);
-    forward_batch(tokens.data() + done, nb, all_logits, out);
+    forward_batch(rows.data() + done, nb, logits_.data() + static_cast<size_t>(done_logits) * vocab);
+    for (int i = 0; i < nb; ++i) done_logits += rows[done + i].logits;
   }
 }
 
-void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float* out_logits) {
+void Context::seq_copy(int src, int dst, int n) {
+  if (src < 0 || src >= n_seq_ || dst < 0 || dst >= n_seq_) fail("seq_copy: sequence {} or {} is outside 0..{}", src, dst, n_seq_ - 1);
+  if (n < 0 || n > seq_past_[src]) fail("seq_copy: sequence {} holds {} tokens, not {}", src, seq_past_[src], n);
+  cache_.copy_cells(src * seq_ctx_, dst * seq_ctx_, n);
+  seq_past_[dst] = n;
+}
+
+int Context::cells_used() const {
+  int s = 0;
+  for (int p : seq_past_) s += p;
+  return s;
+}
+
+void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
   const HParams& hp = model_.hp();
   const int d = hp.n_embd, hd = hp.head_dim, nh = hp.n_head, nkv = hp.n_head_kv;
   const int q_dim = nh * hd, kv_dim = nkv * hd, group = nh / nkv;
-  const int p0 = n_past_;
   const float kq_scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  auto cell = [&](int t) { return rows[t].seq * seq_ctx_ + rows[t].pos; };  // row t's KV cell
+  int max_pos = 0;
+  for (int t = 0; t < n; ++t) max_pos = std::max(max_pos, int(rows[t].pos));
 
   // 1. token embeddings
   for (int t = 0; t < n; ++t) {
     float* xt = &x_[static_cast<size_t>(t) * d];
-    weight_row(model_.token_embd(), tokens[t], xt);
+    weight_row(model_.token_embd(), rows[t].token, xt);
     if (hp.embd_scale != 1.0f)
       for (int i = 0; i < d; ++i) xt[i] *= hp.embd_scale;
   }
@@ -159,11 +195,11 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
       if (L.bv) for (int i = 0; i < kv_dim; ++i) v[i] += f32(L.bv)[i];
       if (L.q_norm) for (int h = 0; h < nh; ++h) rms_norm(q + h * hd, f32(L.q_norm), q + h * hd, hd, hp.rms_eps);
       if (L.k_norm) for (int h = 0; h < nkv; ++h) rms_norm(k + h * hd, f32(L.k_norm), k + h * hd, hd, hp.rms_eps);
-      rope.build(L.rope, p0 + t);
+      rope.build(L.rope, rows[t].pos);
       for (int h = 0; h < nh; ++h) rope.apply(L.rope, q + h * hd);
       for (int h = 0; h < nkv; ++h) rope.apply(L.rope, k + h * hd);
-      cache_.store_k(il, p0 + t, k);
-      cache_.store_v(il, p0 + t, v);
+      cache_.store_k(il, cell(t), k);
+      cache_.store_v(il, cell(t), v);
     }
 
     // Causal (and sliding-window) softmax attention; one (token, head) pair per task.
@@ -172,24 +208,25 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
     const bool f16_cache = cache_.type() == CacheType::F16;
 #pragma omp parallel num_threads(threads_)
     {
-      std::vector<float> scores(2 * size_t(p0 + n)), kv(hd), acc(hd);
+      std::vector<float> scores(2 * size_t(max_pos + 1)), kv(hd), acc(hd);
 #pragma omp for schedule(dynamic, 1) collapse(2)
       for (int t = 0; t < n; ++t) {
         for (int h = 0; h < nh; ++h) {
-          const int pos = p0 + t, kvh = h / group;
+          // Positions first..pos of row t's own sequence: cells base+first..base+pos.
+          const int pos = rows[t].pos, kvh = h / group, base = rows[t].seq * seq_ctx_;
           const int first = window > 0 ? std::max(0, pos - window + 1) : 0;
           const float* q = &q_[size_t(t) * q_dim + size_t(h) * hd];
           if (f16_cache) {  // the group's first head attends for all heads sharing this KV head
             if (h % group != 0) continue;
-            const F16Rows k_rows{cache_.k_f16(il, 0) + kvh * hd, size_t(kv_dim)};
-            const F16Rows v_rows{cache_.v_f16(il, 0) + kvh * hd, size_t(kv_dim)};
+            const F16Rows k_rows{cache_.k_f16(il, base) + kvh * hd, size_t(kv_dim)};
+            const F16Rows v_rows{cache_.v_f16(il, base) + kvh * hd, size_t(kv_dim)};
             attend_f16_heads(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr,
                              scores.data(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
             continue;
           }
           float mx = -INFINITY;
           for (int j = first; j <= pos; ++j) {
-            cache_.load_k(il, j, kvh * hd, hd, kv.data());
+            cache_.load_k(il, base + j, kvh * hd, hd, kv.data());
             float s = 0.0f;
             for (int i = 0; i < hd; ++i) s += q[i] * kv[i];
             scores[j] = s * kq_scale;
@@ -205,7 +242,7 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
           std::fill(acc.begin(), acc.end(), 0.0f);
           for (int j = first; j <= pos; ++j) {
             const float w = scores[j] * inv;
-            cache_.load_v(il, j, kvh * hd, hd, kv.data());
+            cache_.load_v(il, base + j, kvh * hd, hd, kv.data());
             for (int i = 0; i < hd; ++i) acc[i] += w * kv[i];
           }
           std::copy(acc.begin(), acc.end(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
@@ -242,13 +279,13 @@ void Context::forward_batch(const int32_t* tokens, int n, bool all_logits, float
       for (int i = 0; i < d; ++i) x[i] += o[i];
     }
   }
-  n_past_ += n;
+  for (int t = 0; t < n; ++t) seq_past_[rows[t].seq] = rows[t].pos + 1;
 
-  // 4. output head: every token's logits, or only the last one's
-  if (!out_logits) return;
-  const int first = all_logits ? 0 : n - 1;
-  const int m = n - first;
-  for (int t = first; t < n; ++t) rms_norm(&x_[size_t(t) * d], f32(model_.output_norm()), &xn_[size_t(t - first) * d], d, hp.rms_eps);
+  // 4. output head: the flagged rows' logits, in row order
+  int m = 0;
+  for (int t = 0; t < n; ++t)
+    if (rows[t].logits) rms_norm(&x_[size_t(t) * d], f32(model_.output_norm()), &xn_[size_t(m++) * d], d, hp.rms_eps);
+  if (m == 0) return;
   matmul(model_.output(), xn_.data(), m, out_logits, threads_);
   if (hp.final_logit_softcap > 0) {
     const float c = hp.final_logit_softcap;

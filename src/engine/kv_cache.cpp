@@ -28,7 +28,7 @@ const char* cache_type_name(CacheType t) {
   return "?";
 }
 
-KvCache::KvCache(CacheType type, int n_layer, int n_ctx, int row_len) : type_(type), n_ctx_(n_ctx), row_len_(row_len) {
+KvCache::KvCache(CacheType type, int n_layer, int n_ctx, int row_len) : type_(type), n_layer_(n_layer), n_ctx_(n_ctx), row_len_(row_len) {
   switch (type) {
     case CacheType::F16: row_bytes_ = row_len * 2u; break;
     case CacheType::F32: row_bytes_ = row_len * 4u; break;
@@ -40,6 +40,15 @@ KvCache::KvCache(CacheType type, int n_layer, int n_ctx, int row_len) : type_(ty
   const size_t total = static_cast<size_t>(n_layer) * n_ctx * row_bytes_;
   k_.assign(total, 0);
   v_.assign(total, 0);
+}
+
+void KvCache::copy_cells(int src, int dst, int n) {
+  if (n <= 0 || src == dst) return;
+  if (src < 0 || dst < 0 || src + n > n_ctx_ || dst + n > n_ctx_) fail("KV cells [{}, {}) -> [{}, {}) outside the cache of {}", src, src + n, dst, dst + n, n_ctx_);
+  for (int l = 0; l < n_layer_; ++l) {
+    std::memmove(k_.data() + row_offset(l, dst), k_.data() + row_offset(l, src), size_t(n) * row_bytes_);
+    std::memmove(v_.data() + row_offset(l, dst), v_.data() + row_offset(l, src), size_t(n) * row_bytes_);
+  }
 }
 
 void KvCache::store(std::vector<uint8_t>& buf, int layer, int pos, const float* row) {

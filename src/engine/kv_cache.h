@@ -13,7 +13,7 @@ const char* cache_type_name(CacheType t);
 
 class KvCache {
  public:
-  KvCache(CacheType type, int n_layer, int n_ctx, int row_len);
+  KvCache(CacheType type, int n_layer, int n_ctx, int row_len);  // n_ctx: cells (positions of all sequences)
   void store_k(int layer, int pos, const float* row) { store(k_, layer, pos, row); }
   void store_v(int layer, int pos, const float* row) { store(v_, layer, pos, row); }
   // Decodes the [offset, offset+n) slice of a stored row into dst.
@@ -22,6 +22,8 @@ class KvCache {
   // Raw F16 rows (F16 caches only): the attention fast path reads them without a copy.
   const uint16_t* k_f16(int layer, int pos) const { return reinterpret_cast<const uint16_t*>(k_.data() + row_offset(layer, pos)); }
   const uint16_t* v_f16(int layer, int pos) const { return reinterpret_cast<const uint16_t*>(v_.data() + row_offset(layer, pos)); }
+  // Copies cells [src, src+n) to [dst, dst+n) in every layer (K and V), as stored (no re-encoding).
+  void copy_cells(int src, int dst, int n);
   int n_ctx() const { return n_ctx_; }
   uint64_t bytes() const { return k_.size() + v_.size(); }
   CacheType type() const { return type_; }
@@ -31,7 +33,7 @@ class KvCache {
   void load(const std::vector<uint8_t>& buf, int layer, int pos, int offset, int n, float* dst) const;
   size_t row_offset(int layer, int pos) const { return (static_cast<size_t>(layer) * n_ctx_ + pos) * row_bytes_; }
   CacheType type_;
-  int n_ctx_, row_len_;
+  int n_layer_, n_ctx_, row_len_;
   size_t row_bytes_;
   std::vector<uint8_t> k_, v_;
 };

@@ -17,11 +17,8 @@
 #include <utility>
 
 #include "core/error.h"
-#include "engine/context.h"
 #include "engine/folder_loader.h"
-#include "engine/model.h"
-#include "engine/sampler.h"
-#include "engine/stop_strings.h"
+#include "engine/runtime_impl.h"
 #include "formats/manifest.h"
 #include "text/jinja/chat_template.h"
 #include "text/jinja/template_source.h"
@@ -84,28 +81,20 @@ std::string model_name(const std::string& model) {
   return name.empty() ? "model" : name;
 }
 
-struct Runtime::Impl {
-  std::string path;
-  RuntimeOptions options;
-  std::unique_ptr<engine::Model> model;
-  std::unique_ptr<engine::Context> ctx;
-  std::optional<text::Tokenizer> tokenizer;
-  std::string tokenizer_error;
-  std::vector<int32_t> cached;  // tokens whose K/V are in ctx, in order
-  std::set<int32_t> eog;
-  double load_seconds = 0;
-  uint64_t instance = next_instance();  // Runtime::instance_id()
+engine::ContextOptions Runtime::Impl::context_options(int n_seq) const {
+  engine::ContextOptions co;
+  co.n_ctx = n_ctx();
+  co.n_batch = options.batch;
+  co.threads = options.threads;
+  co.cache_type = engine::cache_type_from_name(options.cache_type);
+  co.n_seq = n_seq;
+  return co;
+}
 
-  static uint64_t next_instance() {
-    static std::atomic<uint64_t> n{0};
-    return ++n;
-  }
-
-  const text::Tokenizer& tok() const {
-    if (!tokenizer) fail("{}: tokenizer unavailable: {}", path, tokenizer_error);
-    return *tokenizer;
-  }
-};
+engine::Context& Runtime::Impl::context() {
+  if (!ctx_) ctx_ = std::make_unique<engine::Context>(*model, context_options());
+  return *ctx_;
+}
 
 double GenerationResult::prefill_tokens_per_second() const {
   const int n = prompt_tokens - cached_prompt_tokens;
@@ -126,12 +115,7 @@ Runtime Runtime::open(const std::string& model, const RuntimeOptions& options) {
   impl->path = resolve_model_path(model, options.backend);
   impl->options = options;
   impl->model = engine::Model::load(impl->path);
-  engine::ContextOptions co;
-  co.n_ctx = options.ctx > 0 ? options.ctx : impl->model->hp().n_ctx_train;
-  co.n_batch = options.batch;
-  co.threads = options.threads;
-  co.cache_type = engine::cache_type_from_name(options.cache_type);
-  impl->ctx = std::make_unique<engine::Context>(*impl->model, co);
+  (void)engine::cache_type_from_name(options.cache_type);  // a bad --cache-type fails at open, not at first use
   try {
     impl->tokenizer.emplace(text::Tokenizer::load(impl->path));
   } catch (const std::exception& e) {
@@ -177,20 +161,98 @@ static TokenLogprob token_logprob(const float* logits, int n_vocab, int32_t toke
   return t;
 }
 
+namespace engine {
+
+Generation::Generation(const Runtime::Impl& rt, const InferenceConfig& config, std::span<const int32_t> prompt, int cached)
+    : rt_(rt), config_(config), history_(prompt.begin(), prompt.end()) {
+  result_.prompt_tokens = static_cast<int>(prompt.size());
+  result_.cached_prompt_tokens = cached;
+  SamplerParams sp;
+  const auto& s = config.sampling;
+  sp.temperature = s.temperature;
+  sp.top_k = s.top_k;
+  sp.top_p = s.top_p;
+  sp.min_p = s.min_p;
+  sp.repeat_penalty = s.repeat_penalty;
+  sp.repeat_last_n = s.repeat_last_n;
+  sp.presence_penalty = s.presence_penalty;
+  sp.frequency_penalty = s.frequency_penalty;
+  sp.seed = config.seed ? *config.seed : std::random_device{}();
+  sampler_ = Sampler(sp);
+  if (rt.tokenizer) decoder_.emplace(*rt.tokenizer, !config.decode_special);
+  stops_ = StopStringFilter(config.stop);
+  decode_start_ = Clock::now();
+  if (config.max_tokens <= 0) finish("length");
+}
+
+void Generation::finish(const char* reason) {
+  if (done_) return;
+  done_ = true;
+  result_.stop_reason = reason;
+  result_.decode_seconds = seconds_since(decode_start_);
+}
+
+std::string Generation::step(const float* logits, int n_vocab, bool room, int32_t* next) {
+  if (done_) return {};
+  TokenConstraint* constraint = config_.constraint.get();
+  if (constraint && constraint->complete()) {  // the constrained output is whole: end of generation
+    std::string tail = stops_.flush(decoder_ ? decoder_->flush() : "");
+    result_.text += tail;
+    finish("eos");
+    return tail;
+  }
+  int32_t tok = sampler_.sample(logits, n_vocab, history_);
+  // Constrained: keep the free draw when the constraint allows it (llama.cpp's order), else draw again from
+  // the masked logits.
+  if (constraint && !constraint->allows(tok)) {
+    masked_.assign(logits, logits + n_vocab);
+    constraint->mask(masked_.data(), n_vocab);
+    tok = sampler_.sample(masked_.data(), n_vocab, history_);
+    if (!constraint->allows(tok)) fail("constrained decoding: no token may come next");
+  }
+  if (config_.logprobs >= 0) {
+    result_.logprobs.push_back(token_logprob(logits, n_vocab, tok, config_.logprobs));
+    if (config_.on_logprob) config_.on_logprob(result_.logprobs.back());
+  }
+  if (constraint) constraint->accept(tok);
+  if ((!config_.ignore_eos || constraint) && rt_.eog.count(tok)) {
+    std::string tail = stops_.flush(decoder_ ? decoder_->flush() : "");
+    result_.text += tail;  // text a partial stop-string match held back
+    finish("eos");
+    return tail;
+  }
+  result_.tokens.push_back(tok);
+  history_.push_back(tok);
+  std::string piece = decoder_ ? decoder_->push(tok) : std::string();
+  std::string out = stops_.push(piece);
+  result_.text += out;
+  if (stops_.stopped()) {
+    finish("stop");
+    return out;
+  }
+  const bool length = static_cast<int>(result_.tokens.size()) >= config_.max_tokens;
+  if (length || !room) {
+    std::string tail = stops_.flush(decoder_ ? decoder_->flush() : "");
+    result_.text += tail;
+    finish(length ? "length" : "context");
+    return out + tail;
+  }
+  *next = tok;
+  return out;
+}
+
+}  // namespace engine
+
+// ---- the single-sequence generation loop, shared by generate() and Stream ----
+
 struct Runtime::Stream::State {
   Impl* rt = nullptr;
   InferenceConfig config;
-  engine::Sampler sampler{engine::SamplerParams{}};
-  std::optional<text::StreamingDecoder> decoder;
-  engine::StopStringFilter stops;
-  std::vector<int32_t> history;  // prompt + generated, for penalties
-  GenerationResult result;
+  std::optional<engine::Generation> gen;
   bool done = false;
-  Clock::time_point decode_start;
-  std::vector<float> masked;  // logits under a constraint's mask
 
   void start(std::span<const int32_t> prompt_in) {
-    auto& ctx = *rt->ctx;
+    auto& ctx = rt->context();
     std::vector<int32_t> prompt(prompt_in.begin(), prompt_in.end());
     if (prompt.empty()) fail("the prompt is empty");
     if (static_cast<int>(prompt.size()) >= ctx.n_ctx())
@@ -204,89 +266,26 @@ struct Runtime::Stream::State {
     const auto t0 = Clock::now();
     ctx.eval(std::span<const int32_t>(prompt.data() + common, prompt.size() - common));
     rt->cached = prompt;
-    result.prefill_seconds = seconds_since(t0);
-    result.prompt_tokens = static_cast<int>(prompt.size());
-    result.cached_prompt_tokens = static_cast<int>(common);
-    history = prompt;
-    engine::SamplerParams sp;
-    const auto& s = config.sampling;
-    sp.temperature = s.temperature;
-    sp.top_k = s.top_k;
-    sp.top_p = s.top_p;
-    sp.min_p = s.min_p;
-    sp.repeat_penalty = s.repeat_penalty;
-    sp.repeat_last_n = s.repeat_last_n;
-    sp.presence_penalty = s.presence_penalty;
-    sp.frequency_penalty = s.frequency_penalty;
-    sp.seed = config.seed ? *config.seed : std::random_device{}();
-    sampler = engine::Sampler(sp);
-    if (rt->tokenizer) decoder.emplace(*rt->tokenizer, !config.decode_special);
-    stops = engine::StopStringFilter(config.stop);
-    decode_start = Clock::now();
-    if (config.max_tokens <= 0) finish("length");
+    const double prefill = seconds_since(t0);
+    gen.emplace(*rt, config, prompt, static_cast<int>(common));
+    gen->result().prefill_seconds = prefill;
+    done = gen->done();
   }
 
   void finish(const char* reason) {
-    if (done) return;
+    gen->finish(reason);
     done = true;
-    result.stop_reason = reason;
-    result.decode_seconds = seconds_since(decode_start);
   }
 
   // Produces the next piece of text (possibly empty) or nullopt when generation has ended.
   std::optional<std::string> step() {
     if (done) return std::nullopt;
-    auto& ctx = *rt->ctx;
-    TokenConstraint* constraint = config.constraint.get();
-    if (constraint && constraint->complete()) {  // the constrained output is whole: end of generation
-      std::string out = stops.flush(decoder ? decoder->flush() : "");
-      result.text += out;
-      finish("eos");
+    auto& ctx = rt->context();
+    int32_t tok = -1;
+    std::string out = gen->step(ctx.logits(0), ctx.n_vocab(), ctx.n_past() < ctx.n_ctx(), &tok);
+    if (gen->done()) {
+      done = true;
       return out;
-    }
-    const float* logits = ctx.logits(0);
-    const int n_vocab = ctx.n_vocab();
-    int32_t tok = sampler.sample(logits, n_vocab, history);
-    // Constrained: keep the free draw when the constraint allows it (llama.cpp's order), else draw again from
-    // the masked logits.
-    if (constraint && !constraint->allows(tok)) {
-      masked.assign(logits, logits + n_vocab);
-      constraint->mask(masked.data(), n_vocab);
-      tok = sampler.sample(masked.data(), n_vocab, history);
-      if (!constraint->allows(tok)) fail("constrained decoding: no token may come next");
-    }
-    if (config.logprobs >= 0) {
-      result.logprobs.push_back(token_logprob(logits, n_vocab, tok, config.logprobs));
-      if (config.on_logprob) config.on_logprob(result.logprobs.back());
-    }
-    if (constraint) constraint->accept(tok);
-    if ((!config.ignore_eos || constraint) && rt->eog.count(tok)) {
-      std::string out = stops.flush(decoder ? decoder->flush() : "");
-      result.text += out;  // text a partial stop-string match held back
-      finish("eos");
-      return out;
-    }
-    result.tokens.push_back(tok);
-    history.push_back(tok);
-    std::string piece = decoder ? decoder->push(tok) : std::string();
-    std::string out = stops.push(piece);
-    if (stops.stopped()) {
-      finish("stop");
-      result.text += out;
-      return out;
-    }
-    result.text += out;
-    if (static_cast<int>(result.tokens.size()) >= config.max_tokens) {
-      std::string tail = stops.flush(decoder ? decoder->flush() : "");
-      result.text += tail;
-      finish("length");
-      return out + tail;
-    }
-    if (ctx.n_past() >= ctx.n_ctx()) {
-      std::string tail = stops.flush(decoder ? decoder->flush() : "");
-      result.text += tail;
-      finish("context");
-      return out + tail;
     }
     ctx.eval(std::span<const int32_t>(&tok, 1));
     rt->cached.push_back(tok);
@@ -304,7 +303,7 @@ std::optional<std::string> Runtime::Stream::next() {
     if (!piece->empty() || s_->done) return piece;
   }
 }
-const GenerationResult& Runtime::Stream::result() const { return s_->result; }
+const GenerationResult& Runtime::Stream::result() const { return s_->gen->result(); }
 
 Runtime::Stream Runtime::stream(std::string_view prompt, const InferenceConfig& config) {
   auto st = std::make_unique<Stream::State>();
@@ -325,7 +324,7 @@ GenerationResult Runtime::generate_tokens(std::span<const int32_t> prompt, const
       break;
     }
   }
-  return st.result;
+  return st.gen->result();
 }
 
 GenerationResult Runtime::generate(std::string_view prompt, const InferenceConfig& config, const PieceCallback& on_piece) {
@@ -361,7 +360,7 @@ GenerationResult Runtime::chat(const std::vector<ChatMessage>& messages, const I
 }
 
 std::vector<float> Runtime::evaluate(std::span<const int32_t> tokens) {
-  auto& ctx = *impl_->ctx;
+  auto& ctx = impl_->context();
   if (static_cast<int>(tokens.size()) > ctx.n_ctx()) fail("{} tokens do not fit the context of {}", tokens.size(), ctx.n_ctx());
   ctx.reset();
   impl_->cached.clear();
@@ -371,7 +370,7 @@ std::vector<float> Runtime::evaluate(std::span<const int32_t> tokens) {
 }
 
 BenchmarkResult Runtime::benchmark(int prompt_tokens, int gen_tokens, int repetitions) {
-  auto& ctx = *impl_->ctx;
+  auto& ctx = impl_->context();
   if (prompt_tokens > ctx.n_ctx() || gen_tokens > ctx.n_ctx()) fail("benchmark needs a context of at least {} tokens", std::max(prompt_tokens, gen_tokens));
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> pick(0, ctx.n_vocab() - 1);
@@ -431,7 +430,7 @@ std::string Runtime::token_bytes(int32_t token) const { return impl_->tok().toke
 bool Runtime::is_special_token(int32_t token) const { return impl_->tok().is_special(token); }
 
 void Runtime::reset() {
-  impl_->ctx->reset();
+  impl_->context().reset();
   impl_->cached.clear();
 }
 
@@ -447,12 +446,12 @@ ModelInfo Runtime::info() const {
   i.n_head = hp.n_head;
   i.n_head_kv = hp.n_head_kv;
   i.n_ctx_train = hp.n_ctx_train;
-  i.ctx = impl_->ctx->n_ctx();
-  i.threads = impl_->ctx->threads();
+  i.ctx = impl_->n_ctx();
+  i.threads = impl_->options.threads > 0 ? impl_->options.threads : engine::default_thread_count();
   i.bos_token = impl_->model->tokens().bos;
   i.add_bos = impl_->model->tokens().add_bos && i.bos_token >= 0;
   i.file_bytes = impl_->model->gguf().file_bytes();
-  i.cache_type = engine::cache_type_name(impl_->ctx->cache().type());
+  i.cache_type = engine::cache_type_name(engine::cache_type_from_name(impl_->options.cache_type));
   i.load_seconds = impl_->load_seconds;
   return i;
 }

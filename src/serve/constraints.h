@@ -3,7 +3,8 @@
 // over the vocabulary (lp::TokenConstraint), and the logprobs objects of responses and stream chunks.
 //
 // Hook points: configure_generation() sets InferenceConfig::constraint / decode_special / logprobs before the
-// runtime generates; the runtime's sampling step (src/engine/runtime.cpp, Stream::State::step) asks the
+// runtime generates; each sequence's sampling step (engine::Generation::step in src/engine/runtime.cpp, used by
+// Runtime and lp::Scheduler alike, one constraint per sequence) asks the
 // constraint (allows / mask / accept / complete) and records logprobs.
 #pragma once
 #include <cstdint>
@@ -34,6 +35,7 @@ class GrammarConstraint : public TokenConstraint {
   void mask(float* logits, int n_vocab) override;
   void accept(int32_t token) override;
   bool complete() const override;
+  std::shared_ptr<TokenConstraint> clone() const override { return std::make_shared<GrammarConstraint>(*this); }
 
   // The allowed-token set of the current state (for tests and benchmarks): one flag per token id.
   std::vector<bool> allowed_tokens();

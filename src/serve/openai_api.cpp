@@ -44,10 +44,24 @@ int64_t integer(const json& j, const char* name, int64_t def, int64_t lo, int64_
   if (!v) return def;
   if (!v->is_number_integer() && !(v->is_number_float() && std::floor(v->get<double>()) == v->get<double>()))
     throw ApiError::invalid(name, fmt::format("'{}' must be an integer", name));
-  const double x = v->get<double>();
-  if (x < static_cast<double>(lo) || x > static_cast<double>(hi))
-    throw ApiError::invalid(name, fmt::format("'{}' must be between {} and {} (got {})", name, lo, hi, x));
-  return static_cast<int64_t>(x);
+  // Integers compare as integers (a double cannot hold every int64, and casting 2^63 back is undefined).
+  auto out_of_range = [&](const std::string& got) {
+    return ApiError::invalid(name, fmt::format("'{}' must be between {} and {} (got {})", name, lo, hi, got));
+  };
+  int64_t x = 0;
+  if (v->is_number_unsigned()) {
+    const uint64_t u = v->get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) throw out_of_range(std::to_string(u));
+    x = static_cast<int64_t>(u);
+  } else if (v->is_number_integer()) {
+    x = v->get<int64_t>();
+  } else {
+    const double d = v->get<double>();
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) throw out_of_range(fmt::format("{}", d));
+    x = static_cast<int64_t>(d);
+  }
+  if (x < lo || x > hi) throw out_of_range(std::to_string(x));
+  return x;
 }
 
 bool boolean(const json& j, const char* name, bool def) {
@@ -98,7 +112,7 @@ void read_common(const json& j, const RequestDefaults& defaults, GenerationReque
       add(*stop);
     }
   }
-  if (integer(j, "n", 1, 1, 1) != 1) throw ApiError::invalid("n", "'n' must be 1");
+  r.n = static_cast<int>(integer(j, "n", 1, 1, 128));  // the server refuses n above its --parallel slots
   r.stream = boolean(j, "stream", false);
   if (const json* so = field(j, "stream_options")) {
     if (!so->is_object()) throw ApiError::invalid("stream_options", "'stream_options' must be an object");
@@ -330,7 +344,7 @@ GenerationRequest parse_completion_request(std::string_view body, const RequestD
 }
 
 std::string finish_reason(std::string_view stop_reason) {
-  return stop_reason == "length" || stop_reason == "context" ? "length" : "stop";
+  return stop_reason == "length" || stop_reason == "context" || stop_reason == "timeout" ? "length" : "stop";
 }
 
 json usage(const GenerationResult& r) {

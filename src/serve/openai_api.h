@@ -58,6 +58,7 @@ struct GenerationRequest {
   InferenceConfig config;
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
+  int n = 1;                          // choices (parallel sequences sharing the prompt)
 };
 
 // POST /v1/chat/completions and /v1/completions bodies. Throw ApiError (400) naming the field.

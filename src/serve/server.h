@@ -1,13 +1,14 @@
 // An OpenAI-compatible HTTP server around one lp::Runtime (cpp-httplib):
-//   GET  /health, /v1/models
+//   GET  /health (slot status), /metrics (Prometheus text), /v1/models
 //   POST /v1/chat/completions, /v1/completions   (JSON, or server-sent events with "stream": true)
-// One model, one KV cache: generations run one at a time, in arrival order; a conversation that continues the
-// previous one reuses its cached prompt prefix. Errors are OpenAI-style JSON with 400/401/404/500.
+// Generation goes through an lp::Scheduler: `parallel` slots decode together (continuous batching), further
+// requests wait in a bounded queue (503 beyond it). Errors are OpenAI-style JSON (400/401/403/404/413/415/503/500).
 #pragma once
 #include <memory>
 #include <string>
 
 #include "llama_pajamas/runtime.h"
+#include "llama_pajamas/scheduler.h"
 #include "serve/openai_api.h"
 
 namespace lp::serve {
@@ -18,7 +19,13 @@ struct ServerOptions {
   std::string model_name;      // the id /v1/models lists and responses carry
   std::string api_key;         // non-empty: require "Authorization: Bearer <key>"
   RequestDefaults defaults;    // for fields a request leaves out
-  int http_threads = 4;        // connections served at once (generation itself is serialized)
+  int parallel = 4;            // slots: sequences decoded together (each with the runtime's --ctx)
+  int max_queue = 64;          // requests waiting for a slot; beyond: 503
+  int http_threads = 0;        // connections served at once; 0: parallel + max_queue + 8 (waiting costs no CPU)
+  size_t max_body_bytes = 8u << 20;  // larger request bodies: 413, refused before they are read
+  double request_timeout_s = 600;    // a generation running longer ends with finish_reason "length"; 0: none
+  double read_timeout_s = 10;        // longest silence while a request's headers and body arrive
+  double request_read_deadline_s = 30;  // a request's headers and body must all arrive within this (slowloris)
 };
 
 class Server {
@@ -32,7 +39,10 @@ class Server {
   int bind();
   // Serves until stop() (from another thread). bind() first.
   void run();
+  // Stops accepting, ends every running or queued generation (streams get a final chunk with finish_reason
+  // "stop"... and [DONE]), then returns from run(). Safe from any thread, idempotent.
   void stop();
+  SchedulerStats stats() const;
 
  private:
   struct Impl;

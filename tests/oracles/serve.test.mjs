@@ -105,8 +105,11 @@ test("errors reach the client as typed API errors", gated(missing, async () => {
     (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === "temperature");
   await assert.rejects(client.chat.completions.create({ model: "tiny-qwen3", messages: [] }),
     (e) => e instanceof OpenAI.BadRequestError && e.param === "messages");
-  await assert.rejects(client.chat.completions.create({ model: "tiny-qwen3", messages, n: 2 }),
+  await assert.rejects(client.chat.completions.create({ model: "tiny-qwen3", messages, n: 9 }),  // above --parallel 4
     (e) => e instanceof OpenAI.BadRequestError && e.param === "n");
+  const two = await client.chat.completions.create({ model: "tiny-qwen3", messages, max_tokens: 3, temperature: 0, n: 2 });
+  assert.deepEqual(two.choices.map((c) => c.index), [0, 1]);
+  assert.equal(two.choices[0].message.content, two.choices[1].message.content);  // greedy: the same text
   // and the server keeps serving
   const ok = await client.chat.completions.create({ model: "tiny-qwen3", messages, max_tokens: 2 });
   assert.equal(ok.choices.length, 1);

@@ -1,7 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -96,5 +103,74 @@ TEST(StagingDir, CommitMovesAndAbortRemoves) {
     s.commit();
   }
   EXPECT_TRUE(fs::exists(base / "out" / "a.txt"));
+  fs::remove_all(base);
+}
+
+// Committing over an existing output keeps its other files and swaps the folder in one rename: the folder's
+// inode changes (a new directory took its place) instead of files moving in one by one.
+TEST(StagingDir, CommitOverAnExistingOutputIsOneSwap) {
+  fs::path base = lp::test::scratch_path("lp_staging_swap_test");
+  fs::remove_all(base);
+  fs::create_directories(base / "out" / "sub");
+  lp::write_file_atomic(base / "out" / "old.txt", "old");
+  lp::write_file_atomic(base / "out" / "a.txt", "old a");
+  lp::write_file_atomic(base / "out" / "sub" / "keep.txt", "k");
+  const auto inode = [](const fs::path& p) {
+    struct stat st{};
+    ::stat(p.c_str(), &st);
+    return st.st_ino;
+  };
+  const auto before = inode(base / "out");
+  {
+    lp::StagingDir s(base / "out");
+    lp::write_file_atomic(s.path() / "a.txt", "new a");
+    fs::create_directories(s.path() / "sub");
+    lp::write_file_atomic(s.path() / "sub" / "new.txt", "n");
+    s.commit();
+  }
+  EXPECT_NE(inode(base / "out"), before);
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(base / "out" / "a.txt"), "new a");
+  EXPECT_EQ(read(base / "out" / "old.txt"), "old");
+  EXPECT_EQ(read(base / "out" / "sub" / "keep.txt"), "k");
+  EXPECT_EQ(read(base / "out" / "sub" / "new.txt"), "n");
+  {
+    lp::StagingDir s(base / "out");
+    lp::write_file_atomic(s.path() / "only.txt", "1");
+    s.commit_replace();
+  }
+  EXPECT_FALSE(fs::exists(base / "out" / "old.txt"));
+  EXPECT_TRUE(fs::exists(base / "out" / "only.txt"));
+  for (const auto& e : fs::directory_iterator(base)) EXPECT_EQ(e.path().filename(), "out") << e.path();
+  fs::remove_all(base);
+}
+
+// SIGTERM in the middle of staging (a child process standing in for `convert`): the staging folder and the
+// temporary file are removed and the process exits 128 + SIGTERM.
+TEST(StagingDir, SignalRemovesTemporaries) {
+  fs::path base = lp::test::scratch_path("lp_staging_signal_test");
+  fs::remove_all(base);
+  fs::create_directories(base);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    lp::remove_temporaries_on_signals();
+    lp::StagingDir s(base / "out");
+    lp::AtomicFile f(s.path() / "big.bin");
+    f.write("partial");
+    lp::AtomicFile g(base / "side.bin");
+    g.write("partial");
+    kill(getpid(), SIGTERM);
+    std::this_thread::sleep_for(std::chrono::seconds(20));
+    _exit(0);  // the watcher should have exited first
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);
+  EXPECT_TRUE(fs::is_empty(base)) << "left: " << fs::directory_iterator(base)->path();
   fs::remove_all(base);
 }

@@ -3,12 +3,14 @@
 // logprobs are the model's log-softmax (the greedy token is the top alternative; they match evaluate()).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <optional>
 #include <set>
 
 #include "llama_pajamas/runtime.h"
+#include "llama_pajamas/scheduler.h"
 #include "peer_skip.h"
 #include "tiny_fixture.h"
 
@@ -30,7 +32,12 @@ class SetConstraint : public TokenConstraint {
     --left_;
   }
   bool complete() const override { return left_ <= 0; }
+  std::shared_ptr<TokenConstraint> clone() const override {
+    if (!clonable) return nullptr;
+    return std::make_shared<SetConstraint>(*this);
+  }
   int masks = 0;
+  bool clonable = true;
 
  private:
   std::set<int32_t> ok_;
@@ -103,6 +110,47 @@ TEST(ConstraintHook, LogprobsAreTheModelsLogSoftmax) {
     EXPECT_GE(lp.top[0].second, lp.top[1].second);
     EXPECT_GE(lp.top[1].second, lp.top[2].second);
   }
+}
+
+// The scheduler samples through the same hooks: n = 2 choices each get their own copy of the constraint (a
+// shared one would end both after about half the tokens), and the logprobs arrive with the pieces.
+TEST(ConstraintHook, SchedulerChoicesEachHaveTheirOwnConstraintAndPieceLogprobs) {
+  auto tiny = open_tiny();
+  if (!tiny) LP_SKIP_OR_FAIL("shared fixture tiny-qwen3 missing");
+  Runtime& rt = *tiny;
+  Scheduler sched(rt, {.parallel = 2});
+  const std::set<int32_t> ok = {11, 220, 1000, 2048};
+  Scheduler::Submission sub;
+  sub.prompt = prompt_tokens();
+  sub.n = 2;
+  sub.config.max_tokens = 50;
+  sub.config.sampling.temperature = 1.0f;
+  sub.config.seed = 5;
+  sub.config.logprobs = 2;
+  sub.config.constraint = std::make_shared<SetConstraint>(ok, 7);
+  auto job = sched.submit(sub);
+  size_t piece_logprobs[2] = {0, 0};
+  for (std::vector<Scheduler::Piece> pieces; job->wait(pieces, std::chrono::seconds(5)); pieces.clear())
+    for (const auto& p : pieces) piece_logprobs[p.choice] += p.logprobs.size();
+  ASSERT_EQ(job->results().size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const GenerationResult& r = job->results()[size_t(i)];
+    EXPECT_EQ(r.tokens.size(), 7u) << "choice " << i;
+    EXPECT_EQ(r.stop_reason, "eos");
+    for (int32_t t : r.tokens) EXPECT_TRUE(ok.count(t)) << t;
+    EXPECT_EQ(r.logprobs.size(), r.tokens.size());
+    EXPECT_EQ(piece_logprobs[i], r.logprobs.size()) << "every logprob is delivered with the pieces";
+  }
+  // A constraint that cannot be copied is refused for n > 1, and accepted for n = 1.
+  auto fixed = std::make_shared<SetConstraint>(ok, 3);
+  fixed->clonable = false;
+  sub.config.constraint = fixed;
+  EXPECT_THROW(sched.submit(sub), std::runtime_error);
+  sub.n = 1;
+  auto one = sched.submit(sub);
+  for (std::vector<Scheduler::Piece> pieces; one->wait(pieces, std::chrono::seconds(5)); pieces.clear()) {
+  }
+  EXPECT_EQ(one->results()[0].tokens.size(), 3u);
 }
 
 }  // namespace

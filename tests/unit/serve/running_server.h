@@ -20,9 +20,11 @@ class Running {
     port_ = server_->bind();
     thread_ = std::thread([this] { server_->run(); });
   }
-  ~Running() {
+  ~Running() { stop(); }
+  int port() const { return port_; }
+  void stop() {  // idempotent: tests stop the server early to check shutdown
     server_->stop();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   Running(const Running&) = delete;
   Running& operator=(const Running&) = delete;
