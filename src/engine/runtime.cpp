@@ -460,6 +460,6 @@ ModelInfo Runtime::info() const {
 
 namespace lp::engine {
 
-void set_observers(Runtime& runtime, Observers observers) { runtime.impl().ctx->set_observers(std::move(observers)); }
+void set_observers(Runtime& runtime, Observers observers) { runtime.impl().context().set_observers(std::move(observers)); }
 
 }  // namespace lp::engine

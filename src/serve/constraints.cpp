@@ -355,6 +355,12 @@ class TriggeredConstraint : public TokenConstraint {
     update_start();
   }
   bool complete() const override { return call_ && call_->complete(); }
+  // n > 1: each choice gets its own state (the shared mask caches stay shared).
+  std::shared_ptr<TokenConstraint> clone() const override {
+    auto c = std::make_shared<TriggeredConstraint>(*this);
+    if (call_) c->call_ = std::make_shared<GrammarConstraint>(*call_);
+    return c;
+  }
 
  private:
   static constexpr size_t kAtStart = std::string::npos - 1;
