@@ -19,7 +19,7 @@ set -euo pipefail
 BUILD=${1:-build/release}
 shift || true
 MODELS=("$@")
-[ ${#MODELS[@]} -gt 0 ] || MODELS=(/work/shared/fixtures/tiny-qwen3moe /work/shared/fixtures/tiny-gptoss)
+[ ${#MODELS[@]} -gt 0 ] || MODELS=("$(cd "$(dirname "$0")/.." && pwd)/../shared/fixtures/tiny-qwen3moe" "$(cd "$(dirname "$0")/.." && pwd)/../shared/fixtures/tiny-gptoss")
 Q=$BUILD/apps/llama-pajamas-quant
 MAX_TOKENS=${MAX_TOKENS:-0}
 THREADS=${THREADS:-0}

@@ -13,7 +13,7 @@
 # Prints a markdown table (docs/QUALITY.md holds the measured one).
 set -euo pipefail
 BUILD=${1:-build/release}
-MODEL=${2:-/work/shared/fixtures/tiny-qwen3}
+MODEL=${2:-$(cd "$(dirname "$0")/.." && pwd)/../shared/fixtures/tiny-qwen3}
 Q=$BUILD/apps/llama-pajamas-quant
 FIX=$(dirname "$MODEL")
 HELDOUT=$FIX/heldout.txt
