@@ -46,7 +46,8 @@ if [ "${LP_SKIP_ASAN:-0}" != 1 ]; then
   cmake --preset asan-ubsan >/dev/null
   cmake --build --preset asan-ubsan -j "$jobs"
   stage "asan-ubsan unit tests"
-  run_ctest asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+  # LP_TEST_SEEDS: the randomized tool-call / structured-output tests run 25 seeds here (100 in release).
+  run_ctest asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LP_TEST_SEEDS=25
 fi
 
 if [ "${LP_SKIP_FUZZ:-0}" != 1 ]; then

@@ -29,6 +29,14 @@ const json* field(const json& j, const char* name) {
   return it == j.end() || it->is_null() ? nullptr : &*it;
 }
 
+// An optional string member of an object (absent or null: `def`); any other type is an error naming `where`.
+std::string text_member(const json& obj, const char* key, const std::string& where, std::string def = {}) {
+  const json* v = field(obj, key);
+  if (!v) return def;
+  if (!v->is_string()) throw ApiError::invalid(where, fmt::format("'{}' must be a string", where));
+  return v->get<std::string>();
+}
+
 double number(const json& j, const char* name, double def, double lo, double hi) {
   const json* v = field(j, name);
   if (!v) return def;
@@ -164,7 +172,7 @@ void read_chat_extras(const json& j, std::string_view body, GenerationRequest& r
     for (size_t i = 0; i < tools->size(); ++i) {
       const json& t = (*tools)[i];
       const std::string w = fmt::format("tools[{}]", i);
-      if (!t.is_object() || t.value("type", std::string()) != "function")
+      if (!t.is_object() || text_member(t, "type", w + ".type") != "function")
         throw ApiError::invalid(w + ".type", fmt::format("'{}' must be {{\"type\": \"function\", \"function\": {{...}}}}", w));
       const json* f = field(t, "function");
       if (!f || !f->is_object()) throw ApiError::invalid(w + ".function", fmt::format("'{}.function' must be an object", w));
@@ -189,7 +197,7 @@ void read_chat_extras(const json& j, std::string_view body, GenerationRequest& r
       else if (v == "none") r.tool_choice = ToolChoice::None;
       else if (v == "required") r.tool_choice = ToolChoice::Required;
       else throw ApiError::invalid("tool_choice", fmt::format("'tool_choice' must be auto, none, required or a function (got '{}')", v));
-    } else if (tc->is_object() && tc->value("type", std::string()) == "function" && tc->contains("function") &&
+    } else if (tc->is_object() && text_member(*tc, "type", "tool_choice.type") == "function" && tc->contains("function") &&
                (*tc)["function"].is_object() && (*tc)["function"].contains("name") && (*tc)["function"]["name"].is_string()) {
       r.tool_choice = ToolChoice::Named;
       r.tool_name = (*tc)["function"]["name"].get<std::string>();
@@ -241,7 +249,7 @@ nlohmann::ordered_json message_tool_calls(const json& calls, const std::string& 
         throw ApiError::invalid(w + ".function.arguments", fmt::format("'{}.function.arguments' is not valid JSON", w));
       }
     }
-    out.push_back({{"id", c.value("id", std::string())}, {"type", "function"},
+    out.push_back({{"id", text_member(c, "id", w + ".id")}, {"type", "function"},
                    {"function", {{"name", (*f)["name"].get<std::string>()}, {"arguments", args}}}});
   }
   return out;
@@ -258,7 +266,7 @@ std::string message_content(const json& content, size_t i) {
     const json& part = content[k];
     const std::string pw = fmt::format("{}[{}]", where, k);
     if (!part.is_object()) throw ApiError::invalid(pw, fmt::format("'{}' must be an object", pw));
-    const std::string type = part.value("type", std::string());
+    const std::string type = text_member(part, "type", pw + ".type");
     if (type != "text") throw ApiError::invalid(pw + ".type", fmt::format("'{}.type' '{}' is not supported (text only)", pw, type));
     auto t = part.find("text");
     if (t == part.end() || !t->is_string()) throw ApiError::invalid(pw + ".text", fmt::format("'{}.text' must be a string", pw));
@@ -273,7 +281,7 @@ json error_body(const ApiError& e) {
   return {{"error", {{"message", e.what()}, {"type", e.type}, {"param", e.param.empty() ? json(nullptr) : json(e.param)}, {"code", nullptr}}}};
 }
 
-GenerationRequest parse_chat_request(std::string_view body, const RequestDefaults& defaults) {
+static GenerationRequest parse_chat_request_unguarded(std::string_view body, const RequestDefaults& defaults) {
   const json j = parse_body(body);
   GenerationRequest r;
   const json* msgs = field(j, "messages");
@@ -316,7 +324,7 @@ GenerationRequest parse_chat_request(std::string_view body, const RequestDefault
   return r;
 }
 
-GenerationRequest parse_completion_request(std::string_view body, const RequestDefaults& defaults) {
+static GenerationRequest parse_completion_request_unguarded(std::string_view body, const RequestDefaults& defaults) {
   const json j = parse_body(body);
   GenerationRequest r;
   const json* p = field(j, "prompt");
@@ -458,6 +466,28 @@ json completion_logprobs(std::span<const TokenLogprob> lps, const TokenText& tok
 std::string sse_event(const json& payload) {
   // dump() escapes newlines inside strings, so one event is one line of data.
   return "data: " + payload.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+// The field readers above name every field they refuse. A JSON access that slips past them (a member of an
+// unexpected type read through nlohmann's typed accessors) must still be the client's 400, never a 500 or a
+// crash: a hostile body cannot take the request handler down.
+namespace {
+template <class Parse>
+GenerationRequest guarded(Parse parse, std::string_view body, const RequestDefaults& defaults) {
+  try {
+    return parse(body, defaults);
+  } catch (const nlohmann::json::exception& e) {
+    throw ApiError::invalid("", fmt::format("request body has a field of the wrong type: {}", e.what()));
+  }
+}
+}  // namespace
+
+GenerationRequest parse_chat_request(std::string_view body, const RequestDefaults& defaults) {
+  return guarded(parse_chat_request_unguarded, body, defaults);
+}
+
+GenerationRequest parse_completion_request(std::string_view body, const RequestDefaults& defaults) {
+  return guarded(parse_completion_request_unguarded, body, defaults);
 }
 
 }  // namespace lp::serve

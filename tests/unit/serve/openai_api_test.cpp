@@ -113,6 +113,12 @@ TEST(OpenAiRequest, BadFieldsAreNamed) {
       {"{" + user + R"(, "chat_template_kwargs": []})", "chat_template_kwargs", "object"},
       {R"({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{bad"}}]}]})",
        "messages[0].tool_calls[0].function.arguments", "not valid JSON"},
+      // Non-string "type"/"id" members: found by fuzz_openai (nlohmann's value() threw type_error, not ApiError).
+      {R"({"messages": [{"role": "user", "content": [{"type": 0.9, "text": "hi"}]}]})", "messages[0].content[0].type", "string"},
+      {"{" + user + R"(, "tools": [{"type": 1, "function": {"name": "f"}}]})", "tools[0].type", "string"},
+      {"{" + user + R"(, "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": []}})", "tool_choice.type", "string"},
+      {R"({"messages": [{"role": "assistant", "tool_calls": [{"id": 4, "type": "function", "function": {"name": "f"}}]}]})",
+       "messages[0].tool_calls[0].id", "string"},
       {"{" + user + R"(, "model": 7})", "model", "string"},
       {"{" + user + R"(, "repeat_penalty": 0})", "repeat_penalty", "greater than 0"},
   };

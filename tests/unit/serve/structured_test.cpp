@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -192,13 +193,23 @@ size_t expect_valid_calls(const std::string& family, const std::string& tmpl, in
   return most;
 }
 
-// 100 seeds per family: half with tool_choice required, half named; formats with a list of calls (Hermes,
+// Seeds per randomized test: 100, or LP_TEST_SEEDS when set (scripts/test.sh's sanitizer stage runs 25: the same
+// code paths, a quarter of the time under ASan; the release stage keeps 100).
+int seeds() {
+  static const int n = [] {
+    const char* s = std::getenv("LP_TEST_SEEDS");
+    return s && std::atoi(s) > 0 ? std::atoi(s) : 100;
+  }();
+  return n;
+}
+
+// seeds() per family (100): half with tool_choice required, half named; formats with a list of calls (Hermes,
 // Mistral, the fallback) write several calls on some seeds, Llama 3 and harmony one per turn.
-TEST(ToolCalling, QwenHermesCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("qwen3", "qwen3.jinja", 100), 1u); }
-TEST(ToolCalling, Llama31CallsAlwaysValidate) { EXPECT_EQ(expect_valid_calls("llama", "meta-llama-Llama-3.1-8B-Instruct.jinja", 100), 1u); }
-TEST(ToolCalling, MistralCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja", 100), 1u); }
-TEST(ToolCalling, GptOssHarmonyCallsAlwaysValidate) { EXPECT_EQ(expect_valid_calls("gpt-oss", "openai-gpt-oss-120b.jinja", 100), 1u); }
-TEST(ToolCalling, Gemma3GenericCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("gemma3", "gemma3.jinja", 100), 1u); }
+TEST(ToolCalling, QwenHermesCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("qwen3", "qwen3.jinja", seeds()), 1u); }
+TEST(ToolCalling, Llama31CallsAlwaysValidate) { EXPECT_EQ(expect_valid_calls("llama", "meta-llama-Llama-3.1-8B-Instruct.jinja", seeds()), 1u); }
+TEST(ToolCalling, MistralCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja", seeds()), 1u); }
+TEST(ToolCalling, GptOssHarmonyCallsAlwaysValidate) { EXPECT_EQ(expect_valid_calls("gpt-oss", "openai-gpt-oss-120b.jinja", seeds()), 1u); }
+TEST(ToolCalling, Gemma3GenericCallsAlwaysValidate) { EXPECT_GT(expect_valid_calls("gemma3", "gemma3.jinja", seeds()), 1u); }
 
 // Test-only: steers a random model to the call marker (as a model that decided to call would write it), then
 // leaves every byte to the request's own constraint.
@@ -250,7 +261,7 @@ void expect_strict_auto_calls(const std::string& family, const std::string& tmpl
   Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
   const std::vector<std::string> bytes = vocab_bytes(rt);
   int calls = 0;
-  for (int seed = 0; seed < 100; ++seed) {
+  for (int seed = 0; seed < seeds(); ++seed) {
     json body = tools_body(seed, "auto");
     for (auto& t : body["tools"]) t["function"]["strict"] = true;
     const bool parallel = seed % 3 != 0;
@@ -384,7 +395,7 @@ const json kCoverSchema = json::parse(R"({
 
 TEST(StructuredOutput, JsonSchemaOutputsValidateOnEverySeed) {
   Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), small_ctx());
-  for (int seed = 0; seed < 100; ++seed) {
+  for (int seed = 0; seed < seeds(); ++seed) {
     json body = {{"messages", {{{"role", "user"}, {"content", "Describe a point."}}}},
                  {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "cover"}, {"strict", true}, {"schema", kCoverSchema}}}}},
                  {"temperature", 1.0}, {"seed", seed}, {"max_tokens", 400}};
