@@ -373,6 +373,9 @@ void require_runnable(const arch::HParams& hp, const std::string& dir) {
   if (!arch::engine_runs(hp.family))
     fail("{}: architecture '{}' ({}) is not supported by the CPU engine from this folder ({} are; convert it to GGUF)", dir,
          hp.model_type, hp.gguf_arch, arch::engine_families_text());
+  if (hp.full_attention_interval > 0)  // V-head reordering and -exp(A_log) are applied by the converter only
+    fail("{}: {} runs from a GGUF only (convert it: llama-pajamas-quant convert {} --formats gguf --precision f32)", dir,
+         hp.model_type, dir);
 }
 
 // Routed-expert tensors are keyed by what they are, not by name: HF and MLX name them differently.

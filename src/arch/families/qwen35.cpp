@@ -3,7 +3,7 @@
 // sigmoid output gate; q/k RMSNorm; partial rotary with interleaved multimodal sections). Every RMSNorm except the
 // DeltaNet output norm is zero-centred ((1 + w), stored as w + 1 in GGUF, as llama.cpp's Qwen3NextModel writes it).
 // llama.cpp's architecture "qwen35": its converter reorders the value heads of the linear-attention weights
-// (arch::VHeadOrder) and stores A as -exp(A_log). The CPU engine does not run it yet (docs/ARCHITECTURES.md).
+// (arch::VHeadOrder) and stores A as -exp(A_log). The CPU engine runs it from GGUF (engine/linear_attention.cpp).
 #include "arch/families/family.h"
 
 namespace lp::arch::detail {
@@ -25,7 +25,6 @@ const FamilyDesc& qwen35_family() {
     f.norm_plus_one = true;
     f.linear_attention = true;
     f.gguf_ffn_norm = "post_attention_norm";  // llama.cpp's qwen35 names the pre-FFN norm attn_post_norm
-    f.engine_runs = false;
     return f;
   }();
   return d;
