@@ -101,6 +101,7 @@ class Context {
   std::vector<float> qg_, ag_;  // gated attention (qwen35): wq output [query, gate] per head, and the gates
   // Recurrent layers (qwen35): per sequence and recurrent layer, the conv inputs and the delta-rule state.
   std::vector<int> rec_index_;  // layer -> recurrent slot, -1 for attention layers
+  std::vector<int> kv_index_;   // layer -> KV cache layer, -1 for recurrent layers (they keep no KV)
   std::vector<float> conv_state_, ssm_state_;
   std::vector<float> qkv_, z_, beta_, alpha_, conv_out_;
   MoeScratch moe_;

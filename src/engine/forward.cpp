@@ -86,6 +86,13 @@ struct RopeTable {
   }
 };
 
+// Layers with a KV cache: all but the recurrent (Gated DeltaNet) ones.
+int kv_layer_count(const Model& m) {
+  int n = 0;
+  for (const auto& L : m.layers()) n += !L.recurrent;
+  return n;
+}
+
 }  // namespace
 
 int default_thread_count() { return physical_cores(); }
@@ -97,11 +104,13 @@ Context::Context(const Model& model, const ContextOptions& o)
       threads_(o.threads > 0 ? o.threads : default_thread_count()),
       n_seq_(std::max(1, o.n_seq)),
       seq_ctx_(n_ctx_ / n_seq_),
-      cache_(o.cache_type, model.hp().n_layer, seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
+      cache_(o.cache_type, kv_layer_count(model), seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
       seq_past_(n_seq_, 0) {
   if (seq_ctx_ < 1) fail("a context of {} tokens cannot hold {} sequences", n_ctx_, n_seq_);
   const HParams& hp = model.hp();
   const size_t B = n_batch_;
+  int next_kv = 0;  // KV cache slot of each attention layer (recurrent layers have none)
+  for (const auto& L : model.layers()) kv_index_.push_back(L.recurrent ? -1 : next_kv++);
   x_.resize(B * hp.n_embd);
   xn_.resize(B * std::max(hp.n_embd, hp.n_ff));
   q_.resize(B * hp.n_head * hp.head_dim);
@@ -232,6 +241,7 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
     if (L.recurrent) {
       linear_attention(L, il, rows, n);
     } else {
+    const int kvl = kv_index_[il];
     if (L.attn_output_gate) {  // qwen35: each head's rows are [query (hd), gate (hd)]
       matmul(L.wq, xn_.data(), n, qg_.data(), threads_);
       for (int t = 0; t < n; ++t)
@@ -257,8 +267,8 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
       rope.build(L.rope, rows[t].pos);
       for (int h = 0; h < nh; ++h) rope.apply(L.rope, q + h * hd);
       for (int h = 0; h < nkv; ++h) rope.apply(L.rope, k + h * hd);
-      cache_.store_k(il, cell(t), k);
-      cache_.store_v(il, cell(t), v);
+      cache_.store_k(kvl, cell(t), k);
+      cache_.store_v(kvl, cell(t), v);
     }
 
     // Causal (and sliding-window) softmax attention; one (token, head) pair per task.
@@ -277,15 +287,15 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
           const float* q = &q_[size_t(t) * q_dim + size_t(h) * hd];
           if (f16_cache) {  // the group's first head attends for all heads sharing this KV head
             if (h % group != 0) continue;
-            const F16Rows k_rows{cache_.k_f16(il, base) + kvh * hd, size_t(kv_dim)};
-            const F16Rows v_rows{cache_.v_f16(il, base) + kvh * hd, size_t(kv_dim)};
+            const F16Rows k_rows{cache_.k_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
+            const F16Rows v_rows{cache_.v_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
             attend_f16_heads(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr,
                              scores.data(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
             continue;
           }
           float mx = -INFINITY;
           for (int j = first; j <= pos; ++j) {
-            cache_.load_k(il, base + j, kvh * hd, hd, kv.data());
+            cache_.load_k(kvl, base + j, kvh * hd, hd, kv.data());
             float s = 0.0f;
             for (int i = 0; i < hd; ++i) s += q[i] * kv[i];
             scores[j] = s * kq_scale;
@@ -301,7 +311,7 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
           std::fill(acc.begin(), acc.end(), 0.0f);
           for (int j = first; j <= pos; ++j) {
             const float w = scores[j] * inv;
-            cache_.load_v(il, base + j, kvh * hd, hd, kv.data());
+            cache_.load_v(kvl, base + j, kvh * hd, hd, kv.data());
             for (int i = 0; i < hd; ++i) acc[i] += w * kv[i];
           }
           std::copy(acc.begin(), acc.end(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
