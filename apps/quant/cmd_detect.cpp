@@ -68,7 +68,9 @@ Fit fit(const std::string& model, const lp::arch::ModelReport& r, lp::plan::Pres
     f.estimated = true;
   }
   const auto& hp = r.hp;
-  f.kv_cache = uint64_t{2} * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(hp.n_head_kv) *
+  uint64_t kv_layers = 0;  // recurrent (Gated DeltaNet) layers keep a fixed-size state instead of a KV cache
+  for (const auto& l : hp.layers) kv_layers += !l.recurrent;
+  f.kv_cache = uint64_t{2} * kv_layers * static_cast<uint64_t>(hp.n_head_kv) *
                static_cast<uint64_t>(hp.head_dim) * 2 * kFitCtx;
   f.needed = static_cast<uint64_t>(static_cast<double>(f.weights + f.kv_cache) * 1.1);
   f.fits = available > 0 && f.needed <= available;

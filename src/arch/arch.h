@@ -21,9 +21,9 @@ namespace lp::arch {
 // ---------------------------------------------------------------------------------------------------------------
 // Families and roles
 
-enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3 };
+enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3, Qwen35 };
 
-std::string_view family_name(Family f);          // "llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3"
+std::string_view family_name(Family f);          // "llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3", "qwen35"
 const std::vector<Family>& all_families();
 std::string supported_families_text();           // "llama (LlamaForCausalLM / llama), mistral (...), ..." for errors
 // The family a GGUF's general.architecture reads back as (llama with experts: mixtral); nullopt when unknown.
@@ -61,6 +61,16 @@ enum class Role : uint8_t {
   SharedExpertUp,
   SharedExpertDown,
   SharedExpertRouter,  // sigmoid gate of the shared expert [1, n_embd]
+  // Gated DeltaNet linear-attention layers (qwen35); GGUF names as llama.cpp's QWEN35 arch.
+  SsmQkv,          // in_proj_qkv: q, k (key heads) and v (value heads) rows [2*k_dim + v_dim, n_embd] (attn_qkv)
+  SsmGate,         // in_proj_z: output gate [v_dim, n_embd] (attn_gate)
+  SsmBeta,         // in_proj_b [n_v_heads, n_embd]
+  SsmAlpha,        // in_proj_a [n_v_heads, n_embd]
+  SsmConv1d,       // depthwise causal conv [conv_dim, 1, kernel]
+  SsmDt,           // dt_bias [n_v_heads] (GGUF ssm_dt.bias)
+  SsmA,            // A_log [n_v_heads]; GGUF ssm_a holds -exp(A_log)
+  SsmNorm,         // gated RMSNorm weight [head_v_dim] (plain w, not 1 + w)
+  SsmOut,          // out_proj [n_embd, v_dim]
   Count
 };
 
@@ -107,6 +117,7 @@ struct LayerKind {
   double rope_theta = 0;    // rope base used by this layer (gemma3: local layers use rope_local_base_freq)
   bool rope_scaled = true;  // whether rope_scaling applies (gemma3: global layers only)
   bool moe = false;         // FFN is a routed MoE block
+  bool recurrent = false;   // Gated DeltaNet linear attention instead of softmax attention (qwen35)
 };
 
 struct RopeScaling {
@@ -153,6 +164,15 @@ struct HParams {
   int sliding_window = 0;            // 0 when no layer slides
   int sliding_window_pattern = 0;    // gemma3: every Nth layer is global (6); 0 otherwise
   std::vector<LayerKind> layers;     // one per layer
+
+  // Hybrid linear attention (qwen35: Gated DeltaNet layers, every full_attention_interval-th layer full attention)
+  int ssm_conv_kernel = 0;           // linear_conv_kernel_dim
+  int ssm_k_heads = 0, ssm_v_heads = 0;         // linear_num_key_heads / linear_num_value_heads
+  int ssm_head_k_dim = 0, ssm_head_v_dim = 0;   // linear_key_head_dim / linear_value_head_dim
+  int full_attention_interval = 0;   // 0 when the family has no linear attention
+  bool attn_output_gate = false;     // q_proj also yields a per-head sigmoid gate on the attention output (qwen35)
+  int rope_dim = 0;                  // rotated dims per head (partial rotary); 0 = head_dim
+  std::vector<int32_t> rope_sections;  // multimodal rope sections (qwen35 mrope_section, 4 entries in GGUF)
 
   // FFN / MoE
   FfnAct ffn_act = FfnAct::SiluGlu;
@@ -241,6 +261,20 @@ enum class Transform {
   SplitGateUpEvenMxfp4,   // both of the above: gate rows, repacked to block_mxfp4
   SplitGateUpOddMxfp4,    // up rows, repacked to block_mxfp4
   GenerateRopeFreqs,      // no source: llama3 rope scaling factors, F32 [head_dim/2]
+  NegExp,                 // qwen35 A_log -> ssm_a = -exp(A_log)
+};
+
+// llama.cpp's V-head reordering of Gated DeltaNet weights (convert_hf_to_gguf _LinearAttentionVReorderBase): the
+// checkpoint groups value heads by key head [k0: v0..v{r-1}, k1: ...]; GGUF tiles them [v0: k0 k1 .., v1: ..].
+// Applies to rows (qkv/conv1d past `offset`, z, a, b) or, with `columns`, within each row (out_proj, A, dt_bias).
+struct VHeadOrder {
+  int64_t k_heads = 0;   // 0: no reordering
+  int64_t v_per_k = 1;
+  int64_t head_dim = 1;  // values per head along the reordered axis (1 for the per-head a/b/A/dt)
+  int64_t offset = 0;    // leading rows/columns that stay (the q and k channels of qkv and conv1d)
+  bool columns = false;
+  bool active() const { return k_heads > 0 && v_per_k > 1; }
+  int64_t source(int64_t i) const;  // the checkpoint index GGUF index i reads (row_transforms.cpp)
 };
 std::string_view transform_name(Transform t);
 
@@ -256,6 +290,7 @@ struct GgufTensorRecipe {
   bool force_f32 = false;             // llama.cpp keeps F32 here (norms, biases, sinks, rope_freqs, router)
   bool transpose_source = false;      // swap the last two source dims first (gpt-oss dense-BF16 expert layout)
   bool trim_to_tokenizer_vocab = false;  // gemma3 token_embd: llama.cpp's converter drops rows past the tokenizer's size
+  VHeadOrder vheads;                  // qwen35 linear-attention V-head reordering
 };
 
 // One recipe per GGUF tensor, in llama.cpp's conventional order (token_embd, blocks in order, output_norm, output).

@@ -26,6 +26,8 @@ std::string classify_family(const HParams& hp, bool any_sliding, bool any_full) 
 }
 
 std::string attention_pattern(const HParams& hp) {
+  for (const auto& l : hp.layers)
+    if (l.recurrent) return "hybrid_linear_full";
   int sliding = 0;
   bool alternating = true;
   for (int i = 0; i < hp.n_layer; ++i) {
@@ -74,6 +76,14 @@ void recommend(ModelReport& r) {
     r.strategy_name = "dense_uniform";
     s["ffn"] = "q4_k_m (ffn_down q5_k)";
   }
+  if (r.attention_pattern == "hybrid_linear_full") {
+    r.strategy_name = "recurrent_state_precision";
+    s["ffn"] = "q4_k_m (ffn_down q5_k)";
+    s["linear_attention"] = "in_proj_qkv/z and out_proj like attention matrices; ssm_conv1d, A, dt bias and the gated "
+                            "norm stay f32 (tiny, and errors there compound through the recurrent state every token)";
+    s["dense_attention"] = fmt::format("full-attention layers (one in {}): q6_k; they are the only exact long-range "
+                                       "memory", hp.full_attention_interval);
+  }
   const bool mixed = r.attention_pattern == "alternating" || r.attention_pattern == "hybrid_local_global";
   if (mixed) {
     s["sparse_attention"] = fmt::format("sliding layers (window {}): q5_k; they only see recent tokens", hp.sliding_window);
@@ -114,10 +124,11 @@ ModelReport detect(const json& config, const std::string& config_path, const std
   r.attention_type = hp.n_head_kv == hp.n_head ? "mha" : hp.n_head_kv == 1 ? "mqa" : "gqa";
   bool any_sliding = false, any_full = false;
   for (const auto& l : hp.layers) {
-    r.layer_types.push_back(l.sliding ? "sliding_attention" : "full_attention");
-    (l.sliding ? any_sliding : any_full) = true;
+    r.layer_types.push_back(l.recurrent ? "linear_attention" : l.sliding ? "sliding_attention" : "full_attention");
+    (l.sliding || l.recurrent ? any_sliding : any_full) = true;
   }
   r.family_class = classify_family(hp, any_sliding, any_full);
+  if (hp.full_attention_interval > 0) r.family_class = hp.is_moe() ? "moe_hybrid_linear_attention" : "hybrid_linear_attention";
   r.attention_pattern = attention_pattern(hp);
   recommend(r);
   return r;
@@ -155,6 +166,11 @@ json to_json(const ModelReport& r) {
   j["expert_intermediate_size"] = hp.n_ff_expert;
   j["attention_pattern"] = r.attention_pattern;
   j["layer_types"] = r.layer_types;
+  if (hp.full_attention_interval > 0)
+    j["linear_attention"] = {{"kind", "gated_deltanet"}, {"key_heads", hp.ssm_k_heads}, {"value_heads", hp.ssm_v_heads},
+                             {"key_head_dim", hp.ssm_head_k_dim}, {"value_head_dim", hp.ssm_head_v_dim},
+                             {"conv_kernel", hp.ssm_conv_kernel}, {"full_attention_interval", hp.full_attention_interval},
+                             {"attn_output_gate", hp.attn_output_gate}, {"rope_dims", hp.rope_dim}};
   j["sliding_window"] = hp.sliding_window > 0 ? json(hp.sliding_window) : json(nullptr);
   j["rope_theta"] = hp.rope_theta;
   j["rope_theta_local"] = hp.rope_theta_local > 0 ? json(hp.rope_theta_local) : json(nullptr);
@@ -188,6 +204,12 @@ std::string to_text(const ModelReport& r) {
     std::string layers;
     for (const auto& l : hp.layers) layers += l.sliding ? 'S' : 'F';
     pattern += fmt::format(" (window {}; {})", hp.sliding_window, layers);
+  }
+  if (hp.full_attention_interval > 0) {
+    std::string layers;
+    for (const auto& l : hp.layers) layers += l.recurrent ? 'L' : 'F';
+    pattern += fmt::format(" ({}; Gated DeltaNet {} key / {} value heads of {}, conv {}; rotary {} of {} dims)", layers,
+                           hp.ssm_k_heads, hp.ssm_v_heads, hp.ssm_head_v_dim, hp.ssm_conv_kernel, hp.rope_dim, hp.head_dim);
   }
   line("attention pattern", pattern);
   std::string rope = fmt::format("theta {}", hp.rope_theta);

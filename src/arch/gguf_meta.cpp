@@ -43,6 +43,7 @@ std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_na
     if (hp.rope_scaling.contains("beta_slow")) put(k("rope.scaling.yarn_beta_slow"), static_cast<float>(hp.rope.beta_slow));
   }
   // llama3 rope scaling is carried by the rope_freqs tensor instead (see gguf_tensors).
+  if (d.linear_attention) put(k("rope.dimension_sections"), hp.rope_sections);
   put(k("rope.freq_base"), static_cast<float>(hp.rope_theta));
   if (d.local_rope) put(k("rope.freq_base_swa"), static_cast<float>(hp.rope_theta_local));
   put(k("attention.layer_norm_rms_epsilon"), static_cast<float>(hp.rms_eps));
@@ -54,6 +55,15 @@ std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_na
   put(k("attention.value_length"), u32(hp.head_dim));
 
   // The family's own keys, in convert_hf_to_gguf.py's order.
+  if (d.linear_attention) {  // Qwen3NextModel.set_gguf_parameters
+    put(k("ssm.conv_kernel"), u32(hp.ssm_conv_kernel));
+    put(k("ssm.state_size"), u32(hp.ssm_head_k_dim));
+    put(k("ssm.group_count"), u32(hp.ssm_k_heads));
+    put(k("ssm.time_step_rank"), u32(hp.ssm_v_heads));
+    put(k("ssm.inner_size"), u32(int64_t{hp.ssm_head_v_dim} * hp.ssm_v_heads));
+    put(k("full_attention_interval"), u32(hp.full_attention_interval));
+    put(k("rope.dimension_count"), u32(hp.rope_dim));
+  }
   if (d.gguf_vocab_and_rope_dims) {
     put(k("vocab_size"), u32(hp.n_vocab));
     put(k("rope.dimension_count"), u32(hp.head_dim));
@@ -188,6 +198,21 @@ HParams hparams_from_gguf(const GgufMetaLookup& get) {
     l.rope_theta = l.sliding && hp.rope_theta_local > 0 ? hp.rope_theta_local : hp.rope_theta;
     l.rope_scaled = !(d.local_rope && l.sliding);
     l.moe = hp.n_expert > 0;
+  }
+  if (d.linear_attention) {  // llama.cpp's llama_model_qwen35::load_arch_hparams
+    hp.ssm_conv_kernel = static_cast<int>(in.required("ssm.conv_kernel"));
+    hp.ssm_head_k_dim = hp.ssm_head_v_dim = static_cast<int>(in.required("ssm.state_size"));
+    hp.ssm_k_heads = static_cast<int>(in.required("ssm.group_count"));
+    hp.ssm_v_heads = static_cast<int>(in.required("ssm.time_step_rank"));
+    if (hp.ssm_k_heads <= 0 || hp.ssm_v_heads <= 0 || hp.ssm_v_heads % hp.ssm_k_heads != 0 ||
+        in.required("ssm.inner_size") != int64_t{hp.ssm_head_v_dim} * hp.ssm_v_heads)
+      fail("GGUF: inconsistent {}.ssm.* keys (group_count, time_step_rank, state_size, inner_size)", in.arch);
+    hp.full_attention_interval = static_cast<int>(in.integer("full_attention_interval", 4));
+    if (hp.full_attention_interval <= 0) fail("GGUF key '{}.full_attention_interval' must be positive", in.arch);
+    hp.attn_output_gate = true;
+    hp.rope_dim = static_cast<int>(in.integer("rope.dimension_count", hp.head_dim));
+    hp.norm_plus_one = false;
+    for (int i = 0; i < hp.n_layer; ++i) hp.layers[i].recurrent = (i + 1) % hp.full_attention_interval != 0;
   }
   return hp;
 }

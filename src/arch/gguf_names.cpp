@@ -41,6 +41,15 @@ const char* gguf_base(Family f, Role r) {
     case Role::SharedExpertUp: return "ffn_up_shexp";
     case Role::SharedExpertDown: return "ffn_down_shexp";
     case Role::SharedExpertRouter: return "ffn_gate_inp_shexp";
+    case Role::SsmQkv: return "attn_qkv";
+    case Role::SsmGate: return "attn_gate";
+    case Role::SsmBeta: return "ssm_beta";
+    case Role::SsmAlpha: return "ssm_alpha";
+    case Role::SsmConv1d: return "ssm_conv1d";
+    case Role::SsmDt: return "ssm_dt";
+    case Role::SsmA: return "ssm_a";
+    case Role::SsmNorm: return "ssm_norm";
+    case Role::SsmOut: return "ssm_out";
     case Role::Count: break;
   }
   return nullptr;
@@ -49,11 +58,33 @@ const char* gguf_base(Family f, Role r) {
 std::string full_name(Family f, Role r, int layer, bool bias) {
   const char* base = gguf_base(f, r);
   if (!base) return {};
+  if (r == Role::SsmA) return fmt::format("blk.{}.{}", layer, base);  // llama.cpp's LLM_TENSOR_SSM_A_NOSCAN: no suffix
   const char* suffix = bias ? "bias" : "weight";
   return layer < 0 ? fmt::format("{}.{}", base, suffix) : fmt::format("blk.{}.{}.{}", layer, base, suffix);
 }
 
 std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(), v.rend()}; }
+
+// llama.cpp's _LinearAttentionVReorderBase.modify_tensors: which part of each linear-attention tensor has its value
+// heads reordered from grouped-by-key-head to tiled.
+VHeadOrder vhead_order(const HParams& hp, Role r) {
+  VHeadOrder o;
+  if (hp.ssm_k_heads <= 0 || hp.ssm_v_heads == hp.ssm_k_heads) return o;
+  o.k_heads = hp.ssm_k_heads;
+  o.v_per_k = hp.ssm_v_heads / hp.ssm_k_heads;
+  switch (r) {
+    case Role::SsmQkv: case Role::SsmConv1d:  // the v channels, after q and k
+      o.head_dim = hp.ssm_head_v_dim;
+      o.offset = 2 * int64_t{hp.ssm_k_heads} * hp.ssm_head_k_dim;
+      break;
+    case Role::SsmGate: o.head_dim = hp.ssm_head_v_dim; break;
+    case Role::SsmBeta: case Role::SsmAlpha: o.head_dim = 1; break;
+    case Role::SsmDt: case Role::SsmA: o.head_dim = 1; o.columns = true; break;
+    case Role::SsmOut: o.head_dim = hp.ssm_head_v_dim; o.columns = true; break;
+    default: return {};
+  }
+  return o;
+}
 
 }  // namespace
 
@@ -158,7 +189,14 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
     Transform tr = Transform::None;
     if (d.permute_qk && (t.role == Role::AttnQ || t.role == Role::AttnK)) tr = Transform::PermuteQK;
     if (hp.norm_plus_one && role_is_norm(t.role)) tr = Transform::AddOne;
-    auto r = recipe(t, reversed(t.hf_shape), {t.hf_name}, tr);
+    if (t.role == Role::SsmA) tr = Transform::NegExp;
+    std::vector<int64_t> ne = reversed(t.hf_shape);
+    if (t.role == Role::SsmConv1d) ne = {t.hf_shape.back(), t.hf_shape.front()};  // [C, 1, K] squeezed: ne {K, C}
+    auto r = recipe(t, std::move(ne), {t.hf_name}, tr);
+    r.vheads = vhead_order(hp, t.role);
+    // llama.cpp keeps these F32 whatever the file type (its converter's 1-D rule and llama-quant's ssm exceptions).
+    if (t.role == Role::SsmConv1d || t.role == Role::SsmDt || t.role == Role::SsmA || t.role == Role::SsmNorm)
+      r.force_f32 = true;
     if (t.role == Role::TokenEmbd && d.trim_embd_to_tokenizer) r.trim_to_tokenizer_vocab = true;
     out.push_back(std::move(r));
   }

@@ -70,8 +70,10 @@ std::vector<bool> sliding_layers(const HParams& hp, const ConfigReader& in) {
     for (int i = 0; i < hp.n_layer; ++i) {
       std::string t = lt[i].is_string() ? lt[i].get<std::string>() : "";
       if (t == "sliding_attention") sliding[i] = true;
+      else if (t == "linear_attention" && detail::family_info(hp.family).linear_attention) continue;
       else if (t != "full_attention")
-        fail("{}: layer_types[{}] = '{}' (expected full_attention or sliding_attention)", in.path, i, t);
+        fail("{}: layer_types[{}] = '{}' (expected full_attention or sliding_attention{})", in.path, i, t,
+             detail::family_info(hp.family).linear_attention ? " or linear_attention" : "");
     }
     return sliding;
   }
@@ -91,6 +93,52 @@ std::vector<bool> sliding_layers(const HParams& hp, const ConfigReader& in) {
     }
   }
   return sliding;
+}
+
+// Gated DeltaNet hybrids (qwen35): the linear_* fields with Qwen3_5TextConfig's defaults, which layers are
+// linear (layer_types, else all but every full_attention_interval-th), partial rotary and its mrope sections.
+void read_linear_attention(const ConfigReader& in, HParams& hp) {
+  const std::string& path = in.path;
+  hp.ssm_conv_kernel = to_int(in.integer("linear_conv_kernel_dim", 4), "linear_conv_kernel_dim", path);
+  hp.ssm_k_heads = to_int(in.integer("linear_num_key_heads", 16), "linear_num_key_heads", path);
+  hp.ssm_v_heads = to_int(in.integer("linear_num_value_heads", 32), "linear_num_value_heads", path);
+  hp.ssm_head_k_dim = to_int(in.integer("linear_key_head_dim", 128), "linear_key_head_dim", path);
+  hp.ssm_head_v_dim = to_int(in.integer("linear_value_head_dim", 128), "linear_value_head_dim", path);
+  hp.full_attention_interval = to_int(in.integer("full_attention_interval", 4), "full_attention_interval", path);
+  if (hp.ssm_conv_kernel <= 0 || hp.ssm_k_heads <= 0 || hp.ssm_v_heads <= 0 || hp.ssm_head_k_dim <= 0 ||
+      hp.ssm_head_v_dim <= 0 || hp.full_attention_interval <= 0)
+    fail("{}: linear_conv_kernel_dim, linear_num_*_heads, linear_*_head_dim and full_attention_interval must be positive", path);
+  if (hp.ssm_v_heads % hp.ssm_k_heads != 0)
+    fail("{}: linear_num_value_heads ({}) is not a multiple of linear_num_key_heads ({})", path, hp.ssm_v_heads, hp.ssm_k_heads);
+  // llama.cpp's qwen35 has one state size (ssm.state_size) for both key and value heads.
+  if (hp.ssm_head_k_dim != hp.ssm_head_v_dim)
+    fail("{}: linear_key_head_dim ({}) != linear_value_head_dim ({}): not representable in llama.cpp's qwen35", path,
+         hp.ssm_head_k_dim, hp.ssm_head_v_dim);
+  if (!in.boolean("attn_output_gate", true)) fail("{}: attn_output_gate = false is not supported (qwen35 gates attention)", path);
+  hp.attn_output_gate = true;
+  const nlohmann::json& lt = in.has("layer_types") ? in.cfg["layer_types"] : nlohmann::json();
+  for (int i = 0; i < hp.n_layer; ++i)
+    hp.layers[i].recurrent = lt.is_array() ? lt[i] == "linear_attention" : (i + 1) % hp.full_attention_interval != 0;
+  double partial = 0.25;
+  std::vector<int32_t> sections = {11, 11, 10};  // llama.cpp's default when the config has none
+  const nlohmann::json& rp = in.has("rope_parameters") ? in.cfg["rope_parameters"] : in.cfg;
+  if (rp.is_object() && rp.contains("partial_rotary_factor") && rp["partial_rotary_factor"].is_number())
+    partial = rp["partial_rotary_factor"].get<double>();
+  else partial = in.number("partial_rotary_factor", partial);
+  if (rp.is_object() && rp.contains("mrope_section")) {
+    if (!rp["mrope_section"].is_array()) fail("{}: field 'mrope_section' must be an array", path);
+    sections.clear();
+    for (const auto& v : rp["mrope_section"]) {
+      if (!v.is_number_integer()) fail("{}: field 'mrope_section' must hold integers", path);
+      sections.push_back(v.get<int32_t>());
+    }
+  }
+  if (sections.size() > 4) sections.resize(4);
+  while (sections.size() < 4) sections.push_back(0);
+  hp.rope_sections = sections;
+  hp.rope_dim = static_cast<int>(hp.head_dim * partial);  // int(), as convert_hf_to_gguf.py
+  if (hp.rope_dim <= 0 || hp.rope_dim > hp.head_dim || hp.rope_dim % 2 != 0)
+    fail("{}: partial_rotary_factor {} gives {} rotary dims of head_dim {}", path, partial, hp.rope_dim, hp.head_dim);
 }
 
 }  // namespace
@@ -217,6 +265,7 @@ HParams parse_hparams(const json& config, const std::string& config_path) {
             (i + 1) % moe.sparse_step == 0;
   }
 
+  if (d.linear_attention) read_linear_attention(in, hp);
   hp.embed_scale = d.embed_scale;
   hp.norm_plus_one = d.norm_plus_one;
 

@@ -27,7 +27,7 @@ namespace {
 void add_attention(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il) {
   const int64_t D = hp.n_embd, q = int64_t{hp.n_head} * hp.head_dim, kv = int64_t{hp.n_head_kv} * hp.head_dim;
   const std::string a = lp + "self_attn.";
-  b.add(a + "q_proj.weight", Role::AttnQ, il, {q, D});
+  b.add(a + "q_proj.weight", Role::AttnQ, il, {hp.attn_output_gate ? 2 * q : q, D});  // qwen35: query + gate per head
   if (hp.attn_qkv_bias) b.add(a + "q_proj.bias", Role::AttnQ, il, {q}, Part::Bias);
   b.add(a + "k_proj.weight", Role::AttnK, il, {kv, D});
   if (hp.attn_qkv_bias) b.add(a + "k_proj.bias", Role::AttnK, il, {kv}, Part::Bias);
@@ -40,6 +40,22 @@ void add_attention(LayoutBuilder& b, const HParams& hp, const std::string& lp, i
     b.add(a + "k_norm.weight", Role::AttnKNorm, il, {hp.head_dim});
   }
   if (hp.attn_sinks) b.add(a + "sinks", Role::AttnSinks, il, {hp.n_head});
+}
+
+// Gated DeltaNet (qwen35 linear_attn), as transformers' Qwen3_5GatedDeltaNet names its parameters.
+void add_linear_attention(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il) {
+  const int64_t D = hp.n_embd, k_dim = int64_t{hp.ssm_k_heads} * hp.ssm_head_k_dim,
+                v_dim = int64_t{hp.ssm_v_heads} * hp.ssm_head_v_dim, conv_dim = 2 * k_dim + v_dim;
+  const std::string a = lp + "linear_attn.";
+  b.add(a + "in_proj_qkv.weight", Role::SsmQkv, il, {conv_dim, D});
+  b.add(a + "in_proj_z.weight", Role::SsmGate, il, {v_dim, D});
+  b.add(a + "in_proj_b.weight", Role::SsmBeta, il, {hp.ssm_v_heads, D});
+  b.add(a + "in_proj_a.weight", Role::SsmAlpha, il, {hp.ssm_v_heads, D});
+  b.add(a + "conv1d.weight", Role::SsmConv1d, il, {conv_dim, 1, hp.ssm_conv_kernel});
+  b.add(a + "dt_bias", Role::SsmDt, il, {hp.ssm_v_heads}, Part::Bias);
+  b.add(a + "A_log", Role::SsmA, il, {hp.ssm_v_heads});
+  b.add(a + "norm.weight", Role::SsmNorm, il, {hp.ssm_head_v_dim});
+  b.add(a + "out_proj.weight", Role::SsmOut, il, {D, v_dim});
 }
 
 void add_dense_ffn(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il) {
@@ -69,7 +85,8 @@ std::vector<TensorDesc> checkpoint_layout(const HParams& hp, const LayoutOptions
   for (int il = 0; il < hp.n_layer; ++il) {
     const std::string lp = fmt::format("{}layers.{}.", m, il);
     b.add(lp + "input_layernorm.weight", Role::AttnNorm, il, {D});
-    add_attention(b, hp, lp, il);
+    if (hp.layers[il].recurrent) add_linear_attention(b, hp, lp, il);
+    else add_attention(b, hp, lp, il);
     if (family_info(hp.family).sandwich_norms) {
       b.add(lp + "post_attention_layernorm.weight", Role::AttnPostNorm, il, {D});
       b.add(lp + "pre_feedforward_layernorm.weight", Role::FfnNorm, il, {D});

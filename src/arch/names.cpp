@@ -13,6 +13,8 @@ constexpr std::array<std::string_view, static_cast<size_t>(Role::Count)> kRoleNa
     "ffn_gate",     "ffn_up",        "ffn_down",        "router",          "expert_gate",
     "expert_up",    "expert_down",   "expert_gate_up",  "shared_expert_gate", "shared_expert_up",
     "shared_expert_down", "shared_expert_router",
+    "ssm_qkv",      "ssm_gate",      "ssm_beta",        "ssm_alpha",       "ssm_conv1d",
+    "ssm_dt",       "ssm_a",         "ssm_norm",        "ssm_out",
 };
 }  // namespace
 
@@ -51,6 +53,7 @@ bool role_is_matrix(Role r) {
     case Role::FfnGate: case Role::FfnUp: case Role::FfnDown: case Role::Router: case Role::ExpertGate:
     case Role::ExpertUp: case Role::ExpertDown: case Role::ExpertGateUp: case Role::SharedExpertGate:
     case Role::SharedExpertUp: case Role::SharedExpertDown: case Role::SharedExpertRouter:
+    case Role::SsmQkv: case Role::SsmGate: case Role::SsmBeta: case Role::SsmAlpha: case Role::SsmOut:
       return true;
     default:
       return false;
@@ -88,6 +91,7 @@ std::string_view transform_name(Transform t) {
     case Transform::SplitGateUpEvenMxfp4: return "split_gate_up_even_mxfp4";
     case Transform::SplitGateUpOddMxfp4: return "split_gate_up_odd_mxfp4";
     case Transform::GenerateRopeFreqs: return "generate_rope_freqs";
+    case Transform::NegExp: return "neg_exp";
   }
   return "unknown";
 }

@@ -25,7 +25,9 @@ class RowMap {
   // rows: output rows; n_sources: data sources (expert count for StackExperts); heads: PermuteQK's head count (n_head
   // for q, n_head_kv for k); split_in_row: SplitGateUp on a source whose rows interleave gate/up values (gpt-oss's
   // gate_up bias [E, 2F]) rather than alternate rows ([E, 2F, D] weights, MXFP4 blocks). Bad shapes -> lp::Error.
-  RowMap(Transform transform, int64_t rows, size_t n_sources, int heads, bool split_in_row, std::string_view name);
+  // vheads: qwen35's V-head reordering of rows (a `columns` order is applied by the reader within each row).
+  RowMap(Transform transform, int64_t rows, size_t n_sources, int heads, bool split_in_row, std::string_view name,
+         VHeadOrder vheads = {});
   SourceRow locate(int64_t r) const;
   int64_t rows() const { return rows_; }
 
@@ -33,6 +35,7 @@ class RowMap {
   Transform transform_;  // with the MXFP4 variants folded into their row-moving part
   int64_t rows_, rows_per_unit_ = 1;  // rows per expert (StackExperts) or per head (PermuteQK)
   bool split_in_row_;
+  VHeadOrder vheads_;
 };
 // The RowMap of a GGUF recipe (output rows from recipe.ne) whose first source has `source_rank` dimensions
 // (a float SplitGateUp source of rank 2 is the interleaved bias).

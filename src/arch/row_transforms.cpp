@@ -42,6 +42,14 @@ int64_t permute_qk_source_row(int64_t r, int64_t rows_per_head) {
   return h * hd + (j % 2) * (hd / 2) + j / 2;
 }
 
+int64_t VHeadOrder::source(int64_t i) const {
+  if (!active() || i < offset) return i;
+  // GGUF index (v, g, d) over [v_per_k, k_heads, head_dim] reads checkpoint index (g, v, d) over [k_heads, v_per_k, head_dim].
+  const int64_t j = i - offset, v = j / (k_heads * head_dim), g = (j / head_dim) % k_heads, d = j % head_dim;
+  if (v >= v_per_k) return i;  // past the value heads: unchanged (callers bound-check)
+  return offset + (g * v_per_k + v) * head_dim + d;
+}
+
 namespace {
 
 Transform row_part(Transform t) {
@@ -57,8 +65,15 @@ Transform row_part(Transform t) {
 
 }  // namespace
 
-RowMap::RowMap(Transform transform, int64_t rows, size_t n_sources, int heads, bool split_in_row, std::string_view name)
-    : transform_(row_part(transform)), rows_(rows), split_in_row_(split_in_row) {
+RowMap::RowMap(Transform transform, int64_t rows, size_t n_sources, int heads, bool split_in_row, std::string_view name,
+               VHeadOrder vheads)
+    : transform_(row_part(transform)), rows_(rows), split_in_row_(split_in_row), vheads_(vheads) {
+  if (vheads_.active() && !vheads_.columns) {
+    if (transform_ != Transform::None) fail("{}: V-head reordering with transform {}", name, transform_name(transform));
+    if (rows != vheads_.offset + vheads_.k_heads * vheads_.v_per_k * vheads_.head_dim)
+      fail("{}: {} rows do not hold {} value heads of {} after {} leading rows", name, rows,
+           vheads_.k_heads * vheads_.v_per_k, vheads_.head_dim, vheads_.offset);
+  }
   if (rows < 0) fail("{}: negative row count {}", name, rows);
   if (n_sources == 0) fail("{}: no source tensor", name);
   if (transform_ == Transform::StackExperts) {
@@ -86,7 +101,7 @@ SourceRow RowMap::locate(int64_t r) const {
       return {0, 2 * r + parity, -1};             // rows of [E, 2F, D] (or of the transposed dense [E, D, 2F])
     }
     default:
-      return {0, r, -1};
+      return {0, vheads_.active() && !vheads_.columns ? vheads_.source(r) : r, -1};
   }
 }
 
@@ -101,7 +116,7 @@ RowMap row_map(const HParams& hp, const GgufTensorRecipe& recipe, size_t source_
   const bool mxfp4 = recipe_reads_mxfp4(recipe);
   const size_t n_sources = mxfp4 ? 1 : recipe.sources.size();
   const int heads = recipe.role == Role::AttnQ ? hp.n_head : recipe.role == Role::AttnK ? hp.n_head_kv : 0;
-  return RowMap(recipe.transform, rows, n_sources, heads, !mxfp4 && source_rank == 2, recipe.gguf_name);
+  return RowMap(recipe.transform, rows, n_sources, heads, !mxfp4 && source_rank == 2, recipe.gguf_name, recipe.vheads);
 }
 
 }  // namespace lp::arch

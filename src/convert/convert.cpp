@@ -217,6 +217,8 @@ void plan_jobs(const SourceModel& src, const ConvertOptions& opt, formats::StDty
       if (!opt.importance && plan::tensor_requires_imatrix(t.recipe.role, t.type))
         fail("{}: {} needs an importance matrix (llama.cpp requires one too); pass --imatrix FILE or --calibration "
              "TEXT", t.recipe.gguf_name, ggml_type_name(t.type));
+  if (!opt.precision.mlx.empty() && src.mlx.empty())
+    arch::mlx_tensors(src.hp, src.tensors);  // fails naming why (qwen35: MLX layout not supported yet)
   for (plan::MlxPrecision mp : opt.precision.mlx) {
     if (opt.mlx_mixed) mp.mixed = *opt.mlx_mixed;
     plan::MlxPlanOptions mo = plan::mlx_plan_options(settings, mp);

@@ -38,6 +38,7 @@ RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, c
   }
   if (recipe.role == arch::Role::AttnQ) heads_ = hp.n_head;
   if (recipe.role == arch::Role::AttnK) heads_ = hp.n_head_kv;
+  vheads_ = recipe.vheads;
   init(recipe.sources, recipe.transform, recipe.transpose_source, arch::recipe_reads_mxfp4(recipe), reversed(recipe.ne), recipe.role);
 }
 
@@ -72,7 +73,10 @@ void RowSource::init(const std::vector<std::string>& sources, Transform transfor
         fail("{}: tensor '{}' has dtype {} which is not a float type we can convert", s->file, s->name,
              formats::st_dtype_name(s->dtype));
   }
-  map_.emplace(transform, nrows_, sources_.size(), heads_, !mxfp4 && sources_[0]->shape.size() == 2, name_);
+  map_.emplace(transform, nrows_, sources_.size(), heads_, !mxfp4 && sources_[0]->shape.size() == 2, name_, vheads_);
+  if (vheads_.active() && vheads_.columns &&
+      ncols_ != vheads_.offset + vheads_.k_heads * vheads_.v_per_k * vheads_.head_dim)
+    fail("{}: {} columns do not hold {} value heads of {}", name_, ncols_, vheads_.k_heads * vheads_.v_per_k, vheads_.head_dim);
   if (transform == Transform::StackExperts) {
     const int64_t per_expert = nrows_ / static_cast<int64_t>(sources_.size());
     for (const auto* s : sources_)
@@ -148,14 +152,21 @@ void RowSource::read(int64_t r0, int64_t n, float* out) const {
     std::memcpy(out, rope_freqs_.data(), rope_freqs_.size() * sizeof(float));
     return;
   }
+  const bool permute_cols = vheads_.active() && vheads_.columns;
+  std::vector<float> tmp(permute_cols ? static_cast<size_t>(ncols_) : 0);
   for (int64_t i = 0; i < n; ++i) {
     float* row = out + i * ncols_;
     read_source_row(locate(r0 + i), row);
+    if (permute_cols) {
+      std::memcpy(tmp.data(), row, tmp.size() * sizeof(float));
+      for (int64_t k = 0; k < ncols_; ++k) row[k] = tmp[static_cast<size_t>(vheads_.source(k))];
+    }
     for (int64_t k = 0; k < ncols_; ++k) {
       if (!std::isfinite(row[k]))
         fail("{}: tensor '{}' has a non-finite value (NaN/Inf) at row {}, column {}", sources_[0]->file,
              locate(r0 + i).tensor->name, locate(r0 + i).row, k);
       if (add_one_) row[k] += 1.0f;
+      if (transform_ == Transform::NegExp) row[k] = -std::exp(row[k]);
     }
   }
 }

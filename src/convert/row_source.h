@@ -55,6 +55,7 @@ class RowSource {
   bool add_one_ = false;
   int64_t ncols_ = 0, nrows_ = 0;
   int heads_ = 0;                 // PermuteQK: n_head (q) or n_head_kv (k)
+  arch::VHeadOrder vheads_;       // qwen35 V-head reordering (rows via map_, columns in read())
   std::optional<arch::RowMap> map_;  // which source row each output row reads (arch/row_transforms.cpp)
   std::vector<float> rope_freqs_;  // GenerateRopeFreqs
 };

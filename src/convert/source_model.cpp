@@ -12,7 +12,8 @@ SourceModel open_source_model(const std::string& path) {
   m.hp = arch::parse_hparams(m.ckpt.config(), m.ckpt.path_of("config.json"));
   m.tensors = arch::classify(m.hp, m.ckpt);
   m.gguf = arch::gguf_tensors(m.hp, m.tensors);
-  m.mlx = arch::mlx_tensors(m.hp, m.tensors);
+  // MLX recipes only for the families mlx-lm layouts exist for; asking for MLX output of another fails in convert.cpp.
+  if (m.hp.full_attention_interval == 0) m.mlx = arch::mlx_tensors(m.hp, m.tensors);
   std::filesystem::path p = std::filesystem::weakly_canonical(m.ckpt.dir());
   m.name = p.filename().string();
   if (m.name.empty()) m.name = "model";

@@ -56,9 +56,13 @@ class Context {
   int n_seq() const { return n_seq_; }
   int seq_ctx() const { return seq_ctx_; }                 // cells per sequence
   int seq_n_past(int seq) const { return seq_past_[seq]; }
-  void seq_truncate(int seq, int n) { seq_past_[seq] = std::min(seq_past_[seq], std::max(0, n)); }
+  // Drops sequence seq's positions >= n. A model with recurrent layers (qwen35) cannot rewind its state: n must be
+  // 0 (clears it) or at least the sequence's length (can_rewind() says which models can).
+  void seq_truncate(int seq, int n);
+  bool can_rewind() const { return model_.hp().n_recurrent == 0; }
   // Copies the first n cached positions of src into dst (a shared prompt prefix: n > 1 choices, or another
-  // slot's system prompt) and sets dst's length to n. Cheaper than evaluating them again.
+  // slot's system prompt) and sets dst's length to n. Cheaper than evaluating them again. Recurrent models: n must be
+  // 0 or src's whole length (the state exists only at the end of the sequence).
   void seq_copy(int src, int dst, int n);
   int cells_used() const;  // sum of the sequences' lengths
 
@@ -67,7 +71,11 @@ class Context {
   int n_past() const { return seq_past_[0]; }  // sequence 0 (the single-sequence API)
   int n_ctx() const { return n_ctx_; }
   int threads() const { return threads_; }
-  void reset() { std::fill(seq_past_.begin(), seq_past_.end(), 0); }
+  void reset() {
+    std::fill(seq_past_.begin(), seq_past_.end(), 0);
+    std::fill(conv_state_.begin(), conv_state_.end(), 0.0f);
+    std::fill(ssm_state_.begin(), ssm_state_.end(), 0.0f);
+  }
   void truncate(int n) { seq_truncate(0, n); }  // drops sequence 0's cached positions >= n
   const Model& model() const { return model_; }
   const KvCache& cache() const { return cache_; }
@@ -77,6 +85,11 @@ class Context {
 
  private:
   void forward_batch(const BatchRow* rows, int n, float* out_logits);
+  // Gated DeltaNet layer il on xn_ (normed input) -> o_ (engine/linear_attention.cpp); updates each row's sequence state.
+  void linear_attention(const LayerDesc& L, int il, const BatchRow* rows, int n);
+  void clear_recurrent(int seq);
+  float* conv_state(int seq, int il);  // [(kernel - 1) x conv_dim], oldest input first
+  float* ssm_state(int seq, int il);   // [v_heads x head_dim (v) x head_dim (k)]
 
   const Model& model_;
   int n_ctx_, n_batch_, threads_, n_seq_, seq_ctx_;
@@ -85,6 +98,12 @@ class Context {
   std::vector<float> logits_;
   // scratch, sized for n_batch tokens
   std::vector<float> x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, scores_;
+  std::vector<float> qg_, ag_;  // gated attention (qwen35): wq output [query, gate] per head, and the gates
+  // Recurrent layers (qwen35): per sequence and recurrent layer, the conv inputs and the delta-rule state.
+  std::vector<int> rec_index_;  // layer -> recurrent slot, -1 for attention layers
+  std::vector<int> kv_index_;   // layer -> KV cache layer, -1 for recurrent layers (they keep no KV)
+  std::vector<float> conv_state_, ssm_state_;
+  std::vector<float> qkv_, z_, beta_, alpha_, conv_out_;
   MoeScratch moe_;
   Observers observers_;
 };

@@ -1,6 +1,7 @@
 #include "engine/folder_loader.h"
 #include "core/file_io.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -119,9 +120,10 @@ class FolderBuilder {
   }
   int64_t rows(const GgufTensor& t) const { return t.ne[1] * t.ne[2] * t.ne[3]; }
 
-  // The q/k permutation's source row per output row (arch::RowMap, shared with the converter); nullopt when rows stay.
+  // The q/k permutation's (or qwen35's V-head reordering's) source row per output row (arch::RowMap, shared with the
+  // converter); nullopt when rows stay.
   std::optional<std::vector<int64_t>> row_order(const arch::GgufTensorRecipe& r, int64_t rows) const {
-    if (r.transform != arch::Transform::PermuteQK) return std::nullopt;
+    if (r.transform != arch::Transform::PermuteQK && !(r.vheads.active() && !r.vheads.columns)) return std::nullopt;
     const arch::RowMap map = arch::row_map(hp_, r, 2);
     if (map.rows() != rows) fail("{}: tensor {} has {} rows, its recipe {}", dir_, r.gguf_name, rows, map.rows());
     std::vector<int64_t> src(static_cast<size_t>(rows));
@@ -131,7 +133,8 @@ class FolderBuilder {
 
   void check_transform(const arch::GgufTensorRecipe& r) const {
     using arch::Transform;
-    if (r.transform != Transform::None && r.transform != Transform::PermuteQK && r.transform != Transform::AddOne)
+    if (r.transform != Transform::None && r.transform != Transform::PermuteQK && r.transform != Transform::AddOne &&
+        r.transform != Transform::NegExp)
       fail("{}: {} tensor {} needs transform {}, which the CPU engine cannot apply at load", dir_, hp_.gguf_arch, r.gguf_name,
            arch::transform_name(r.transform));
     if (r.sources.size() != 1) fail("{}: tensor {} has {} sources; the CPU engine loads one", dir_, r.gguf_name, r.sources.size());
@@ -145,13 +148,23 @@ class FolderBuilder {
     const int64_t n = t.ne[0] * rows(t);
     if (static_cast<int64_t>(st.n_elements()) != n)
       fail("{}: tensor {} ({}) has {} elements, expected {}", dir_, st.name, r.gguf_name, st.n_elements(), n);
-    const bool keep_dtype = t.n_dims >= 2 && !r.force_f32 && r.transform != arch::Transform::AddOne &&
+    const bool keep_dtype = t.n_dims >= 2 && !r.force_f32 && r.transform != arch::Transform::AddOne && !r.vheads.active() &&
                             (st.dtype == StDtype::F32 || st.dtype == StDtype::F16 || st.dtype == StDtype::BF16);
     if (!keep_dtype) {
       float* f = data_->alloc_f32(n);
       data_->ckpt.read_f32(st, f);  // integer dtypes are refused here, naming the tensor
       if (r.transform == arch::Transform::AddOne)
         for (int64_t i = 0; i < n; ++i) f[i] += 1.0f;
+      if (r.transform == arch::Transform::NegExp)  // qwen35 ssm_a = -exp(A_log)
+        for (int64_t i = 0; i < n; ++i) f[i] = -std::exp(f[i]);
+      if (r.vheads.active() && r.vheads.columns) {  // qwen35 V-head order within each row (ssm_out, ssm_a, ssm_dt)
+        const int64_t cols = t.ne[0];
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t i = 0; i < n / cols; ++i) {
+          std::copy_n(f + i * cols, cols, row.data());
+          for (int64_t k = 0; k < cols; ++k) f[i * cols + k] = row[static_cast<size_t>(r.vheads.source(k))];
+        }
+      }
       if (auto order = row_order(r, rows(t))) {  // 1-D q/k biases: one "row" per element
         std::vector<float> tmp(f, f + n);
         copy_rows(reinterpret_cast<const uint8_t*>(tmp.data()), reinterpret_cast<uint8_t*>(f), *order, t.ne[0] * sizeof(float));
@@ -416,6 +429,7 @@ std::unique_ptr<GgufView> load_mlx(const fs::path& dir) {
   const nlohmann::json& q = *mlx_quantization(ckpt.config());
   arch::HParams hp = arch::parse_hparams(ckpt.config(), cfg_path);
   require_runnable(hp, dir.string());
+  if (hp.full_attention_interval > 0) fail("{}: MLX folders of {} are not supported yet", dir.string(), hp.model_type);
 
   // MoE: the routed experts the folder should hold, by MLX name (mlx-lm's stacked form of the HF layout, which
   // for gpt-oss is the dense BF16 one: MLX folders carry no MXFP4 quantization_config).

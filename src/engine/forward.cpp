@@ -86,6 +86,13 @@ struct RopeTable {
   }
 };
 
+// Layers with a KV cache: all but the recurrent (Gated DeltaNet) ones.
+int kv_layer_count(const Model& m) {
+  int n = 0;
+  for (const auto& L : m.layers()) n += !L.recurrent;
+  return n;
+}
+
 }  // namespace
 
 int default_thread_count() { return physical_cores(); }
@@ -97,11 +104,13 @@ Context::Context(const Model& model, const ContextOptions& o)
       threads_(o.threads > 0 ? o.threads : default_thread_count()),
       n_seq_(std::max(1, o.n_seq)),
       seq_ctx_(n_ctx_ / n_seq_),
-      cache_(o.cache_type, model.hp().n_layer, seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
+      cache_(o.cache_type, kv_layer_count(model), seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
       seq_past_(n_seq_, 0) {
   if (seq_ctx_ < 1) fail("a context of {} tokens cannot hold {} sequences", n_ctx_, n_seq_);
   const HParams& hp = model.hp();
   const size_t B = n_batch_;
+  int next_kv = 0;  // KV cache slot of each attention layer (recurrent layers have none)
+  for (const auto& L : model.layers()) kv_index_.push_back(L.recurrent ? -1 : next_kv++);
   x_.resize(B * hp.n_embd);
   xn_.resize(B * std::max(hp.n_embd, hp.n_ff));
   q_.resize(B * hp.n_head * hp.head_dim);
@@ -111,6 +120,38 @@ Context::Context(const Model& model, const ContextOptions& o)
   o_.resize(B * hp.n_embd);
   gate_.resize(B * hp.n_ff);
   up_.resize(B * hp.n_ff);
+  bool gated = false;
+  for (const auto& L : model.layers()) gated |= L.attn_output_gate;
+  if (gated) {
+    qg_.resize(B * 2 * hp.n_head * hp.head_dim);
+    ag_.resize(B * hp.n_head * hp.head_dim);
+  }
+  if (hp.n_recurrent > 0) {
+    rec_index_.assign(hp.n_layer, -1);
+    int r = 0;
+    for (int il = 0; il < hp.n_layer; ++il)
+      if (model.layers()[il].recurrent) rec_index_[il] = r++;
+    const size_t C = hp.ssm_conv_dim(), hd = hp.ssm_head_dim, vd = size_t(hp.ssm_v_heads) * hd;
+    conv_state_.assign(size_t(n_seq_) * r * (hp.ssm_conv_kernel - 1) * C, 0.0f);
+    ssm_state_.assign(size_t(n_seq_) * r * hp.ssm_v_heads * hd * hd, 0.0f);
+    qkv_.resize(B * C);
+    conv_out_.resize(C);
+    z_.resize(B * vd);
+    beta_.resize(B * hp.ssm_v_heads);
+    alpha_.resize(B * hp.ssm_v_heads);
+    attn_.resize(std::max(attn_.size(), B * vd));
+  }
+}
+
+void Context::seq_truncate(int seq, int n) {
+  n = std::max(0, n);
+  if (n >= seq_past_[seq]) return;
+  if (!can_rewind()) {
+    if (n != 0)
+      fail("sequence {}: this model's recurrent layers cannot rewind from {} to {} tokens (only to 0)", seq, seq_past_[seq], n);
+    clear_recurrent(seq);
+  }
+  seq_past_[seq] = n;
 }
 
 void Context::eval(std::span<const int32_t> tokens, bool all_logits) {
@@ -150,6 +191,20 @@ void Context::decode(std::span<const BatchRow> rows) {
 void Context::seq_copy(int src, int dst, int n) {
   if (src < 0 || src >= n_seq_ || dst < 0 || dst >= n_seq_) fail("seq_copy: sequence {} or {} is outside 0..{}", src, dst, n_seq_ - 1);
   if (n < 0 || n > seq_past_[src]) fail("seq_copy: sequence {} holds {} tokens, not {}", src, seq_past_[src], n);
+  if (!can_rewind()) {
+    if (n != 0 && n != seq_past_[src])
+      fail("seq_copy: this model's recurrent state exists only for all {} tokens of sequence {}, not {}", seq_past_[src], src, n);
+    if (n == 0) clear_recurrent(dst);
+    else if (src != dst)
+      for (int il = 0; il < model_.hp().n_layer; ++il) {
+        if (rec_index_[il] < 0) continue;
+        const HParams& hp = model_.hp();
+        const size_t nc = size_t(hp.ssm_conv_kernel - 1) * hp.ssm_conv_dim();
+        const size_t ns = size_t(hp.ssm_v_heads) * hp.ssm_head_dim * hp.ssm_head_dim;
+        std::copy(conv_state(src, il), conv_state(src, il) + nc, conv_state(dst, il));
+        std::copy(ssm_state(src, il), ssm_state(src, il) + ns, ssm_state(dst, il));
+      }
+  }
   cache_.copy_cells(src * seq_ctx_, dst * seq_ctx_, n);
   seq_past_[dst] = n;
 }
@@ -181,9 +236,23 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
   for (int il = 0; il < hp.n_layer; ++il) {
     const LayerDesc& L = model_.layers()[il];
 
-    // 2. attention block
+    // 2. attention block (or a Gated DeltaNet layer: engine/linear_attention.cpp)
     for (int t = 0; t < n; ++t) rms_norm(&x_[size_t(t) * d], f32(L.attn_norm), &xn_[size_t(t) * d], d, hp.rms_eps);
-    matmul(L.wq, xn_.data(), n, q_.data(), threads_);
+    if (L.recurrent) {
+      linear_attention(L, il, rows, n);
+    } else {
+    const int kvl = kv_index_[il];
+    if (L.attn_output_gate) {  // qwen35: each head's rows are [query (hd), gate (hd)]
+      matmul(L.wq, xn_.data(), n, qg_.data(), threads_);
+      for (int t = 0; t < n; ++t)
+        for (int h = 0; h < nh; ++h) {
+          const float* src = &qg_[(size_t(t) * nh + h) * 2 * hd];
+          std::copy(src, src + hd, &q_[size_t(t) * q_dim + size_t(h) * hd]);
+          std::copy(src + hd, src + 2 * hd, &ag_[size_t(t) * q_dim + size_t(h) * hd]);
+        }
+    } else {
+      matmul(L.wq, xn_.data(), n, q_.data(), threads_);
+    }
     matmul(L.wk, xn_.data(), n, k_.data(), threads_);
     matmul(L.wv, xn_.data(), n, v_.data(), threads_);
     for (int t = 0; t < n; ++t) {
@@ -198,8 +267,8 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
       rope.build(L.rope, rows[t].pos);
       for (int h = 0; h < nh; ++h) rope.apply(L.rope, q + h * hd);
       for (int h = 0; h < nkv; ++h) rope.apply(L.rope, k + h * hd);
-      cache_.store_k(il, cell(t), k);
-      cache_.store_v(il, cell(t), v);
+      cache_.store_k(kvl, cell(t), k);
+      cache_.store_v(kvl, cell(t), v);
     }
 
     // Causal (and sliding-window) softmax attention; one (token, head) pair per task.
@@ -218,15 +287,15 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
           const float* q = &q_[size_t(t) * q_dim + size_t(h) * hd];
           if (f16_cache) {  // the group's first head attends for all heads sharing this KV head
             if (h % group != 0) continue;
-            const F16Rows k_rows{cache_.k_f16(il, base) + kvh * hd, size_t(kv_dim)};
-            const F16Rows v_rows{cache_.v_f16(il, base) + kvh * hd, size_t(kv_dim)};
+            const F16Rows k_rows{cache_.k_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
+            const F16Rows v_rows{cache_.v_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
             attend_f16_heads(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr,
                              scores.data(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
             continue;
           }
           float mx = -INFINITY;
           for (int j = first; j <= pos; ++j) {
-            cache_.load_k(il, base + j, kvh * hd, hd, kv.data());
+            cache_.load_k(kvl, base + j, kvh * hd, hd, kv.data());
             float s = 0.0f;
             for (int i = 0; i < hd; ++i) s += q[i] * kv[i];
             scores[j] = s * kq_scale;
@@ -242,14 +311,17 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
           std::fill(acc.begin(), acc.end(), 0.0f);
           for (int j = first; j <= pos; ++j) {
             const float w = scores[j] * inv;
-            cache_.load_v(il, base + j, kvh * hd, hd, kv.data());
+            cache_.load_v(kvl, base + j, kvh * hd, hd, kv.data());
             for (int i = 0; i < hd; ++i) acc[i] += w * kv[i];
           }
           std::copy(acc.begin(), acc.end(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
         }
       }
     }
+    if (L.attn_output_gate)
+      for (size_t i = 0; i < size_t(n) * q_dim; ++i) attn_[i] *= 1.0f / (1.0f + std::exp(-ag_[i]));
     matmul(L.wo, attn_.data(), n, o_.data(), threads_);
+    }  // softmax attention
     for (int t = 0; t < n; ++t) {
       float* o = &o_[size_t(t) * d];
       if (L.bo) for (int i = 0; i < d; ++i) o[i] += f32(L.bo)[i];

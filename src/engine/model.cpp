@@ -220,6 +220,14 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   const FfnKind moe_ffn = ah.ffn_act == arch::FfnAct::GptOssSwiglu ? FfnKind::SwiGLUOai : dense_ffn;
 
   const int64_t q_dim = int64_t{hp.n_head} * hp.head_dim, kv_dim = int64_t{hp.n_head_kv} * hp.head_dim;
+  if (ah.full_attention_interval > 0) {
+    hp.ssm_conv_kernel = ah.ssm_conv_kernel;
+    hp.ssm_k_heads = ah.ssm_k_heads;
+    hp.ssm_v_heads = ah.ssm_v_heads;
+    hp.ssm_head_dim = ah.ssm_head_v_dim;
+    if (hp.ssm_conv_kernel < 1 || hp.ssm_head_dim < 1) fail("{}: {}.ssm.conv_kernel and ssm.state_size must be positive", path, a);
+    for (const auto& k : ah.layers) hp.n_recurrent += k.recurrent;
+  }
   m->layers_.resize(hp.n_layer);
   for (int il = 0; il < hp.n_layer; ++il) {
     LayerDesc& L = m->layers_[il];
@@ -236,10 +244,40 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
       if (!kind.rope_scaled) L.rope.freq_scale = 1.0f;
     }
     L.attn_norm = req(arch::Role::AttnNorm);
-    L.wq = req(arch::Role::AttnQ);
-    L.wk = req(arch::Role::AttnK);
-    L.wv = req(arch::Role::AttnV);
-    L.wo = req(arch::Role::AttnO);
+    if (kind.recurrent) {
+      const int64_t conv_dim = hp.ssm_conv_dim(), v_dim = int64_t{hp.ssm_v_heads} * hp.ssm_head_dim;
+      L.recurrent = true;
+      L.ssm_qkv = req(arch::Role::SsmQkv);
+      L.ssm_gate = req(arch::Role::SsmGate);
+      L.ssm_beta = req(arch::Role::SsmBeta);
+      L.ssm_alpha = req(arch::Role::SsmAlpha);
+      L.ssm_conv1d = req(arch::Role::SsmConv1d);
+      L.ssm_dt = req(arch::Role::SsmDt, true);
+      L.ssm_a = req(arch::Role::SsmA);
+      L.ssm_norm = req(arch::Role::SsmNorm);
+      L.ssm_out = req(arch::Role::SsmOut);
+      bind.check_shape(L.ssm_qkv, hp.n_embd, conv_dim);
+      bind.check_shape(L.ssm_gate, hp.n_embd, v_dim);
+      bind.check_shape(L.ssm_beta, hp.n_embd, hp.ssm_v_heads);
+      bind.check_shape(L.ssm_alpha, hp.n_embd, hp.ssm_v_heads);
+      bind.check_shape(L.ssm_conv1d, hp.ssm_conv_kernel, conv_dim);
+      bind.check_shape(L.ssm_dt, hp.ssm_v_heads, 1);
+      bind.check_shape(L.ssm_a, hp.ssm_v_heads, 1);
+      bind.check_shape(L.ssm_norm, hp.ssm_head_dim, 1);
+      bind.check_shape(L.ssm_out, v_dim, hp.n_embd);
+      for (const Weight* v : {&L.ssm_conv1d, &L.ssm_dt, &L.ssm_a, &L.ssm_norm})
+        if (v->t->mlx || v->type() != GgmlType::F32) fail("{}: tensor {} must be F32, found {}", path, v->t->name, ggml_type_name(v->type()));
+    } else {
+      L.wq = req(arch::Role::AttnQ);
+      L.wk = req(arch::Role::AttnK);
+      L.wv = req(arch::Role::AttnV);
+      L.wo = req(arch::Role::AttnO);
+      L.attn_output_gate = ah.attn_output_gate;
+      bind.check_shape(L.wq, hp.n_embd, L.attn_output_gate ? 2 * q_dim : q_dim);
+      bind.check_shape(L.wk, hp.n_embd, kv_dim);
+      bind.check_shape(L.wv, hp.n_embd, kv_dim);
+      bind.check_shape(L.wo, q_dim, hp.n_embd);
+    }
     L.bq = opt(arch::Role::AttnQ, true);
     L.bk = opt(arch::Role::AttnK, true);
     L.bv = opt(arch::Role::AttnV, true);
@@ -265,10 +303,6 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
       bind.check_shape(L.down, hp.n_ff, hp.n_embd);
     }
     L.post_ffn_norm = opt(arch::Role::FfnPostNorm);
-    bind.check_shape(L.wq, hp.n_embd, q_dim);
-    bind.check_shape(L.wk, hp.n_embd, kv_dim);
-    bind.check_shape(L.wv, hp.n_embd, kv_dim);
-    bind.check_shape(L.wo, q_dim, hp.n_embd);
     for (const Weight* v : {&L.attn_norm, &L.ffn_norm, &L.q_norm, &L.k_norm, &L.bq, &L.bk, &L.bv, &L.bo, &L.post_attn_norm,
                             &L.post_ffn_norm, &L.attn_sinks, &L.moe.router_bias, &L.moe.gate_exps_b, &L.moe.up_exps_b, &L.moe.down_exps_b})
       if (*v && (v->t->mlx || v->type() != GgmlType::F32)) fail("{}: vector tensor {} must be F32, found {}", path, v->t->name, ggml_type_name(v->type()));

@@ -68,6 +68,14 @@ struct LayerDesc {
   Weight post_ffn_norm;   // gemma3
   Weight attn_sinks;      // gpt-oss: one extra logit per head in the softmax denominator [n_head]
   MoeDesc moe;            // set for MoE layers (then gate/up/down are unset)
+  bool attn_output_gate = false;  // qwen35: wq rows hold [query, gate] per head; output *= sigmoid(gate)
+
+  // Gated DeltaNet linear attention (qwen35) instead of softmax attention: wq..wo unset.
+  bool recurrent = false;
+  Weight ssm_qkv, ssm_gate, ssm_beta, ssm_alpha;  // attn_qkv [n_embd, conv_dim], attn_gate [n_embd, v_dim], [n_embd, n_v]
+  Weight ssm_conv1d;                              // [kernel, conv_dim] F32
+  Weight ssm_dt, ssm_a, ssm_norm;                 // [n_v], [n_v] (-exp(A_log)), [head_dim] F32
+  Weight ssm_out;                                 // [v_dim, n_embd]
 };
 
 struct HParams {
@@ -90,6 +98,12 @@ struct HParams {
   float expert_weights_scale = 0.0f; // 0 or 1 = no scaling
   float swiglu_alpha = 1.702f, swiglu_limit = 7.0f;  // gpt-oss (llama.cpp's constants; no GGUF key)
   bool is_moe() const { return n_expert > 0; }
+
+  // Gated DeltaNet layers (qwen35; n_recurrent == 0 otherwise). Key and value heads share one head_dim
+  // (ssm.state_size); value head h reads key head h % ssm_k_heads (llama.cpp's tiled V-head order).
+  int n_recurrent = 0;               // recurrent layers
+  int ssm_conv_kernel = 0, ssm_k_heads = 0, ssm_v_heads = 0, ssm_head_dim = 0;
+  int ssm_conv_dim() const { return (2 * ssm_k_heads + ssm_v_heads) * ssm_head_dim; }
 };
 
 struct TokenIds {

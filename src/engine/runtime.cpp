@@ -261,6 +261,8 @@ struct Runtime::Stream::State {
     size_t common = 0;
     while (common < rt->cached.size() && common < prompt.size() && rt->cached[common] == prompt[common]) ++common;
     if (common == prompt.size()) --common;
+    // Recurrent layers (qwen35) keep their state only at the end of the cached tokens: reuse all of them or none.
+    if (!ctx.can_rewind() && common < static_cast<size_t>(ctx.n_past())) common = 0;
     ctx.truncate(static_cast<int>(common));
     rt->cached.resize(common);
     const auto t0 = Clock::now();

@@ -171,10 +171,12 @@ struct Scheduler::Impl {
     // stops before it so every choice evaluates it in its own slot.
     const size_t limit = p.size() - 1;
     size_t reuse = std::min(best, limit);
-    if (donor >= 0 && reuse > own) {
+    // Recurrent layers (qwen35) keep their state only at the end of a sequence: a donor's whole sequence or nothing.
+    if (donor >= 0 && reuse > own && (ctx->can_rewind() || reuse == size_t(ctx->seq_n_past(donor)))) {
       ctx->seq_copy(donor, lead, int(reuse));
     } else {
       reuse = std::min(own, limit);
+      if (!ctx->can_rewind() && reuse < size_t(ctx->seq_n_past(lead))) reuse = 0;
       ctx->seq_truncate(lead, int(reuse));
     }
     slots[lead].cached.assign(p.begin(), p.begin() + reuse);

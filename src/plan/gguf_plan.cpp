@@ -24,6 +24,9 @@ Category category_of(Role r) {
     case Role::AttnQ: return Category::AttnQ;
     case Role::AttnK: return Category::AttnK;
     case Role::AttnV: return Category::AttnV;
+    // llama.cpp's category_is_attn_v: attn_qkv (qwen35's fused linear-attention q/k/v) is ranked like attn_v, and
+    // counts towards its use_more_bits ordinal (one such tensor per layer, so the layer index is that ordinal).
+    case Role::SsmQkv: return Category::AttnV;
     case Role::AttnO: return Category::AttnOut;
     case Role::FfnUp: case Role::ExpertUp: case Role::SharedExpertUp: return Category::FfnUp;
     case Role::FfnGate: case Role::ExpertGate: case Role::SharedExpertGate: return Category::FfnGate;
@@ -247,7 +250,7 @@ Decision architecture_rule(const arch::HParams& hp, const ModelFacts& m, Preset 
                           "context, one step above", hp.sliding_window_pattern > 0 ? fmt::format("1 in {}", hp.sliding_window_pattern) : "1 in 2")};
   }
 
-  if (m.n_gqa >= 2 && (cat == Category::AttnV || cat == Category::AttnK) && kv_share < 0.10 && is_k_quant(base)) {
+  if (m.n_gqa >= 2 && (t.role == Role::AttnV || t.role == Role::AttnK) && kv_share < 0.10 && is_k_quant(base)) {
     GgmlType target = cat == Category::AttnV ? std::max(step_up(step_up(base)), d.type, [](GgmlType a, GgmlType b) {
       return ggml_type_bpw(a) < ggml_type_bpw(b);
     })

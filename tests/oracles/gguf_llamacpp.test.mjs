@@ -6,7 +6,7 @@
 //      GGUF; a copy with ONE nibble-swapped Q4_0 block, or with byte-swapped scales, must fail in exactly those
 //      blocks. (2) end to end: llama.cpp's next-token distributions on the quantized GGUF equal its distributions on
 //      that F32 GGUF up to the noise of llama.cpp quantizing activations (Q8_0/Q8_K) for quantized matmuls.
-//  (c) the trained tiny-qwen3 / qwen3moe / gemma3 / gpt-oss fixtures: llama.cpp loads our GGUFs and generates, and our
+//  (c) the trained tiny-qwen3 / qwen3moe / gemma3 / gpt-oss / qwen35 fixtures: llama.cpp loads our GGUFs and generates, and our
 //      engine's perplexity on the SAME file and the SAME 8 windows of heldout.txt (llama.cpp's tokens) equals
 //      llama.cpp's within the measured engine-vs-engine difference.
 import { test } from "node:test";
@@ -202,7 +202,8 @@ test("tiny-qwen3: llama.cpp's distributions on our quantized GGUFs equal those o
 // fixtures; Q8_0 / Q4_K_M / MXFP4_MOE <= 3.5e-4 (gemma3 Q4_K_M). Bounds: ~10x (F32) and ~3x (quantized).
 const PPL_TOL = { f32: 2e-5, quantized: 1e-3 };
 const FIXTURE_PRESETS = { "tiny-qwen3": ["f32", "q8_0", "q4_k_m"], "tiny-qwen3moe": ["f32", "q8_0", "q4_k_m"],
-  "tiny-gemma3": ["f32", "q8_0", "q4_k_m"], "tiny-gptoss": ["f32", "q8_0", "mxfp4_moe"] };
+  "tiny-gemma3": ["f32", "q8_0", "q4_k_m"], "tiny-gptoss": ["f32", "q8_0", "mxfp4_moe"],
+  "tiny-qwen35": ["f32", "q8_0", "q4_k_m"] };
 const CHUNKS = 8, WINDOW = 256;
 for (const [name, presets] of Object.entries(FIXTURE_PRESETS)) {
   test(`${name}: llama.cpp loads our GGUFs and generates; our perplexity on the same windows equals llama.cpp's`,

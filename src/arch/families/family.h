@@ -95,6 +95,10 @@ struct FamilyDesc {
   bool embed_scale = false;                     // embeddings times sqrt(n_embd)
   bool norm_plus_one = false;                   // RMSNorm uses (1 + w); llama.cpp stores w + 1
 
+  // ---- Hybrid linear attention (qwen35): Gated DeltaNet layers per config `layer_types` (or every layer but each
+  // full_attention_interval-th), the linear_* config fields, gated full attention and partial rotary
+  bool linear_attention = false;
+
   // ---- GGUF (keys and tensors beyond the common ones)
   bool gguf_vocab_and_rope_dims = false;        // {arch}.vocab_size and rope.dimension_count (llama)
   bool gguf_expert_ff = false;                  // {arch}.expert_feed_forward_length
@@ -119,5 +123,6 @@ const FamilyDesc& qwen3moe_family();
 const FamilyDesc& mixtral_family();
 const FamilyDesc& gpt_oss_family();
 const FamilyDesc& gemma3_family();
+const FamilyDesc& qwen35_family();
 
 }  // namespace lp::arch::detail

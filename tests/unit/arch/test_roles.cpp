@@ -38,10 +38,10 @@ TEST(Roles, Categories) {
 }
 
 TEST(Roles, FamilyNamesAndSupportedList) {
-  EXPECT_EQ(all_families().size(), 8u);
+  EXPECT_EQ(all_families().size(), 9u);
   std::set<std::string_view> names;
   for (Family f : all_families()) names.insert(family_name(f));
-  EXPECT_EQ(names.size(), 8u);
+  EXPECT_EQ(names.size(), 9u);
   std::string text = supported_families_text();
   EXPECT_NE(text.find("gpt-oss (gpt_oss / GptOssForCausalLM)"), std::string::npos) << text;
   EXPECT_EQ(transform_name(Transform::SplitGateUpOddMxfp4), "split_gate_up_odd_mxfp4");

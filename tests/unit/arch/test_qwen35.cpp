@@ -1,0 +1,167 @@
+// Qwen 3.5 dense (issue #20): config -> HParams (linear-attention fields, layer pattern, partial rotary), checkpoint
+// layout with the Gated DeltaNet tensors, GGUF names/shapes/keys as llama.cpp's converter writes them, the V-head
+// reordering, and the one-line errors for a missing recurrent tensor or a conv kernel that disagrees with the config.
+// The end-to-end proof (llama.cpp's perplexity on our F32 GGUF) is tests/oracles/qwen35_llamacpp.test.mjs.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "arch/arch.h"
+#include "arch/row_map.h"
+#include "core/error.h"
+
+namespace {
+
+using namespace lp::arch;
+using nlohmann::json;
+
+// The tiny-qwen35 fixture's config.json (../shared/fixtures/tiny-qwen35), inline so the test needs no fixture.
+json qwen35_config() {
+  return json::parse(R"({
+    "architectures": ["Qwen3_5ForCausalLM"], "model_type": "qwen3_5_text", "vocab_size": 4096, "hidden_size": 256,
+    "intermediate_size": 768, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "head_dim": 64, "hidden_act": "silu", "max_position_embeddings": 4096, "rms_norm_eps": 1e-06,
+    "tie_word_embeddings": true, "linear_conv_kernel_dim": 4, "linear_key_head_dim": 64, "linear_value_head_dim": 64,
+    "linear_num_key_heads": 2, "linear_num_value_heads": 4,
+    "layer_types": ["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+    "full_attention_interval": 4,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 10000000.0, "partial_rotary_factor": 0.25,
+                        "mrope_section": [3, 3, 2], "mrope_interleaved": true}})");
+}
+
+std::vector<TensorInfo> checkpoint_tensors(const HParams& hp) { return expected_tensors(hp); }
+
+TEST(Qwen35, HParamsFromConfig) {
+  HParams hp = parse_hparams(qwen35_config(), "c.json");
+  EXPECT_EQ(hp.family, Family::Qwen35);
+  EXPECT_EQ(hp.gguf_arch, "qwen35");
+  EXPECT_EQ(hp.ssm_k_heads, 2);
+  EXPECT_EQ(hp.ssm_v_heads, 4);
+  EXPECT_EQ(hp.ssm_head_v_dim, 64);
+  EXPECT_EQ(hp.ssm_conv_kernel, 4);
+  EXPECT_EQ(hp.full_attention_interval, 4);
+  EXPECT_EQ(hp.rope_dim, 16);
+  EXPECT_EQ(hp.rope_sections, (std::vector<int32_t>{3, 3, 2, 0}));
+  EXPECT_DOUBLE_EQ(hp.rope_theta, 1e7);
+  EXPECT_TRUE(hp.attn_output_gate);
+  EXPECT_TRUE(hp.norm_plus_one);
+  ASSERT_EQ(hp.layers.size(), 4u);
+  EXPECT_TRUE(hp.layers[0].recurrent && hp.layers[2].recurrent);
+  EXPECT_FALSE(hp.layers[3].recurrent);
+  // Without layer_types: every full_attention_interval-th layer is full attention.
+  json c = qwen35_config();
+  c.erase("layer_types");
+  c["num_hidden_layers"] = 8;
+  c["full_attention_interval"] = 2;
+  hp = parse_hparams(c, "c.json");
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(hp.layers[i].recurrent, i % 2 == 0) << i;
+}
+
+TEST(Qwen35, ConfigErrorsNameTheField) {
+  json c = qwen35_config();
+  c["linear_num_value_heads"] = 3;
+  EXPECT_THROW(
+      {
+        try {
+          parse_hparams(c, "c.json");
+        } catch (const lp::Error& e) {
+          EXPECT_NE(std::string(e.what()).find("linear_num_value_heads"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      lp::Error);
+}
+
+TEST(Qwen35, GgufNamesShapesAndKeysAsLlamaCpp) {
+  HParams hp = parse_hparams(qwen35_config(), "c.json");
+  auto recipes = gguf_tensors(hp, classify(hp, checkpoint_tensors(hp)));
+  auto find = [&](const std::string& n) -> const GgufTensorRecipe& {
+    auto it = std::find_if(recipes.begin(), recipes.end(), [&](const auto& r) { return r.gguf_name == n; });
+    if (it == recipes.end()) throw std::runtime_error("no recipe " + n);
+    return *it;
+  };
+  EXPECT_EQ(find("blk.0.attn_qkv.weight").ne, (std::vector<int64_t>{256, 512}));
+  EXPECT_EQ(find("blk.0.attn_gate.weight").ne, (std::vector<int64_t>{256, 256}));
+  EXPECT_EQ(find("blk.0.ssm_conv1d.weight").ne, (std::vector<int64_t>{4, 512}));
+  EXPECT_TRUE(find("blk.0.ssm_conv1d.weight").force_f32);
+  EXPECT_EQ(find("blk.0.ssm_a").transform, Transform::NegExp);
+  EXPECT_TRUE(find("blk.0.ssm_dt.bias").vheads.columns);
+  EXPECT_EQ(find("blk.0.ssm_norm.weight").transform, Transform::None);  // gated norm: plain w, no +1
+  EXPECT_EQ(find("blk.0.attn_norm.weight").transform, Transform::AddOne);
+  EXPECT_EQ(find("blk.0.post_attention_norm.weight").transform, Transform::AddOne);
+  EXPECT_EQ(find("blk.0.ssm_beta.weight").ne, (std::vector<int64_t>{256, 4}));
+  EXPECT_EQ(find("blk.0.ssm_out.weight").ne, (std::vector<int64_t>{256, 256}));
+  EXPECT_EQ(find("blk.3.attn_q.weight").ne, (std::vector<int64_t>{256, 512}));
+  EXPECT_EQ(find("blk.3.attn_q_norm.weight").transform, Transform::AddOne);
+  EXPECT_TRUE(std::none_of(recipes.begin(), recipes.end(), [](const auto& r) { return r.gguf_name == "output.weight"; }));
+
+  auto kv = gguf_metadata(hp, "m");
+  auto get = [&](const std::string& k) -> GgufMetaValue {
+    for (const auto& e : kv)
+      if (e.key == k) return e.value;
+    throw std::runtime_error("no key " + k);
+  };
+  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.conv_kernel")), 4u);
+  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.state_size")), 64u);
+  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.group_count")), 2u);
+  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.time_step_rank")), 4u);
+  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.inner_size")), 256u);
+  EXPECT_EQ(std::get<uint32_t>(get("qwen35.full_attention_interval")), 4u);
+  EXPECT_EQ(std::get<uint32_t>(get("qwen35.rope.dimension_count")), 16u);
+  EXPECT_EQ(std::get<std::vector<int32_t>>(get("qwen35.rope.dimension_sections")), (std::vector<int32_t>{3, 3, 2, 0}));
+
+  // And back: the engine-side reader sees the same linear-attention shape.
+  HParams back = hparams_from_gguf([&](std::string_view k) -> std::optional<GgufMetaValue> {
+    for (const auto& e : kv)
+      if (e.key == k) return e.value;
+    return std::nullopt;
+  });
+  EXPECT_EQ(back.family, Family::Qwen35);
+  EXPECT_EQ(back.ssm_v_heads, 4);
+  EXPECT_EQ(back.rope_dim, 16);
+  EXPECT_TRUE(back.layers[0].recurrent);
+  EXPECT_FALSE(back.layers[3].recurrent);
+}
+
+// llama.cpp's _reorder_v_heads: grouped [k0: v0 v1, k1: v0 v1] -> tiled [v0: k0 k1, v1: k0 k1].
+TEST(Qwen35, VHeadReorderIsLlamaCppsTiledOrder) {
+  VHeadOrder o;
+  o.k_heads = 2;
+  o.v_per_k = 2;
+  o.head_dim = 1;
+  std::vector<int64_t> src;
+  for (int i = 0; i < 4; ++i) src.push_back(o.source(i));
+  EXPECT_EQ(src, (std::vector<int64_t>{0, 2, 1, 3}));
+  o.head_dim = 3;
+  o.offset = 5;  // leading q/k rows stay
+  EXPECT_EQ(o.source(4), 4);
+  EXPECT_EQ(o.source(5 + 3), 5 + 6);  // tiled head 1 (v0 of k1) <- grouped head 2
+  EXPECT_EQ(o.source(5 + 6 + 2), 5 + 3 + 2);  // tiled head 2 (v1 of k0) <- grouped head 1
+  RowMap m(Transform::None, 5 + 12, 1, 0, false, "t", o);
+  EXPECT_EQ(m.locate(5 + 3).row, 5 + 6);
+  EXPECT_THROW(RowMap(Transform::None, 5 + 11, 1, 0, false, "t", o), lp::Error);
+}
+
+TEST(Qwen35, MissingRecurrentTensorOrWrongConvKernelNamesTheTensor) {
+  HParams hp = parse_hparams(qwen35_config(), "c.json");
+  auto tensors = checkpoint_tensors(hp);
+  auto without = tensors;
+  std::erase_if(without, [](const TensorInfo& t) { return t.name == "model.layers.1.linear_attn.A_log"; });
+  try {
+    classify(hp, without);
+    FAIL() << "no error";
+  } catch (const lp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.1.linear_attn.A_log"), std::string::npos) << e.what();
+  }
+  auto wrong = tensors;
+  for (auto& t : wrong)
+    if (t.name == "model.layers.2.linear_attn.conv1d.weight") t.shape = {512, 1, 3};
+  try {
+    classify(hp, wrong);
+    FAIL() << "no error";
+  } catch (const lp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.2.linear_attn.conv1d.weight"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
