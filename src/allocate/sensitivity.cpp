@@ -1,14 +1,13 @@
 #include "allocate/sensitivity.h"
 
 #include <cmath>
-#include <filesystem>
 #include <memory>
 #include <span>
 
 #include "core/error.h"
 #include "core/progress.h"
 #include "engine/context.h"
-#include "engine/folder_loader.h"
+#include "engine/gguf_view.h"
 #include "engine/model.h"
 #include "eval/token_metrics.h"
 #include "llama_pajamas/runtime.h"
@@ -16,11 +15,6 @@
 
 namespace lp::allocate {
 namespace {
-
-std::shared_ptr<engine::GgufView> open_view(const std::string& model) {
-  if (std::filesystem::is_directory(model)) return engine::load_model_folder(model);
-  return std::make_shared<engine::GgufView>(model);
-}
 
 uint64_t rows_of(const engine::GgufTensor& t) { return static_cast<uint64_t>(t.ne[1] * t.ne[2] * t.ne[3]); }
 
@@ -79,7 +73,7 @@ size_t total_trials(const std::map<std::string, std::vector<GgmlType>>& candidat
 }  // namespace
 
 LossTable proxy_error(const SensitivityOptions& o, const std::map<std::string, std::vector<GgmlType>>& candidates) {
-  const auto view = open_view(o.model);
+  const auto view = engine::open_model_view(o.model);
   LossTable table;
   Progress bar("sensitivity (proxy)", total_trials(candidates), o.progress);
   std::vector<float> out;
@@ -126,7 +120,7 @@ LossTable measure_kld(const SensitivityOptions& o, const std::map<std::string, s
     chunks.push_back(std::move(chunk));
   }
 
-  const auto base = open_view(o.model);
+  const auto base = engine::open_model_view(o.model);
   engine::ContextOptions co;
   co.n_ctx = o.ctx;
   co.n_batch = o.ctx;

@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "formats/gguf_value.h"
+
 namespace lp::formats {
 class Checkpoint;
 }
@@ -297,11 +299,9 @@ struct GgufTensorRecipe {
 // Tied embeddings: no `output.weight` (llama.cpp falls back to token_embd).
 std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<TensorDesc>& tensors);
 
-using GgufMetaValue = std::variant<uint32_t, int32_t, float, bool, std::string, std::vector<int32_t>,
-                                   std::vector<float>, std::vector<std::string>, std::vector<bool>>;
 struct GgufKv {
   std::string key;
-  GgufMetaValue value;
+  formats::GgufValue value;  // with the GGUF type llama.cpp's converter writes (uint32, float32, string...)
 };
 // Architecture metadata (general.architecture, general.name, {arch}.context_length, ...): exactly the keys the
 // llama.cpp in node-llama-cpp 3.21.1 reads for this family. Tokenizer keys are not included (text module).
@@ -313,7 +313,9 @@ std::string gguf_tensor_name(const HParams& hp, Role role, int layer, bool is_bi
 
 // The inverse of gguf_metadata for the engine: rebuild HParams (family, sizes, per-layer kinds, rope, MoE) from
 // GGUF metadata. `get` returns the value of a key or nullopt. Unknown general.architecture -> lp::Error.
-using GgufMetaLookup = std::function<std::optional<GgufMetaValue>(std::string_view key)>;
+// Integer keys accept any GGUF integer type whose value fits 32 bits; number keys any integer or float (read as
+// float32, the type the converters write).
+using GgufMetaLookup = std::function<std::optional<formats::GgufValue>(std::string_view key)>;
 HParams hparams_from_gguf(const GgufMetaLookup& get);
 
 // Row transforms, shared by the converter (convert/row_source.cpp) and the engine's HF/MLX folder loader

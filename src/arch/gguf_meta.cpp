@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "arch/arch.h"
 #include "arch/families/family.h"
@@ -21,7 +22,7 @@ std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_na
   std::vector<GgufKv> kv;
   const detail::FamilyDesc& d = detail::family_info(hp.family);
   const std::string a = hp.gguf_arch;
-  auto put = [&](const std::string& key, GgufMetaValue v) { kv.push_back({key, std::move(v)}); };
+  auto put = [&](const std::string& key, formats::GgufValue v) { kv.push_back({key, std::move(v)}); };
   auto k = [&](const char* suffix) { return a + "." + suffix; };
 
   put("general.architecture", a);
@@ -88,10 +89,13 @@ struct GgufReader {
   std::optional<int64_t> integer(const std::string& key) const {
     auto v = get(key);
     if (!v) return std::nullopt;
-    if (auto* p = std::get_if<uint32_t>(&*v)) return *p;
-    if (auto* p = std::get_if<int32_t>(&*v)) return *p;
-    fail("GGUF key '{}' must be an integer", key);
+    if (!formats::gguf_type_is_integer(v->type())) fail("GGUF key '{}' must be an integer", key);
+    const int64_t x = v->as_i64(key);
+    if (x < std::numeric_limits<int32_t>::min() || x > int64_t{std::numeric_limits<uint32_t>::max()})
+      fail("GGUF key '{}' is out of range", key);
+    return x;
   }
+  std::string key_of(const char* suffix) const { return arch + "." + suffix; }
   int64_t required(const char* suffix) const {
     auto v = integer(arch + "." + suffix);
     if (!v) fail("GGUF: missing required key '{}.{}'", arch, suffix);
@@ -99,17 +103,16 @@ struct GgufReader {
   }
   int64_t integer(const char* suffix, int64_t fallback) const { return integer(arch + "." + suffix).value_or(fallback); }
   double number(const char* suffix, double fallback) const {
-    auto v = get(arch + "." + suffix);
+    auto v = get(key_of(suffix));
     if (!v) return fallback;
-    if (auto* p = std::get_if<float>(&*v)) return *p;
-    if (auto* p = std::get_if<uint32_t>(&*v)) return *p;
-    if (auto* p = std::get_if<int32_t>(&*v)) return *p;
+    if (formats::gguf_type_is_float(v->type())) return v->as_f32(key_of(suffix));
+    if (formats::gguf_type_is_integer(v->type())) return static_cast<double>(*integer(key_of(suffix)));
     fail("GGUF key '{}.{}' must be a number", arch, suffix);
   }
   std::string string(const std::string& key, const std::string& fallback = "") const {
     auto v = get(key);
     if (!v) return fallback;
-    if (auto* p = std::get_if<std::string>(&*v)) return *p;
+    if (v->type() == formats::GgufType::STRING) return v->as_string(key);
     fail("GGUF key '{}' must be a string", key);
   }
 };

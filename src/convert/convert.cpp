@@ -34,14 +34,6 @@ using nlohmann::json;
 namespace lp::convert {
 namespace {
 
-formats::GgufValue to_gguf_value(const arch::GgufMetaValue& v) {
-  return std::visit([](const auto& x) { return formats::GgufValue(x); }, v);
-}
-
-formats::GgufValue to_gguf_value(const text::GgufMetaValue& v) {
-  return std::visit([](const auto& x) { return formats::GgufValue(x); }, v);
-}
-
 std::string iso_time_now() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -112,12 +104,19 @@ GgufVocab gguf_vocab(const SourceModel& src, const text::Tokenizer& tokenizer) {
     // requires n_vocab tokens, so pad with unused "[PAD<i>]" entries as convert_hf_to_gguf does.
     const int64_t pad = src.hp.n_vocab - tok_vocab;
     for (auto& e : v.meta.entries) {
-      if (e.key == "tokenizer.ggml.tokens")
-        for (int64_t i = tok_vocab; i < src.hp.n_vocab; ++i) std::get<std::vector<std::string>>(e.value).push_back("[PAD" + std::to_string(i) + "]");
-      else if (e.key == "tokenizer.ggml.token_type")
-        std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), 5);  // 5 = unused
-      else if (e.key == "tokenizer.ggml.scores")
-        std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab), -1000.0f);
+      if (e.key == "tokenizer.ggml.tokens") {
+        std::vector<std::string> t = e.value.strings(e.key);
+        for (int64_t i = tok_vocab; i < src.hp.n_vocab; ++i) t.push_back("[PAD" + std::to_string(i) + "]");
+        e.value = formats::GgufValue(std::move(t));
+      } else if (e.key == "tokenizer.ggml.token_type") {
+        std::vector<int32_t> t = e.value.as_i32_array(e.key);
+        t.resize(static_cast<size_t>(src.hp.n_vocab), 5);  // 5 = unused
+        e.value = formats::GgufValue(t);
+      } else if (e.key == "tokenizer.ggml.scores") {
+        std::vector<float> t = e.value.as_f32_array(e.key);
+        t.resize(static_cast<size_t>(src.hp.n_vocab), -1000.0f);
+        e.value = formats::GgufValue(t);
+      }
     }
     v.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; padded with {} unused [PAD] tokens",
                                      tok_vocab, src.hp.n_vocab, pad));
@@ -129,14 +128,19 @@ GgufVocab gguf_vocab(const SourceModel& src, const text::Tokenizer& tokenizer) {
     std::string dropped;
     for (auto& e : v.meta.entries) {
       if (e.key == "tokenizer.ggml.tokens") {
-        auto& t = std::get<std::vector<std::string>>(e.value);
+        std::vector<std::string> t = e.value.strings(e.key);
         for (size_t i = static_cast<size_t>(src.hp.n_vocab); i < t.size() && i < static_cast<size_t>(src.hp.n_vocab) + 4; ++i)
           dropped += (dropped.empty() ? "" : ", ") + t[i];
         t.resize(static_cast<size_t>(src.hp.n_vocab));
+        e.value = formats::GgufValue(std::move(t));
       } else if (e.key == "tokenizer.ggml.token_type") {
-        std::get<std::vector<int32_t>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
+        std::vector<int32_t> t = e.value.as_i32_array(e.key);
+        t.resize(static_cast<size_t>(src.hp.n_vocab));
+        e.value = formats::GgufValue(t);
       } else if (e.key == "tokenizer.ggml.scores") {
-        std::get<std::vector<float>>(e.value).resize(static_cast<size_t>(src.hp.n_vocab));
+        std::vector<float> t = e.value.as_f32_array(e.key);
+        t.resize(static_cast<size_t>(src.hp.n_vocab));
+        e.value = formats::GgufValue(t);
       }
     }
     v.warnings.push_back(fmt::format("tokenizer: {} tokens for {} embedding rows; dropped the {} tokens past the "
@@ -151,10 +155,10 @@ GgufVocab gguf_vocab(const SourceModel& src, const text::Tokenizer& tokenizer) {
 
 // Metadata and tensor declarations of one GGUF (trims vocabulary-sized tensors to the tokenizer in `plan`).
 void declare_gguf(writers::GgufWriter& w, const SourceModel& src, const GgufVocab& vocab, plan::GgufPlan& plan) {
-  for (const auto& kv : arch::gguf_metadata(src.hp, src.name)) w.set(kv.key, to_gguf_value(kv.value));
+  for (const auto& kv : arch::gguf_metadata(src.hp, src.name)) w.set(kv.key, kv.value);
   w.set("general.file_type", formats::GgufValue(plan::preset_llama_ftype(plan.preset)));
   w.set("general.quantization_version", formats::GgufValue(uint32_t{2}));
-  for (const auto& e : vocab.meta.entries) w.set(e.key, to_gguf_value(e.value));
+  for (const auto& e : vocab.meta.entries) w.set(e.key, e.value);
   for (auto& t : plan.tensors) {
     if (t.recipe.trim_to_tokenizer_vocab && t.recipe.ne.size() == 2 && t.recipe.ne[1] > vocab.n_vocab)
       t.recipe.ne[1] = vocab.n_vocab;

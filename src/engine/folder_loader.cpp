@@ -46,43 +46,15 @@ std::optional<nlohmann::json> read_config(const fs::path& dir) {
   return read_json_file(dir / "config.json");
 }
 
-GgufValue widen(const arch::GgufMetaValue& v) {
-  return std::visit(
-      [](const auto& x) -> GgufValue {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, uint32_t>) return uint64_t{x};
-        else if constexpr (std::is_same_v<T, int32_t>) return int64_t{x};
-        else if constexpr (std::is_same_v<T, float>) return double{x};
-        else if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::string> || std::is_same_v<T, std::vector<std::string>>) return x;
-        else if constexpr (std::is_same_v<T, std::vector<float>>) return std::vector<double>(x.begin(), x.end());
-        else return std::vector<int64_t>(x.begin(), x.end());  // vector<int32_t>, vector<bool>
-      },
-      v);
-}
-
-GgufValue widen(const text::GgufMetaValue& v) {
-  return std::visit(
-      [](const auto& x) -> GgufValue {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, uint32_t>) return uint64_t{x};
-        else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool> || std::is_same_v<T, std::vector<std::string>>) return x;
-        else if constexpr (std::is_same_v<T, std::vector<float>>) return std::vector<double>(x.begin(), x.end());
-        else return std::vector<int64_t>(x.begin(), x.end());
-      },
-      v);
-}
-
 // The metadata a GGUF from our converter carries: architecture keys, plus the tokenizer's scalar keys (ids,
 // add_bos, model) which Model reads; the vocabulary itself stays with text::Tokenizer.
 std::map<std::string, GgufValue> folder_metadata(const arch::HParams& hp, const fs::path& dir, const nlohmann::json& config) {
   std::map<std::string, GgufValue> kv;
-  for (const auto& e : arch::gguf_metadata(hp, dir.filename().string())) kv[e.key] = widen(e.value);
+  for (auto& e : arch::gguf_metadata(hp, dir.filename().string())) kv[e.key] = std::move(e.value);
   if (fs::exists(dir / "tokenizer.json")) {
     const text::Tokenizer tok = text::Tokenizer::load(dir);
-    for (const auto& e : text::gguf_tokenizer_metadata(tok).entries)
-      if (!std::holds_alternative<std::vector<std::string>>(e.value) && !std::holds_alternative<std::vector<int32_t>>(e.value) &&
-          !std::holds_alternative<std::vector<float>>(e.value) && e.key != "tokenizer.chat_template")
-        kv[e.key] = widen(e.value);
+    for (auto& e : text::gguf_tokenizer_metadata(tok).entries)
+      if (!e.value.is_array() && e.key != "tokenizer.chat_template") kv[e.key] = std::move(e.value);
   }
   // Like llama.cpp's SpecialVocab: ids the tokenizer files leave unset come from config.json.
   for (const char* k : {"bos_token_id", "eos_token_id"}) {

@@ -6,7 +6,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "core/ggml_type.h"
@@ -27,9 +26,8 @@ struct GgufTensor {
   std::optional<kernels::MlxWeights> mlx;
 };
 
-// Scalars widen to int64/uint64/double; arrays keep their element kind.
-using GgufValue = std::variant<int64_t, uint64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>,
-                               std::vector<std::string>>;
+// Metadata values are formats' one GGUF value type (the reader's, the writer's, arch's and text's).
+using formats::GgufValue;
 
 // A GGUF file, or a model folder (HF safetensors, MLX) presented with the metadata keys and tensor table the
 // GGUF converter would have written (see engine/folder_loader.h), so Model binds both the same way.
@@ -52,9 +50,7 @@ class GgufView {
   std::optional<double> get_float(const std::string& key) const;
   std::optional<bool> get_bool(const std::string& key) const;
   std::optional<std::string> get_string(const std::string& key) const;
-  const std::vector<std::string>* get_strings(const std::string& key) const;
-  const std::vector<int64_t>* get_ints(const std::string& key) const;
-  const std::vector<double>* get_floats(const std::string& key) const;
+  const std::vector<std::string>* get_strings(const std::string& key) const;  // null when absent or not strings
 
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* tensor(const std::string& name) const;
@@ -73,5 +69,9 @@ class GgufView {
   std::vector<GgufTensor> tensors_;
   std::map<std::string, size_t> index_;
 };
+
+// One way to open a model path for the engine and the pipeline: a model folder (HF safetensors or MLX, see
+// engine/folder_loader.h) or a GGUF file. Throws lp::Error naming the path.
+std::unique_ptr<GgufView> open_model_view(const std::string& path);
 
 }  // namespace lp::engine

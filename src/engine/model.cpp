@@ -1,50 +1,20 @@
 #include "engine/model.h"
 
-#include <climits>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
 
 #include "arch/arch.h"
 #include "core/error.h"
-#include "engine/folder_loader.h"
 
 namespace lp::engine {
 namespace {
 
-// The view's metadata in arch's value type (arch::hparams_from_gguf reads GGUF keys for every family).
-std::optional<arch::GgufMetaValue> narrow(const GgufValue& v) {
-  return std::visit(
-      [](const auto& x) -> std::optional<arch::GgufMetaValue> {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, int64_t>) {
-          if (x >= 0 && x <= int64_t{UINT32_MAX}) return static_cast<uint32_t>(x);
-          if (x >= INT32_MIN && x < 0) return static_cast<int32_t>(x);
-          return std::nullopt;
-        } else if constexpr (std::is_same_v<T, uint64_t>) {
-          if (x <= UINT32_MAX) return static_cast<uint32_t>(x);
-          return std::nullopt;
-        } else if constexpr (std::is_same_v<T, double>) {
-          return static_cast<float>(x);
-        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-          return std::vector<int32_t>(x.begin(), x.end());
-        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
-          return std::vector<float>(x.begin(), x.end());
-        } else {
-          return x;  // bool, string, vector<string>
-        }
-      },
-      v);
-}
-
 arch::HParams arch_hparams(const GgufView& g) {
   try {
-    return arch::hparams_from_gguf([&](std::string_view key) -> std::optional<arch::GgufMetaValue> {
+    return arch::hparams_from_gguf([&](std::string_view key) -> std::optional<GgufValue> {
       const GgufValue* v = g.find(std::string(key));
       if (!v) return std::nullopt;
-      auto n = narrow(*v);
-      if (!n) fail("GGUF key '{}' is out of range", key);
-      return n;
+      return *v;
     });
   } catch (const Error& e) {
     fail("{}: {}", g.path(), e.what());
@@ -146,8 +116,7 @@ uint64_t Model::weight_bytes() const {
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path) {
-  if (std::filesystem::is_directory(path)) return from_view(load_model_folder(path));
-  return from_view(std::make_unique<GgufView>(path));
+  return from_view(open_model_view(path));
 }
 
 std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {

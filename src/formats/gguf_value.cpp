@@ -52,6 +52,12 @@ bool is_signed(GgufType t) {
   return t == GgufType::INT8 || t == GgufType::INT16 || t == GgufType::INT32 || t == GgufType::INT64;
 }
 bool is_float(GgufType t) { return t == GgufType::FLOAT32 || t == GgufType::FLOAT64; }
+}  // namespace
+
+bool gguf_type_is_integer(GgufType t) { return is_unsigned(t) || is_signed(t); }
+bool gguf_type_is_float(GgufType t) { return is_float(t); }
+
+namespace {
 
 // Raw little-endian bits of one packed element, sign-extended for signed types.
 uint64_t load_bits(GgufType t, const uint8_t* p) {

@@ -1,5 +1,9 @@
-// GGUF metadata values (spec: ggml docs/gguf.md). A value is a scalar, a string, or an array whose
-// elements all share one type (scalars, strings, or arrays again: nested arrays are legal in the spec).
+// GGUF metadata values (spec: ggml docs/gguf.md): the one metadata value type of the project. The reader
+// (formats::GgufFile), the writer (writers::GgufWriter), the architecture keys (arch::gguf_metadata /
+// hparams_from_gguf), the tokenizer keys (text::gguf_tokenizer_metadata) and the engine's view (engine::GgufView)
+// all hold this type, so a value keeps its GGUF type from where it is made to where it is written or read.
+// A value is a scalar, a string, or an array whose elements all share one type (scalars, strings, or arrays
+// again: nested arrays are legal in the spec).
 // Numeric arrays are kept as packed little-endian bytes so a 150k-entry token-type table stays compact.
 #pragma once
 #include <cstdint>
@@ -17,6 +21,8 @@ enum class GgufType : uint32_t {
 
 const char* gguf_type_name(GgufType t);         // "uint32", "string", ...
 bool gguf_type_is_scalar(GgufType t);           // numeric or bool
+bool gguf_type_is_integer(GgufType t);          // UINT8..INT64 (not bool)
+bool gguf_type_is_float(GgufType t);            // FLOAT32, FLOAT64
 uint32_t gguf_scalar_size(GgufType t);          // bytes of a scalar type; 0 for string/array
 bool gguf_type_valid(uint32_t id);
 

@@ -2,13 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/units.h"
-#include "engine/folder_loader.h"
 #include "engine/gguf_view.h"
 #include "llama_pajamas/runtime.h"
 
@@ -89,12 +87,7 @@ const Profile& match_profile(const Machine& m) {
 
 ModelFacts model_facts(const std::string& model) {
   const std::string path = resolve_model_path(model);
-  std::unique_ptr<engine::GgufView> view;
-  if (std::filesystem::is_directory(path)) {
-    view = engine::load_model_folder(path);
-  } else {
-    view = std::make_unique<engine::GgufView>(path);
-  }
+  const std::unique_ptr<engine::GgufView> view = engine::open_model_view(path);
   ModelFacts f;
   f.path = path;
   f.architecture = view->get_string("general.architecture").value_or("");

@@ -94,10 +94,6 @@ bool looks_special(std::string_view t) {
 
 }  // namespace
 
-formats::GgufValue to_gguf_value(const GgufMetaValue& v) {
-  return std::visit([](const auto& x) { return formats::GgufValue(x); }, v);
-}
-
 std::vector<std::string> gguf_pre_regexes(std::string_view pre) {
   for (const auto& k : known_pres())
     if (pre == k.name) return k.regexes;
@@ -236,7 +232,7 @@ Tokenizer Tokenizer::from_gguf(const formats::GgufFile& g) {
 GgufTokenizerMeta gguf_tokenizer_metadata(const Tokenizer& tok) {
   const TokenizerModelData& d = tok.data();
   GgufTokenizerMeta meta;
-  auto put = [&](std::string key, GgufMetaValue v) { meta.entries.push_back({std::move(key), std::move(v)}); };
+  auto put = [&](std::string key, formats::GgufValue v) { meta.entries.push_back({std::move(key), std::move(v)}); };
   const bool spm = !d.byte_level;
   put("tokenizer.ggml.model", std::string(spm ? "llama" : "gpt2"));
   std::string warning;

@@ -165,20 +165,16 @@ class StreamingDecoder {
   std::string pending_;
 };
 
-// ---- GGUF export (pipeline side), neutral so text does not depend on the writer module ----
-using GgufMetaValue = std::variant<std::string, uint32_t, bool, std::vector<std::string>, std::vector<int32_t>,
-                                   std::vector<float>>;
+// ---- GGUF export (pipeline side), in formats' value type so text does not depend on the writer module ----
 struct GgufMetaEntry {
   std::string key;
-  GgufMetaValue value;
+  formats::GgufValue value;  // string, uint32, bool, or an array of strings / int32 / float32
 };
 struct GgufTokenizerMeta {
   std::vector<GgufMetaEntry> entries;  // tokenizer.ggml.* and tokenizer.chat_template, in writing order
   std::vector<std::string> warnings;   // e.g. unknown pre-tokenizer regex set -> "default"
 };
 GgufTokenizerMeta gguf_tokenizer_metadata(const Tokenizer& tok);
-// Convenience for writers: the same value as a formats::GgufValue (string, uint32, bool, arrays).
-formats::GgufValue to_gguf_value(const GgufMetaValue& v);
 
 // llama.cpp's tokenizer.ggml.pre name for the pre-tokenizer regex set of a (byte-level BPE) model,
 // decided from the regexes themselves. Unknown sets give "default" and a warning text.

@@ -41,23 +41,32 @@ std::map<std::string, MlxTensorRecipe> mlx_by_name(const Model& m) {
   }
   return out;
 }
-std::map<std::string, GgufMetaValue> meta(const Model& m) {
-  std::map<std::string, GgufMetaValue> out;
+std::map<std::string, lp::formats::GgufValue> meta(const Model& m) {
+  std::map<std::string, lp::formats::GgufValue> out;
   for (auto& kv : gguf_metadata(m.hp, "tiny")) {
     EXPECT_FALSE(out.count(kv.key)) << "duplicate key " << kv.key;
     out[kv.key] = kv.value;
   }
   return out;
 }
+// The GGUF type a key must have for T (llama.cpp's converter writes uint32, float32 and string keys).
 template <typename T>
-T get(const std::map<std::string, GgufMetaValue>& m, const std::string& key) {
+constexpr lp::formats::GgufType gguf_type_of() {
+  if constexpr (std::is_same_v<T, uint32_t>) return lp::formats::GgufType::UINT32;
+  else if constexpr (std::is_same_v<T, float>) return lp::formats::GgufType::FLOAT32;
+  else return lp::formats::GgufType::STRING;
+}
+template <typename T>
+T get(const std::map<std::string, lp::formats::GgufValue>& m, const std::string& key) {
   auto it = m.find(key);
   if (it == m.end()) ADD_FAILURE() << "missing key " << key;
-  if (it == m.end() || !std::holds_alternative<T>(it->second)) {
+  if (it == m.end() || it->second.type() != gguf_type_of<T>()) {
     ADD_FAILURE() << "key " << key << " has another type";
     return T{};
   }
-  return std::get<T>(it->second);
+  if constexpr (std::is_same_v<T, uint32_t>) return it->second.as_u32(key);
+  else if constexpr (std::is_same_v<T, float>) return it->second.as_f32(key);
+  else return it->second.as_string(key);
 }
 
 TEST(Gguf, LlamaNamesPermuteAndLayout) {
@@ -227,7 +236,7 @@ TEST(GgufMeta, HParamsRoundTripThroughMetadata) {
   for (const char* fam : {"llama", "mixtral", "qwen2", "qwen3", "qwen3moe", "gptoss", "gemma3"}) {
     auto m = model(fam);
     auto kv = meta(m);
-    HParams back = hparams_from_gguf([&](std::string_view key) -> std::optional<GgufMetaValue> {
+    HParams back = hparams_from_gguf([&](std::string_view key) -> std::optional<lp::formats::GgufValue> {
       auto it = kv.find(std::string(key));
       if (it == kv.end()) return std::nullopt;
       return it->second;
@@ -250,8 +259,8 @@ TEST(GgufMeta, HParamsRoundTripThroughMetadata) {
       EXPECT_NEAR(back.layers[i].rope_theta, m.hp.layers[i].rope_theta, 1e-3) << fam << " layer " << i;
     }
   }
-  EXPECT_THROW(hparams_from_gguf([](std::string_view k) -> std::optional<GgufMetaValue> {
-                 if (k == "general.architecture") return GgufMetaValue{std::string("falcon")};
+  EXPECT_THROW(hparams_from_gguf([](std::string_view k) -> std::optional<lp::formats::GgufValue> {
+                 if (k == "general.architecture") return lp::formats::GgufValue(std::string("falcon"));
                  return std::nullopt;
                }),
                lp::Error);
@@ -325,7 +334,7 @@ namespace {
 
 HParams read_back(const Model& m) {
   auto kv = meta(m);
-  return hparams_from_gguf([&](std::string_view key) -> std::optional<GgufMetaValue> {
+  return hparams_from_gguf([&](std::string_view key) -> std::optional<lp::formats::GgufValue> {
     auto it = kv.find(std::string(key));
     if (it == kv.end()) return std::nullopt;
     return it->second;

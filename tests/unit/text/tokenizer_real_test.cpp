@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -56,36 +57,52 @@ std::vector<uint8_t> to_gguf(const GgufTokenizerMeta& meta) {
   g.str("general.architecture");
   g.u32(8);
   g.str("test");
+  using lp::formats::GgufType;
   for (const auto& e : meta.entries) {
     g.str(e.key);
-    std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::string>) { g.u32(8); g.str(v); }
-          else if constexpr (std::is_same_v<T, uint32_t>) { g.u32(4); g.u32(v); }
-          else if constexpr (std::is_same_v<T, bool>) { g.u32(7); g.b += static_cast<char>(v ? 1 : 0); }
-          else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-            g.u32(9); g.u32(8); g.u64(v.size());
-            for (const auto& s : v) g.str(s);
-          } else if constexpr (std::is_same_v<T, std::vector<int32_t>>) {
-            g.u32(9); g.u32(5); g.u64(v.size());
-            for (int32_t x : v) g.u32(static_cast<uint32_t>(x));
-          } else {
-            g.u32(9); g.u32(6); g.u64(v.size());
-            for (float x : v) { uint32_t bits; std::memcpy(&bits, &x, 4); g.u32(bits); }
-          }
-        },
-        e.value);
+    const lp::formats::GgufValue& v = e.value;
+    g.u32(static_cast<uint32_t>(v.type()));
+    if (v.type() == GgufType::STRING) {
+      g.str(v.as_string());
+    } else if (v.type() == GgufType::UINT32) {
+      g.u32(v.as_u32());
+    } else if (v.type() == GgufType::BOOL) {
+      g.b += static_cast<char>(v.as_bool() ? 1 : 0);
+    } else if (v.is_array() && v.array_type() == GgufType::STRING) {
+      g.u32(8); g.u64(v.array_size());
+      for (const auto& s : v.strings()) g.str(s);
+    } else if (v.is_array() && (v.array_type() == GgufType::INT32 || v.array_type() == GgufType::FLOAT32)) {
+      g.u32(static_cast<uint32_t>(v.array_type())); g.u64(v.array_size());
+      g.b.append(reinterpret_cast<const char*>(v.packed_bytes().data()), v.packed_bytes().size());  // little-endian
+    } else {
+      ADD_FAILURE() << e.key << ": unexpected GGUF type " << v.to_string();
+    }
   }
   while (g.b.size() % 32) g.b += '\0';
   return std::vector<uint8_t>(g.b.begin(), g.b.end());
 }
 
+// The value of `key` when it has the GGUF type llama.cpp expects for T, else nullopt.
 template <typename T>
-const T* meta_value(const GgufTokenizerMeta& m, const std::string& key) {
-  for (const auto& e : m.entries)
-    if (e.key == key) return std::get_if<T>(&e.value);
-  return nullptr;
+std::optional<T> meta_value(const GgufTokenizerMeta& m, const std::string& key) {
+  using lp::formats::GgufType;
+  for (const auto& e : m.entries) {
+    if (e.key != key) continue;
+    const lp::formats::GgufValue& v = e.value;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (v.type() == GgufType::STRING) return v.as_string();
+    } else if constexpr (std::is_same_v<T, uint32_t>) {
+      if (v.type() == GgufType::UINT32) return v.as_u32();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (v.type() == GgufType::BOOL) return v.as_bool();
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      if (v.is_array() && v.array_type() == GgufType::STRING) return v.strings();
+    } else if constexpr (std::is_same_v<T, std::vector<int32_t>>) {
+      if (v.is_array() && v.array_type() == GgufType::INT32) return v.as_i32_array();
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -149,20 +166,20 @@ TEST(TokenizerReal, GgufMetadataQwen3) {
   EXPECT_TRUE(meta.warnings.empty());
   EXPECT_EQ(*meta_value<std::string>(meta, "tokenizer.ggml.model"), "gpt2");
   EXPECT_EQ(*meta_value<std::string>(meta, "tokenizer.ggml.pre"), "qwen2");
-  const auto* tokens = meta_value<std::vector<std::string>>(meta, "tokenizer.ggml.tokens");
-  const auto* types = meta_value<std::vector<int32_t>>(meta, "tokenizer.ggml.token_type");
+  const auto tokens = meta_value<std::vector<std::string>>(meta, "tokenizer.ggml.tokens");
+  const auto types = meta_value<std::vector<int32_t>>(meta, "tokenizer.ggml.token_type");
   ASSERT_TRUE(tokens && types);
   EXPECT_EQ(tokens->size(), 151669u);
   EXPECT_EQ((*types)[151644], 3);  // <|im_start|> control
   EXPECT_EQ((*types)[151657], 4);  // <tool_call>: added, not special -> user-defined
   EXPECT_EQ((*types)[151659], 3);  // <|fim_prefix|>: not special in HF, but looks special (llama.cpp rule)
-  auto gv = to_gguf_value(meta.entries.front().value);
+  const auto& gv = meta.entries.front().value;
   EXPECT_EQ(gv.as_string(), "gpt2");
   EXPECT_EQ((*types)[9707], 1);
   EXPECT_EQ(meta_value<std::vector<std::string>>(meta, "tokenizer.ggml.merges")->at(0), "\xC4\xA0 \xC4\xA0");
   EXPECT_EQ(*meta_value<uint32_t>(meta, "tokenizer.ggml.eos_token_id"), 151645u);
   EXPECT_EQ(*meta_value<bool>(meta, "tokenizer.ggml.add_bos_token"), false);
-  EXPECT_NE(meta_value<std::string>(meta, "tokenizer.chat_template"), nullptr);
+  EXPECT_TRUE(meta_value<std::string>(meta, "tokenizer.chat_template").has_value());
 }
 
 // The GGUF we write records tokenizer.json's NFC step (llama_pajamas.tokenizer.normalizer), so loading it back
@@ -200,7 +217,7 @@ TEST(TokenizerReal, GgufRoundTripGemma3MatchesHf) {
   auto meta = gguf_tokenizer_metadata(gemma3());
   EXPECT_EQ(*meta_value<std::string>(meta, "tokenizer.ggml.model"), "llama");
   EXPECT_EQ(*meta_value<bool>(meta, "tokenizer.ggml.add_space_prefix"), false);
-  const auto& types = *meta_value<std::vector<int32_t>>(meta, "tokenizer.ggml.token_type");
+  const auto types = *meta_value<std::vector<int32_t>>(meta, "tokenizer.ggml.token_type");
   EXPECT_EQ(types.at(static_cast<size_t>(*gemma3().find_token("<0x41>"))), 6);
   EXPECT_EQ(types.at(9259), 1);
   EXPECT_EQ(types.at(106), 3);
