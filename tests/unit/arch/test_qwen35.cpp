@@ -96,22 +96,30 @@ TEST(Qwen35, GgufNamesShapesAndKeysAsLlamaCpp) {
   EXPECT_TRUE(std::none_of(recipes.begin(), recipes.end(), [](const auto& r) { return r.gguf_name == "output.weight"; }));
 
   auto kv = gguf_metadata(hp, "m");
-  auto get = [&](const std::string& k) -> GgufMetaValue {
+  auto get = [&](const std::string& k) -> lp::formats::GgufValue {
     for (const auto& e : kv)
       if (e.key == k) return e.value;
     throw std::runtime_error("no key " + k);
   };
-  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.conv_kernel")), 4u);
-  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.state_size")), 64u);
-  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.group_count")), 2u);
-  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.time_step_rank")), 4u);
-  EXPECT_EQ(std::get<uint32_t>(get("qwen35.ssm.inner_size")), 256u);
-  EXPECT_EQ(std::get<uint32_t>(get("qwen35.full_attention_interval")), 4u);
-  EXPECT_EQ(std::get<uint32_t>(get("qwen35.rope.dimension_count")), 16u);
-  EXPECT_EQ(std::get<std::vector<int32_t>>(get("qwen35.rope.dimension_sections")), (std::vector<int32_t>{3, 3, 2, 0}));
+  EXPECT_EQ(get("qwen35.ssm.conv_kernel").type(), lp::formats::GgufType::UINT32);
+  EXPECT_EQ(get("qwen35.ssm.conv_kernel").as_u32(), 4u);
+  EXPECT_EQ(get("qwen35.ssm.state_size").type(), lp::formats::GgufType::UINT32);
+  EXPECT_EQ(get("qwen35.ssm.state_size").as_u32(), 64u);
+  EXPECT_EQ(get("qwen35.ssm.group_count").type(), lp::formats::GgufType::UINT32);
+  EXPECT_EQ(get("qwen35.ssm.group_count").as_u32(), 2u);
+  EXPECT_EQ(get("qwen35.ssm.time_step_rank").type(), lp::formats::GgufType::UINT32);
+  EXPECT_EQ(get("qwen35.ssm.time_step_rank").as_u32(), 4u);
+  EXPECT_EQ(get("qwen35.ssm.inner_size").type(), lp::formats::GgufType::UINT32);
+  EXPECT_EQ(get("qwen35.ssm.inner_size").as_u32(), 256u);
+  EXPECT_EQ(get("qwen35.full_attention_interval").type(), lp::formats::GgufType::UINT32);
+  EXPECT_EQ(get("qwen35.full_attention_interval").as_u32(), 4u);
+  EXPECT_EQ(get("qwen35.rope.dimension_count").type(), lp::formats::GgufType::UINT32);
+  EXPECT_EQ(get("qwen35.rope.dimension_count").as_u32(), 16u);
+  EXPECT_EQ(get("qwen35.rope.dimension_sections").array_type(), lp::formats::GgufType::INT32);
+  EXPECT_EQ(get("qwen35.rope.dimension_sections").as_i32_array(), (std::vector<int32_t>{3, 3, 2, 0}));
 
   // And back: the engine-side reader sees the same linear-attention shape.
-  HParams back = hparams_from_gguf([&](std::string_view k) -> std::optional<GgufMetaValue> {
+  HParams back = hparams_from_gguf([&](std::string_view k) -> std::optional<lp::formats::GgufValue> {
     for (const auto& e : kv)
       if (e.key == k) return e.value;
     return std::nullopt;
