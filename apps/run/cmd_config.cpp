@@ -13,7 +13,7 @@
 namespace {
 
 struct ConfigOptions {
-  std::string model, root = "/", cache_type;
+  std::string model, root = "/", cache_type, cache_type_k, cache_type_v;
   int ctx = 0, parallel = 0, threads = 0, batch = 0;
   bool json = false, probe = false;
 };
@@ -23,7 +23,8 @@ int run(const ConfigOptions& o) {
   if (o.probe) m.bandwidth_gbs = lp::hw::probe_bandwidth(m.cpu.compute_cores(m.cgroup_cpus));
   const lp::hw::ModelFacts f = lp::hw::model_facts(o.model);
   // One sequence unless --parallel says how many slots `serve` will run (the profile's count is a note).
-  lp::hw::Recommendation r = lp::hw::recommend(m, f, {o.ctx, o.threads, o.batch, o.parallel > 0 ? o.parallel : 1, o.cache_type});
+  lp::hw::Recommendation r = lp::hw::recommend(
+      m, f, {o.ctx, o.threads, o.batch, o.parallel > 0 ? o.parallel : 1, o.cache_type, o.cache_type_k, o.cache_type_v});
   if (o.parallel <= 0 && r.profile->settings.value("parallel", 1) > 1)
     r.notes.push_back("serving several users: this profile suggests --parallel " + std::to_string(r.profile->settings.value("parallel", 1)) +
                       " slots (plan it with --parallel)");
@@ -48,8 +49,16 @@ int run(const ConfigOptions& o) {
                 format_bytes(p.compute).c_str(), format_bytes(p.runtime).c_str(), format_bytes(p.total()).c_str(), kv.c_str(),
                 kv == r.cache_type ? "  <- chosen" : "");
   }
-  std::printf("settings --threads %d --ctx %d --batch %d --cache-type %s --parallel %d (backend %s)\n", r.threads, r.ctx, r.batch,
-              r.cache_type.c_str(), r.parallel, r.backend.c_str());
+  if (r.cache_type_k != r.cache_type_v) {
+    const auto& p = r.memory;
+    std::printf("         %-10s %-10s %-10s %-10s %-10s  %s  <- chosen (K %s, V %s)\n", format_bytes(p.weights).c_str(),
+                format_bytes(p.kv_cache).c_str(), format_bytes(p.compute).c_str(), format_bytes(p.runtime).c_str(),
+                format_bytes(p.total()).c_str(), r.cache_type.c_str(), format_bytes(p.kv_k).c_str(), format_bytes(p.kv_v).c_str());
+  }
+  const std::string kv_flags = r.cache_type_k == r.cache_type_v ? "--cache-type " + r.cache_type_k
+                                                                : "--cache-type-k " + r.cache_type_k + " --cache-type-v " + r.cache_type_v;
+  std::printf("settings --threads %d --ctx %d --batch %d %s --parallel %d (backend %s)\n", r.threads, r.ctx, r.batch,
+              kv_flags.c_str(), r.parallel, r.backend.c_str());
   std::printf("expected decode ~%.0f tok/s (%.1f GB/s %s), prefill ~%.0f tok/s\n", r.expected_decode_tps, r.bandwidth_gbs,
               r.bandwidth_measured ? "measured" : "assumed by the profile; --probe measures it", r.expected_prefill_tps);
   for (const auto& n : r.notes) std::printf("note     %s\n", n.c_str());
@@ -68,8 +77,12 @@ lp::app::RegisterCommand reg{{"config", "Memory plan and recommended settings (t
                                     ->required();
                                 sub.add_option("-c,--ctx,--ctx-size", o->ctx, "context length to plan for (0: the profile's default)");
                                 sub.add_option("--parallel", o->parallel, "sequences served at once, each with its own KV (default 1; the profile's suggestion for serve is a note)");
-                                sub.add_option("--cache-type", o->cache_type, "KV cache type to plan for: f32, f16, q8_0 (default: the profile's)")
-                                    ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
+                                const auto kv_types = CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"});
+                                sub.add_option("--cache-type", o->cache_type,
+                                               "KV cache type (K and V) to plan for: f32, f16, bf16, q8_0, q4_0 (default: the profile's)")
+                                    ->check(kv_types);
+                                sub.add_option("--cache-type-k", o->cache_type_k, "KV cache type of K (default: --cache-type)")->check(kv_types);
+                                sub.add_option("--cache-type-v", o->cache_type_v, "KV cache type of V (default: --cache-type)")->check(kv_types);
                                 sub.add_option("-b,--batch,--batch-size", o->batch, "prompt tokens per forward pass (0: the profile's)");
                                 lp::app::add_threads(sub, o->threads);
                                 sub.add_flag("--probe", o->probe, "measure the memory bandwidth for the speed estimate (about a second)");

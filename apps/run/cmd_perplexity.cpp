@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -19,7 +20,23 @@ struct Opts : lp::app::EngineCli {
   std::string file, tokens_file;
   int chunks = -1;
   bool quiet = false;
+  std::string kld_cache_type;  // reference KV type for the KL divergence (docs/MEMORY.md, "KV-cache types")
 };
+
+// KL(p || q) of two logit rows, p the reference.
+double kl_divergence(const float* ref, const float* got, int n) {
+  float mr = ref[0], mg = got[0];
+  for (int i = 1; i < n; ++i) mr = std::max(mr, ref[i]), mg = std::max(mg, got[i]);
+  double sr = 0, sg = 0;
+  for (int i = 0; i < n; ++i) sr += std::exp(double(ref[i]) - mr), sg += std::exp(double(got[i]) - mg);
+  const double lr = std::log(sr), lg = std::log(sg);
+  double k = 0;
+  for (int i = 0; i < n; ++i) {
+    const double a = double(ref[i]) - mr - lr, b = double(got[i]) - mg - lg;
+    k += std::exp(a) * (a - b);
+  }
+  return k;
+}
 
 double log_softmax_at(const float* l, int n, int id) {
   float mx = l[0];
@@ -37,6 +54,10 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
   auto* tf = sub.add_option("--tokens-file", o->tokens_file, "pre-tokenized ids, whitespace separated")->group("")->check(CLI::ExistingFile);
   f->excludes(tf);
   sub.add_option("--chunks", o->chunks, "maximum chunks to score (-1: all)")->capture_default_str();
+  sub.add_option("--kld-cache-type", o->kld_cache_type,
+                 "also evaluate every chunk with this KV cache type (K and V; e.g. f16) and report the mean KL divergence "
+                 "of this run's next-token distributions from it over the scored tokens (what a KV type costs)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}));
   lp::app::add_quiet(sub, o->quiet);
   return [o]() {
     if (o->file.empty() && o->tokens_file.empty()) lp::fail("perplexity: --file is required");
@@ -44,6 +65,14 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
     if (n_ctx < 16) lp::fail("perplexity: --ctx must be at least 16");
     if (o->runtime.batch < n_ctx) o->runtime.batch = n_ctx;
     lp::Runtime rt = o->open();
+    std::optional<lp::Runtime> ref;
+    if (!o->kld_cache_type.empty()) {
+      lp::RuntimeOptions ro = o->runtime;
+      ro.cache_type = o->kld_cache_type;
+      ro.cache_type_k = ro.cache_type_v = "";
+      ref.emplace(lp::Runtime::open(o->model, ro));
+    }
+    double kld = 0, kld2 = 0;
     std::vector<int32_t> toks;
     if (!o->tokens_file.empty()) {
       std::ifstream in(o->tokens_file);
@@ -69,6 +98,14 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
       std::vector<int32_t> chunk(toks.begin() + int64_t{c} * n_ctx, toks.begin() + int64_t{c + 1} * n_ctx);
       if (add_bos) chunk[0] = bos;
       const auto logits = rt.evaluate(chunk);
+      if (ref) {
+        const auto base = ref->evaluate(chunk);
+        for (int j = first; j < n_ctx - 1; ++j) {
+          const double k = kl_divergence(base.data() + size_t(j) * info.n_vocab, logits.data() + size_t(j) * info.n_vocab, info.n_vocab);
+          kld += k;
+          kld2 += k * k;
+        }
+      }
       for (int j = first; j < n_ctx - 1; ++j) {
         const double v = -log_softmax_at(logits.data() + size_t(j) * info.n_vocab, info.n_vocab, chunk[j + 1]);
         nll += v;
@@ -82,13 +119,15 @@ lp::app::RegisterCommand reg{{"perplexity", "Perplexity of a text file (llama-pe
     const double var = nll2 / scored - mean * mean;
     const double ppl = std::exp(mean);
     const double err = scored > 1 ? ppl * std::sqrt(std::max(0.0, var) / (scored - 1)) : 0.0;
+    const double kmean = kld / scored, kerr = scored > 1 ? std::sqrt(std::max(0.0, kld2 / scored - kmean * kmean) / (scored - 1)) : 0.0;
     if (o->json) {
-      std::printf("%s\n", nlohmann::json{{"perplexity", ppl}, {"perplexity_error", err}, {"scored_tokens", scored},
-                                         {"chunks", n_chunks}, {"ctx", n_ctx}, {"tokens", toks.size()}}
-                              .dump(2)
-                              .c_str());
+      nlohmann::json j{{"perplexity", ppl}, {"perplexity_error", err}, {"scored_tokens", scored},
+                       {"chunks", n_chunks}, {"ctx", n_ctx}, {"tokens", toks.size()}, {"cache_type", info.cache_type}};
+      if (ref) j["kld"] = {{"reference_cache_type", o->kld_cache_type}, {"mean", kmean}, {"error", kerr}};
+      std::printf("%s\n", j.dump(2).c_str());
     } else {
       std::printf("Final estimate: PPL = %.4f +/- %.5f (%d chunks of %d, %d scored tokens)\n", ppl, err, n_chunks, n_ctx, scored);
+      if (ref) std::printf("Mean KLD vs the %s KV cache: %.6f +/- %.6f\n", o->kld_cache_type.c_str(), kmean, kerr);
     }
     return 0;
   };

@@ -79,6 +79,7 @@ lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+    o->plan_parallel = o->server.parallel;  // the memory check counts every slot's KV cache
     lp::Runtime rt = o->open();
     lp::serve::Server server(rt, o->server);
     const int port = server.bind();

@@ -24,7 +24,8 @@ struct EngineCli {
   int n_gpu_layers = -1;  // llama.cpp's -ngl: accepted for muscle memory, ignored (CPU only)
   std::string profile = "auto";
   bool ctx_from_profile = false;
-  CLI::Option *threads_opt = nullptr, *ctx_opt = nullptr, *cache_opt = nullptr;
+  int plan_parallel = 1;  // sequences whose KV the memory check counts (serve: its --parallel slots)
+  CLI::Option *threads_opt = nullptr, *ctx_opt = nullptr, *cache_opt = nullptr, *cache_k_opt = nullptr, *cache_v_opt = nullptr;
 
   // ctx_from_profile: without --ctx the hardware profile's context is used (generate, chat, serve); commands whose
   // context is part of what they measure (perplexity, bench, logits) keep their own default.
@@ -40,8 +41,13 @@ struct EngineCli {
                              ctx_from_profile ? "context length in tokens (0: the model's; default: the hardware profile's)"
                                               : "context length in tokens (0: the model's)")
                   ->capture_default_str();
-    cache_opt = sub.add_option("--cache-type", runtime.cache_type, "KV cache type: f16, q8_0, f32 (default: the hardware profile's)")
+    const auto kv_types = CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"});
+    cache_opt = sub.add_option("--cache-type", runtime.cache_type,
+                               "KV cache type of K and V: f32, f16, bf16, q8_0, q4_0 (default: the hardware profile's)")
+                    ->check(kv_types)
                     ->capture_default_str();
+    cache_k_opt = sub.add_option("--cache-type-k", runtime.cache_type_k, "KV cache type of K (default: --cache-type)")->check(kv_types);
+    cache_v_opt = sub.add_option("--cache-type-v", runtime.cache_type_v, "KV cache type of V (default: --cache-type)")->check(kv_types);
     sub.add_option("--profile", profile,
                    "hardware profile: auto (detect; settings you do not give come from it, and a configuration that "
                    "does not fit the usable memory is refused before loading), none, or a profile id (`hw --json`)")
@@ -75,19 +81,23 @@ struct EngineCli {
     hw::Machine m = hw::detect(root && *root ? root : "/");
     const hw::ModelFacts f = hw::model_facts(model);
     const bool given_ctx = ctx_opt && ctx_opt->count() > 0, given_threads = threads_opt && threads_opt->count() > 0,
-               given_cache = cache_opt && cache_opt->count() > 0;
+               given_cache = cache_opt && cache_opt->count() > 0, given_k = cache_k_opt && cache_k_opt->count() > 0,
+               given_v = cache_v_opt && cache_v_opt->count() > 0;
     hw::Request req;
     req.ctx = given_ctx || !ctx_from_profile ? (runtime.ctx > 0 ? runtime.ctx : static_cast<int>(f.n_ctx_train)) : 0;
     req.threads = given_threads ? runtime.threads : 0;
     req.batch = runtime.batch;
-    req.parallel = 1;  // one sequence per Runtime (serve plans its slots itself)
+    req.parallel = std::max(1, plan_parallel);  // serve: --parallel slots of --ctx each
     req.cache_type = given_cache ? runtime.cache_type : "";
+    req.cache_type_k = given_k ? runtime.cache_type_k : "";
+    req.cache_type_v = given_v ? runtime.cache_type_v : "";
     const hw::Profile* forced = nullptr;
     if (profile != "auto" && !(forced = hw::find_profile(profile)))
       fail("--profile: '{}' is not auto, none or a profile id (see `llama-pajamas-run hw --json`)", profile);
     const hw::Recommendation r = hw::recommend(m, f, req, forced);
     if (!given_threads) runtime.threads = r.threads;
-    if (!given_cache) runtime.cache_type = r.cache_type;
+    if (!given_cache && !given_k) runtime.cache_type_k = r.cache_type_k;
+    if (!given_cache && !given_v) runtime.cache_type_v = r.cache_type_v;
     if (ctx_from_profile && !given_ctx) runtime.ctx = r.ctx;
     if (!r.fits) {
       const auto& p = r.memory;

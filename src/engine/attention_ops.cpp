@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/fp16.h"
+#include "quant/blocks.h"
 
 namespace lp::engine {
 namespace {
@@ -225,6 +226,129 @@ void attend_f16_heads(const float* q, int n_heads, F16Rows k, F16Rows v, int fir
   }
   for (; h < n_heads; ++h)
     attend_f16(q + size_t(h) * n, k, v, first, last, n, scale, sinks ? sinks + h : nullptr, scores, out + size_t(h) * n);
+}
+
+namespace {
+
+// ---- attend_rows: any cache type, decoded to float tiles ----
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+__attribute__((target("avx512f"))) float dot_f32_avx512(const float* a, const float* b, int n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), a1);
+  }
+  for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), a0);
+  float r = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+__attribute__((target("avx512f"))) void axpy_f32_avx512(float w, const float* v, float* acc, int n) {
+  const __m512 wv = _mm512_set1_ps(w);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(acc + i, _mm512_fmadd_ps(wv, _mm512_loadu_ps(v + i), _mm512_loadu_ps(acc + i)));
+  for (; i < n; ++i) acc[i] += w * v[i];
+}
+
+// One row's [offset, offset + n) into floats; offset and n are multiples of 32 (whole blocks).
+__attribute__((target("avx512f,avx512bw"))) void decode_avx512(CacheType t, const uint8_t* row, int offset, int n, float* dst) {
+  switch (t) {
+    case CacheType::F16: {
+      const auto* s = reinterpret_cast<const uint16_t*>(row) + offset;
+      for (int i = 0; i < n; i += 16) _mm512_storeu_ps(dst + i, half16(s + i));
+      return;
+    }
+    case CacheType::BF16: {
+      const auto* s = reinterpret_cast<const uint16_t*>(row) + offset;
+      for (int i = 0; i < n; i += 16) {
+        const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)));
+        _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+      }
+      return;
+    }
+    case CacheType::Q8_0: {
+      const auto* b = reinterpret_cast<const lp::quant::block_q8_0*>(row) + offset / 32;
+      for (int i = 0; i < n / 32; ++i) {
+        const __m512 d = _mm512_set1_ps(f16_to_f32(b[i].d));
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
+        const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs + 16));
+        _mm512_storeu_ps(dst + 32 * i, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo))));
+        _mm512_storeu_ps(dst + 32 * i + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi))));
+      }
+      return;
+    }
+    case CacheType::Q4_0: {
+      const auto* b = reinterpret_cast<const lp::quant::block_q4_0*>(row) + offset / 32;
+      const __m128i mask = _mm_set1_epi8(0x0F);
+      const __m512i eight = _mm512_set1_epi32(8);
+      for (int i = 0; i < n / 32; ++i) {
+        const __m512 d = _mm512_set1_ps(f16_to_f32(b[i].d));
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
+        const __m128i lo = _mm_and_si128(q, mask), hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+        _mm512_storeu_ps(dst + 32 * i, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(lo), eight))));
+        _mm512_storeu_ps(dst + 32 * i + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(hi), eight))));
+      }
+      return;
+    }
+    case CacheType::F32: std::copy_n(reinterpret_cast<const float*>(row) + offset, n, dst); return;
+  }
+}
+
+#pragma GCC diagnostic pop
+
+bool avx512_ok() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  return ok;
+}
+
+float dot_f32(const float* a, const float* b, int n) {
+  if (avx512_ok()) return dot_f32_avx512(a, b, n);
+  float r = 0;
+  for (int i = 0; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void axpy_f32(float w, const float* v, float* acc, int n) {
+  if (avx512_ok()) return axpy_f32_avx512(w, v, acc, n);
+  for (int i = 0; i < n; ++i) acc[i] += w * v[i];
+}
+
+// Rows j0 .. j0 + count - 1 of r into tile (n floats each).
+void decode_rows(const CacheRows& r, int j0, int count, int n, float* tile) {
+  const bool fast = avx512_ok() && r.offset % 32 == 0 && n % 32 == 0;
+  for (int j = 0; j < count; ++j) {
+    if (fast)
+      decode_avx512(r.type, r.row(j0 + j), r.offset, n, tile + size_t(j) * n);
+    else
+      cache_decode(r.type, r.row(j0 + j), r.offset, n, tile + size_t(j) * n);
+  }
+}
+
+}  // namespace
+
+void attend_rows(const float* q, int n_heads, CacheRows k, CacheRows v, int first, int last, int n, float scale,
+                 const float* sinks, float* scores, float* tile, float* out) {
+  const int count = last - first + 1;
+  for (int j0 = first; j0 <= last; j0 += kAttendTile) {
+    const int c = std::min(kAttendTile, last + 1 - j0);
+    decode_rows(k, j0, c, n, tile);
+    for (int h = 0; h < n_heads; ++h)
+      for (int j = 0; j < c; ++j) scores[size_t(h) * count + (j0 - first) + j] = dot_f32(q + size_t(h) * n, tile + size_t(j) * n, n);
+  }
+  for (int h = 0; h < n_heads; ++h) softmax_scores(scores + size_t(h) * count, count, scale, sinks ? sinks + h : nullptr);
+  std::fill(out, out + size_t(n_heads) * n, 0.0f);
+  for (int j0 = first; j0 <= last; j0 += kAttendTile) {
+    const int c = std::min(kAttendTile, last + 1 - j0);
+    decode_rows(v, j0, c, n, tile);
+    for (int h = 0; h < n_heads; ++h)
+      for (int j = 0; j < c; ++j) axpy_f32(scores[size_t(h) * count + (j0 - first) + j], tile + size_t(j) * n, out + size_t(h) * n, n);
+  }
 }
 
 }  // namespace lp::engine

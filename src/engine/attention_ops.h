@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/kv_cache.h"
+
 namespace lp::engine {
 
 float dot_f32_f16(const float* q, const uint16_t* k, int n);
@@ -27,5 +29,23 @@ void attend_f16(const float* q, F16Rows k, F16Rows v, int first, int last, int n
 // scores needs 2 * (last - first + 1) floats. Same bits as attend_f16 head by head.
 void attend_f16_heads(const float* q, int n_heads, F16Rows k, F16Rows v, int first, int last, int n, float scale,
                       const float* sinks, float* scores, float* out);
+
+// Rows of one KV head in a cache of any type (engine/kv_cache.h): row j's stored bytes start at
+// base + j * stride, and this head's n values at element `offset` of the row.
+struct CacheRows {
+  const uint8_t* base;
+  size_t stride;
+  CacheType type;
+  int offset;
+  const uint8_t* row(int j) const { return base + static_cast<size_t>(j) * stride; }
+};
+constexpr int kAttendTile = 32;  // keys decoded to floats at a time by attend_rows
+
+// attend_f16_heads for K and V of any cache type (quantized, BF16, F32, mixed): kAttendTile rows at a time are
+// decoded to floats (tile: kAttendTile * n floats), once for all n_heads query heads sharing the KV head, then
+// the same float math (scores, softmax with the optional sinks, weighted sum of V). scores needs
+// n_heads * (last - first + 1) floats. No restriction on quantized V: V rows are decoded like K rows.
+void attend_rows(const float* q, int n_heads, CacheRows k, CacheRows v, int first, int last, int n, float scale,
+                 const float* sinks, float* scores, float* tile, float* out);
 
 }  // namespace lp::engine

@@ -24,7 +24,9 @@ struct ContextOptions {
   int n_ctx = 4096;    // clamped to the model's training context when 0
   int n_batch = 512;   // prompt tokens per forward call (prefill batch)
   int threads = 0;     // 0 = physical cores
-  CacheType cache_type = CacheType::F16;
+  CacheType cache_type_k = CacheType::F16;  // KV cache types of K and of V (engine/kv_cache.h)
+  CacheType cache_type_v = CacheType::F16;
+  void set_cache_type(CacheType t) { cache_type_k = cache_type_v = t; }
   int n_seq = 1;       // sequences sharing the cache; each gets n_ctx / n_seq cells
 };
 

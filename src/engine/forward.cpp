@@ -104,7 +104,7 @@ Context::Context(const Model& model, const ContextOptions& o)
       threads_(o.threads > 0 ? o.threads : default_thread_count()),
       n_seq_(std::max(1, o.n_seq)),
       seq_ctx_(n_ctx_ / n_seq_),
-      cache_(o.cache_type, kv_layer_count(model), seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
+      cache_(o.cache_type_k, o.cache_type_v, kv_layer_count(model), seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
       seq_past_(n_seq_, 0) {
   if (seq_ctx_ < 1) fail("a context of {} tokens cannot hold {} sequences", n_ctx_, n_seq_);
   const HParams& hp = model.hp();
@@ -274,47 +274,30 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
     // Causal (and sliding-window) softmax attention; one (token, head) pair per task.
     const int window = L.attention == AttentionKind::Sliding ? L.window : 0;
     const float* sinks = L.attn_sinks ? f32(L.attn_sinks) : nullptr;  // gpt-oss: one more logit per head, no value
-    const bool f16_cache = cache_.type() == CacheType::F16;
+    const bool f16_cache = cache_.k_type() == CacheType::F16 && cache_.v_type() == CacheType::F16;
 #pragma omp parallel num_threads(threads_)
     {
-      std::vector<float> scores(2 * size_t(max_pos + 1)), kv(hd), acc(hd);
+      std::vector<float> scores(std::max(2, group) * size_t(max_pos + 1)), tile(f16_cache ? 0 : size_t(kAttendTile) * hd);
 #pragma omp for schedule(dynamic, 1) collapse(2)
       for (int t = 0; t < n; ++t) {
         for (int h = 0; h < nh; ++h) {
-          // Positions first..pos of row t's own sequence: cells base+first..base+pos.
+          // Positions first..pos of row t's own sequence: cells base+first..base+pos. The group's first head
+          // attends for all heads sharing this KV head (each K/V row is converted once for the group).
+          if (h % group != 0) continue;
           const int pos = rows[t].pos, kvh = h / group, base = rows[t].seq * seq_ctx_;
           const int first = window > 0 ? std::max(0, pos - window + 1) : 0;
           const float* q = &q_[size_t(t) * q_dim + size_t(h) * hd];
-          if (f16_cache) {  // the group's first head attends for all heads sharing this KV head
-            if (h % group != 0) continue;
+          float* out = &attn_[size_t(t) * q_dim + size_t(h) * hd];
+          if (f16_cache) {
             const F16Rows k_rows{cache_.k_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
             const F16Rows v_rows{cache_.v_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
-            attend_f16_heads(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr,
-                             scores.data(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
-            continue;
+            attend_f16_heads(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr, scores.data(), out);
+          } else {
+            const CacheRows k_rows{cache_.k_row(kvl, base), cache_.k_row_bytes(), cache_.k_type(), kvh * hd};
+            const CacheRows v_rows{cache_.v_row(kvl, base), cache_.v_row_bytes(), cache_.v_type(), kvh * hd};
+            attend_rows(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr, scores.data(),
+                        tile.data(), out);
           }
-          float mx = -INFINITY;
-          for (int j = first; j <= pos; ++j) {
-            cache_.load_k(kvl, base + j, kvh * hd, hd, kv.data());
-            float s = 0.0f;
-            for (int i = 0; i < hd; ++i) s += q[i] * kv[i];
-            scores[j] = s * kq_scale;
-            mx = std::max(mx, scores[j]);
-          }
-          if (sinks) mx = std::max(mx, sinks[h]);
-          double sum = sinks ? std::exp(sinks[h] - mx) : 0.0;
-          for (int j = first; j <= pos; ++j) {
-            scores[j] = std::exp(scores[j] - mx);
-            sum += scores[j];
-          }
-          const float inv = static_cast<float>(1.0 / sum);
-          std::fill(acc.begin(), acc.end(), 0.0f);
-          for (int j = first; j <= pos; ++j) {
-            const float w = scores[j] * inv;
-            cache_.load_v(kvl, base + j, kvh * hd, hd, kv.data());
-            for (int i = 0; i < hd; ++i) acc[i] += w * kv[i];
-          }
-          std::copy(acc.begin(), acc.end(), &attn_[size_t(t) * q_dim + size_t(h) * hd]);
         }
       }
     }

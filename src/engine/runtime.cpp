@@ -86,7 +86,8 @@ engine::ContextOptions Runtime::Impl::context_options(int n_seq) const {
   co.n_ctx = n_ctx();
   co.n_batch = options.batch;
   co.threads = options.threads;
-  co.cache_type = engine::cache_type_from_name(options.cache_type);
+  co.cache_type_k = engine::cache_type_from_name(options.k_type(), "--cache-type-k");
+  co.cache_type_v = engine::cache_type_from_name(options.v_type(), "--cache-type-v");
   co.n_seq = n_seq;
   return co;
 }
@@ -115,7 +116,13 @@ Runtime Runtime::open(const std::string& model, const RuntimeOptions& options) {
   impl->path = resolve_model_path(model, options.backend);
   impl->options = options;
   impl->model = engine::Model::load(impl->path);
-  (void)engine::cache_type_from_name(options.cache_type);  // a bad --cache-type fails at open, not at first use
+  // A bad --cache-type(-k/-v), or a block type the model's KV rows cannot hold, fails at open, not at first use.
+  {
+    const auto& hp = impl->model->hp();
+    (void)engine::cache_type_from_name(options.cache_type);
+    (void)engine::cache_row_bytes(engine::cache_type_from_name(options.k_type(), "--cache-type-k"), hp.n_head_kv * hp.head_dim);
+    (void)engine::cache_row_bytes(engine::cache_type_from_name(options.v_type(), "--cache-type-v"), hp.n_head_kv * hp.head_dim);
+  }
   try {
     impl->tokenizer.emplace(text::Tokenizer::load(impl->path));
   } catch (const std::exception& e) {
@@ -453,7 +460,9 @@ ModelInfo Runtime::info() const {
   i.bos_token = impl_->model->tokens().bos;
   i.add_bos = impl_->model->tokens().add_bos && i.bos_token >= 0;
   i.file_bytes = impl_->model->gguf().file_bytes();
-  i.cache_type = engine::cache_type_name(engine::cache_type_from_name(impl_->options.cache_type));
+  i.cache_type_k = engine::cache_type_name(engine::cache_type_from_name(impl_->options.k_type()));
+  i.cache_type_v = engine::cache_type_name(engine::cache_type_from_name(impl_->options.v_type()));
+  i.cache_type = i.cache_type_k == i.cache_type_v ? i.cache_type_k : i.cache_type_k + "/" + i.cache_type_v;
   i.load_seconds = impl_->load_seconds;
   return i;
 }

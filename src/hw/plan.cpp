@@ -127,34 +127,48 @@ ModelFacts model_facts(const std::string& model) {
 }
 
 const std::vector<std::string>& cache_types() {
-  static const std::vector<std::string> t = {"f32", "f16", "q8_0"};
+  static const std::vector<std::string> t = {"f32", "f16", "bf16", "q8_0", "q4_0"};
   return t;
 }
 
 double cache_type_bytes(const std::string& type) {
   if (type == "f32") return 4.0;
-  if (type == "f16") return 2.0;
-  if (type == "q8_0") return 34.0 / 32.0;
-  fail("--cache-type: '{}' is not one of f32, f16, q8_0", type);
+  if (type == "f16" || type == "bf16") return 2.0;
+  if (type == "q8_0") return 34.0 / 32.0;  // ggml block: an f16 scale and 32 int8
+  if (type == "q4_0") return 18.0 / 32.0;  // an f16 scale and 32 4-bit values
+  fail("--cache-type: '{}' is not one of f32, f16, bf16, q8_0, q4_0", type);
 }
 
+std::string cache_types_name(const std::string& k, const std::string& v) { return k == v ? k : k + "/" + v; }
+
 MemoryPlan plan_memory(const ModelFacts& f, int ctx, const std::string& cache_type, int batch, int parallel) {
+  return plan_memory(f, ctx, cache_type, cache_type, batch, parallel);
+}
+
+MemoryPlan plan_memory(const ModelFacts& f, int ctx, const std::string& k_type, const std::string& v_type, int batch,
+                       int parallel) {
   MemoryPlan p;
   p.ctx = ctx;
   p.parallel = std::max(1, parallel);
   p.batch = std::max(1, std::min(batch, ctx));
-  p.cache_type = cache_type;
+  p.cache_type_k = k_type;
+  p.cache_type_v = v_type;
+  p.cache_type = cache_types_name(k_type, v_type);
   p.weights = f.weight_bytes;
-  // engine/kv_cache: every layer keeps n_head_kv * head_dim values of K and of V per position of the context.
-  p.kv_cache = static_cast<uint64_t>(2.0 * f.n_layer * double(ctx) * p.parallel * f.n_head_kv * f.head_dim *
-                                     cache_type_bytes(cache_type));
+  // engine/kv_cache: every layer keeps n_head_kv * head_dim values of K and of V per position of the context, each
+  // in its own type.
+  const double cells = double(f.n_layer) * double(ctx) * p.parallel * f.n_head_kv * f.head_dim;
+  p.kv_k = static_cast<uint64_t>(cells * cache_type_bytes(k_type));
+  p.kv_v = static_cast<uint64_t>(cells * cache_type_bytes(v_type));
+  p.kv_cache = p.kv_k + p.kv_v;
   // engine/forward.cpp's scratch for one batch of B tokens (floats), the last token's logits, the attention
   // scores of one row, and the MoE buffers.
   const double B = p.batch;
   const int nf = std::max(f.n_ff, f.n_ff_expert * std::max(1, f.n_expert_used));
   const double floats = B * (2.0 * f.n_embd + std::max(f.n_embd, nf) + 2.0 * f.n_head * f.head_dim +
                              2.0 * f.n_head_kv * f.head_dim + 2.0 * nf) +
-                        f.n_vocab + 2.0 * ctx + (f.n_expert > 0 ? B * (f.n_expert + 3.0 * f.n_embd) : 0.0);
+                        f.n_vocab + std::max(2.0, double(f.n_head) / std::max(1, f.n_head_kv)) * ctx +
+                        (f.n_expert > 0 ? B * (f.n_expert + 3.0 * f.n_embd) : 0.0);
   p.compute = static_cast<uint64_t>(floats * 4.0 * p.parallel);
   // The process itself: code, libraries and allocator slack (11.5 MiB) and the tokenizer's tables (375 bytes per
   // vocabulary entry), fitted to `bench`'s peak RSS of tiny-qwen3 (4,096 tokens) and the Qwen3-0.6B shape (151,936)
@@ -191,9 +205,12 @@ Recommendation recommend(const Machine& m, const ModelFacts& f, const Request& r
     r.notes.push_back(fmt::format("ctx {}: the profile's default{}", r.ctx, r.ctx < profile_ctx ? ", capped by the model's training context" : ""));
   else if (f.n_ctx_train > 0 && req.ctx > f.n_ctx_train)
     r.notes.push_back(fmt::format("ctx {} is beyond the model's training context ({})", req.ctx, f.n_ctx_train));
-  r.cache_type = !req.cache_type.empty() ? req.cache_type : s.value("cache_type", "f16");
+  const std::string both = !req.cache_type.empty() ? req.cache_type : s.value("cache_type", "f16");
+  r.cache_type_k = !req.cache_type_k.empty() ? req.cache_type_k : both;
+  r.cache_type_v = !req.cache_type_v.empty() ? req.cache_type_v : both;
+  r.cache_type = cache_types_name(r.cache_type_k, r.cache_type_v);
   r.usable_memory = m.memory.usable();
-  r.memory = plan_memory(f, r.ctx, r.cache_type, r.batch, r.parallel);
+  r.memory = plan_memory(f, r.ctx, r.cache_type_k, r.cache_type_v, r.batch, r.parallel);
   r.fits = r.memory.total() <= r.usable_memory;
   // Speed model: decode streams the active weights and half the KV cache per token; prefill is compute-bound.
   r.bandwidth_measured = m.bandwidth_gbs.has_value();
@@ -213,15 +230,20 @@ Recommendation recommend(const Machine& m, const ModelFacts& f, const Request& r
       break;
     }
   if (!r.fits) {
-    // What would fit, each a set of flags that runs: a smaller context, a smaller KV type, fewer slots.
-    for (const std::string& kv : cache_types()) {
-      if (cache_type_bytes(kv) > cache_type_bytes(r.cache_type)) continue;
+    // What would fit, each a set of flags that runs: the asked KV types, then each smaller KV type (for K and V
+    // both; bf16 is no smaller than f16), each at the largest context and slot count that fits.
+    std::vector<std::pair<std::string, std::string>> kinds = {{r.cache_type_k, r.cache_type_v}};
+    const double asked = cache_type_bytes(r.cache_type_k) + cache_type_bytes(r.cache_type_v);
+    for (const std::string& kv : cache_types())
+      if (2 * cache_type_bytes(kv) < asked && kv != "bf16") kinds.emplace_back(kv, kv);
+    for (const auto& [kt, vt] : kinds) {
       bool found = false;
       for (int ctx = r.ctx; ctx >= 256 && !found; ctx /= 2)
         for (int par = r.parallel; par >= 1 && !found; par /= 2) {
-          const MemoryPlan p = plan_memory(f, ctx, kv, r.batch, par);
+          const MemoryPlan p = plan_memory(f, ctx, kt, vt, r.batch, par);
           if (p.total() > r.usable_memory) continue;
-          std::string flags = fmt::format("--ctx {} --cache-type {}", ctx, kv);
+          std::string flags = kt == vt ? fmt::format("--ctx {} --cache-type {}", ctx, kt)
+                                       : fmt::format("--ctx {} --cache-type-k {} --cache-type-v {}", ctx, kt, vt);
           if (r.parallel > 1) flags += fmt::format(" --parallel {}", par);
           r.downgrades.push_back(fmt::format("{}  ({} in all)", flags, format_bytes(p.total())));
           found = true;
@@ -235,6 +257,7 @@ Recommendation recommend(const Machine& m, const ModelFacts& f, const Request& r
 
 nlohmann::json to_json(const MemoryPlan& p) {
   return {{"ctx", p.ctx},         {"parallel", p.parallel}, {"batch", p.batch},     {"cache_type", p.cache_type},
+          {"cache_type_k", p.cache_type_k}, {"cache_type_v", p.cache_type_v}, {"kv_k_bytes", p.kv_k}, {"kv_v_bytes", p.kv_v},
           {"weights_bytes", p.weights}, {"kv_cache_bytes", p.kv_cache}, {"compute_bytes", p.compute},
           {"runtime_bytes", p.runtime}, {"total_bytes", p.total()}};
 }
@@ -249,6 +272,8 @@ nlohmann::json to_json(const Recommendation& r) {
           {"ctx", r.ctx},
           {"parallel", r.parallel},
           {"cache_type", r.cache_type},
+          {"cache_type_k", r.cache_type_k},
+          {"cache_type_v", r.cache_type_v},
           {"memory", to_json(r.memory)},
           {"usable_memory_bytes", r.usable_memory},
           {"fits", r.fits},

@@ -39,28 +39,38 @@ struct ModelFacts {
 // `model` as Runtime::open takes it (GGUF, manifest folder, HF or MLX folder). Throws lp::Error naming the path.
 ModelFacts model_facts(const std::string& model);
 
-// Bytes per element of a KV-cache type the engine supports ("f32", "f16", "q8_0"); throws lp::Error otherwise.
+// Bytes per element of a KV-cache type the engine supports (f32 4, f16 and bf16 2, q8_0 34/32, q4_0 18/32); throws
+// lp::Error otherwise.
 double cache_type_bytes(const std::string& type);
 const std::vector<std::string>& cache_types();  // the ones the engine runs, largest first
+// "f16" when K and V have the same type, "q8_0/q4_0" (K/V) when not.
+std::string cache_types_name(const std::string& k, const std::string& v);
 
 struct MemoryPlan {
   int ctx = 0, parallel = 1, batch = 0;
-  std::string cache_type;
+  std::string cache_type;                  // cache_types_name(K, V)
+  std::string cache_type_k, cache_type_v;
   uint64_t weights = 0, kv_cache = 0, compute = 0, runtime = 0;
+  uint64_t kv_k = 0, kv_v = 0;             // kv_cache = kv_k + kv_v
   uint64_t total() const { return weights + kv_cache + compute + runtime; }
 };
-// Memory of one Runtime (engine context) at `ctx` tokens of KV for each of `parallel` sequences.
+// Memory of one Runtime (engine context) at `ctx` tokens of KV for each of `parallel` sequences, K and V of their
+// own types (the first form: both of one type).
 MemoryPlan plan_memory(const ModelFacts& f, int ctx, const std::string& cache_type, int batch, int parallel = 1);
+MemoryPlan plan_memory(const ModelFacts& f, int ctx, const std::string& k_type, const std::string& v_type, int batch,
+                       int parallel = 1);
 
 struct Request {            // what the user asked; 0 / "" = let the plan choose
   int ctx = 0, threads = 0, batch = 0, parallel = 0;
-  std::string cache_type;
+  std::string cache_type;                  // K and V
+  std::string cache_type_k, cache_type_v;  // K's / V's own type (win over cache_type)
 };
 
 struct Recommendation {
   const Profile* profile = nullptr;
   int threads = 0, batch = 0, ubatch = 0, ctx = 0, parallel = 1;
-  std::string cache_type, backend;
+  std::string cache_type, backend;         // cache_type: cache_types_name(K, V)
+  std::string cache_type_k, cache_type_v;
   MemoryPlan memory;
   uint64_t usable_memory = 0;
   bool fits = true;
@@ -68,7 +78,8 @@ struct Recommendation {
   double expected_decode_tps = 0, expected_prefill_tps = 0;
   int llama_cpp_gpu_layers = -1;       // for llama.cpp with a GPU backend (-ngl): layers whose weights fit the GPU
   std::vector<std::string> notes;      // why each setting, and what was not honoured
-  std::vector<std::string> downgrades; // when it does not fit: what would (each a runnable set of flags)
+  std::vector<std::string> downgrades; // when it does not fit: what would (each a runnable set of flags): for each KV
+                                       // type smaller than asked, the largest context (and slots) that fits
 };
 // `forced`: use this profile instead of the matched one (--profile ID).
 Recommendation recommend(const Machine& m, const ModelFacts& f, const Request& req, const Profile* forced = nullptr);

@@ -58,6 +58,22 @@ TEST_F(HardwareCli, ConfigPlansEveryCacheType) {
   const uint64_t f16 = by["f16"]["kv_cache_bytes"], f32 = by["f32"]["kv_cache_bytes"], q8 = by["q8_0"]["kv_cache_bytes"];
   EXPECT_EQ(f32, 2 * f16);
   EXPECT_EQ(q8, f16 / 2 * 34 / 32);
+  const uint64_t bf16 = by["bf16"]["kv_cache_bytes"], q4 = by["q4_0"]["kv_cache_bytes"];
+  EXPECT_EQ(bf16, f16);
+  EXPECT_EQ(q4, f16 / 2 * 18 / 32);
+  // K and V planned with their own types.
+  const RunResult mixed = run(run_, {"config", "-m", model(), "--ctx", "2048", "--cache-type-k", "q8_0", "--cache-type-v", "q4_0", "--json"});
+  ASSERT_EQ(mixed.exit_code, 0) << mixed.err;
+  const auto jm = nlohmann::json::parse(mixed.out);
+  EXPECT_EQ(jm["cache_type"], "q8_0/q4_0");
+  EXPECT_EQ(jm["memory"]["kv_cache_bytes"].get<uint64_t>(), q8 / 2 + q4 / 2);
+  // generate runs them (and says which it used).
+  const RunResult gen = run(run_, {"generate", "-m", model(), "-p", "Hello", "-n", "3", "--temp", "0", "--cache-type-k", "bf16",
+                                   "--cache-type-v", "q4_0", "--json"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const RunResult bad = run(run_, {"generate", "-m", model(), "-p", "Hello", "--cache-type-v", "q4_1"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--cache-type-v"), std::string::npos) << bad.err;
   EXPECT_GT(j["model"]["weight_bytes"].get<uint64_t>(), 0u);
   EXPECT_GT(j["expected_decode_tokens_per_second"].get<double>(), 0.0);
 }
@@ -80,6 +96,11 @@ TEST_F(HardwareCli, RefusesBeforeLoadingAndTheSuggestionRuns) {
   const RunResult ok = run("/usr/bin/env", {env, run_.string(), "generate", "-m", model(), "-p", "Hello", "-n", "2", "--temp", "0",
                                             "--ctx", m[1].str(), "--cache-type", m[2].str()});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  // A smaller KV type is suggested as well: q4_0 keeps the whole asked context here, and runs.
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex("or --ctx 131072 --cache-type q4_0 "))) << r.err;
+  const RunResult q4 = run("/usr/bin/env", {env, run_.string(), "generate", "-m", model(), "-p", "Hello", "-n", "2", "--temp", "0",
+                                            "--ctx", "131072", "--cache-type", "q4_0"});
+  EXPECT_EQ(q4.exit_code, 0) << q4.err;
   // --profile none: no check (the user takes the risk), same as before profiles existed.
   const RunResult unknown = run(run_, {"generate", "-m", model(), "-p", "Hi", "-n", "1", "--profile", "nope"});
   EXPECT_NE(unknown.exit_code, 0);

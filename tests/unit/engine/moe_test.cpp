@@ -332,7 +332,7 @@ TEST(MoeModel, BindsHyperParametersAndRunsPrefillLikeDecode) {
   ContextOptions o;
   o.n_ctx = 32;
   o.threads = 1;
-  o.cache_type = CacheType::F32;
+  o.set_cache_type(CacheType::F32);
   Context prefill(*m, o), decode(*m, o);
   prefill.eval(toks, true);
   float worst = 0, scale = 0;

@@ -60,8 +60,14 @@ TEST(Runtime, ErrorsNameTheProblem) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("context"), std::string::npos) << e.what();
   }
-  o.cache_type = "q4_0";
+  o.cache_type = "q4_1";
   EXPECT_THROW(Runtime::open(path, o), Error);
+  o.cache_type = "f16";
+  o.cache_type_v = "q5_0";
+  EXPECT_THROW(Runtime::open(path, o), Error);
+  o.cache_type_v = "q4_0";
+  o.cache_type_k = "bf16";
+  EXPECT_EQ(Runtime::open(path, o).info().cache_type, "bf16/q4_0");
 }
 
 TEST(Runtime, Q8CacheStaysCloseToF16Cache) {

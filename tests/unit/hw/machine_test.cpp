@@ -126,6 +126,15 @@ TEST(HwPlan, KvCacheArithmetic) {
   EXPECT_EQ(plan_memory(f, 4096, "f32", 512).kv_cache, 2 * 114688ull * 4096);
   EXPECT_EQ(plan_memory(f, 4096, "q8_0", 512).kv_cache, 114688ull * 4096 / 2 * 34 / 32);
   EXPECT_EQ(plan_memory(f, 4096, "f16", 512, 4).kv_cache, 4 * 114688ull * 4096);
+  EXPECT_EQ(plan_memory(f, 4096, "bf16", 512).kv_cache, 114688ull * 4096);
+  EXPECT_EQ(plan_memory(f, 4096, "q4_0", 512).kv_cache, 114688ull * 4096 / 2 * 18 / 32);
+  // K and V of their own types: each half of the cache at its type's bytes.
+  const MemoryPlan mixed = plan_memory(f, 4096, "q8_0", "q4_0", 512);
+  EXPECT_EQ(mixed.kv_k, 114688ull * 4096 / 4 * 34 / 32);
+  EXPECT_EQ(mixed.kv_v, 114688ull * 4096 / 4 * 18 / 32);
+  EXPECT_EQ(mixed.kv_cache, mixed.kv_k + mixed.kv_v);
+  EXPECT_EQ(mixed.cache_type, "q8_0/q4_0");
+  EXPECT_EQ(plan_memory(f, 4096, "f16", "f16", 512).total(), plan_memory(f, 4096, "f16", 512).total());
   EXPECT_THROW(cache_type_bytes("q3_k"), std::exception);
 }
 
@@ -147,6 +156,17 @@ TEST(HwPlan, RefusesWhatDoesNotFitAndSuggestsWhatDoes) {
   const Recommendation r2 = recommend(idle, f, req);
   EXPECT_FALSE(r2.fits);
   ASSERT_FALSE(r2.downgrades.empty());
+  // Smaller KV types are suggested too, each with a longer context than f16's: f16, q8_0 and q4_0 in that order.
+  ASSERT_EQ(r2.downgrades.size(), 3u);
+  int ctxs[3] = {};
+  const char* kinds[3] = {"f16", "q8_0", "q4_0"};
+  for (int i = 0; i < 3; ++i) {
+    char kv[16] = {};
+    ASSERT_EQ(std::sscanf(r2.downgrades[i].c_str(), "--ctx %d --cache-type %15s", &ctxs[i], kv), 2);
+    EXPECT_STREQ(kv, kinds[i]);
+  }
+  EXPECT_LT(ctxs[0], ctxs[1]);
+  EXPECT_LT(ctxs[1], ctxs[2]);
   for (const auto& d : r2.downgrades) {
     int ctx = 0;
     char kv[16] = {};
