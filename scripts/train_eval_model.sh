@@ -7,7 +7,7 @@
 # Needs Debian's python3-torch and python3-regex.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUITE=data/eval/suite.jsonl STEPS=600 REPEAT=12 OUT=out/eval-model
+SUITE=data/eval/suite.jsonl STEPS=300 REPEAT=16 OUT=out/eval-model
 PY=${LP_TRAIN_PYTHON:-/usr/bin/python3}  # Debian's interpreter: python3-torch lives there, not in a pyenv
 SHARED=${LP_SHARED_FIXTURES:-../shared/fixtures}
 while [ $# -gt 0 ]; do
