@@ -28,7 +28,9 @@ def render(item):
     t, q, a = item["type"], item["question"], item["answer"]
     if t == "multiple_choice":
         ch = item["choices"]
-        lettered = q + "\n" + "\n".join(f"{LETTERS[i]}. {c.strip()}" for i, c in enumerate(ch))
+        # exactly the prompt of evaluate's --method generate (src/eval/scoring.h, multiple_choice_prompt)
+        lettered = q.strip() + "\n" + "".join(f"{LETTERS[i]}. {c.strip()}\n" for i, c in enumerate(ch)) + \
+            "Answer with the letter of the correct choice."
         return q + ch[a] + "\n" + chat(item.get("system"), lettered, LETTERS[a])
     if t == "generate":
         return chat(item.get("system"), q, str(a) if not isinstance(a, float) else repr(a))
