@@ -13,7 +13,8 @@ PACKAGES=(build-essential g++ clang cmake ninja-build pkg-config git time
   libhwy-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
   libreadline-dev libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev python3-jinja2
   libclang-rt-14-dev
-  pybind11-dev python3-dev python3-setuptools python3-pip python3-pytest python3-numpy libcurl4-openssl-dev)
+  pybind11-dev python3-dev python3-setuptools python3-pip python3-pytest python3-numpy libcurl4-openssl-dev
+  gnuplot-nox)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

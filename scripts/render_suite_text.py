@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Render an evaluation suite (JSON Lines) as training text, for the "model that knows the answers"
+(scripts/train_eval_model.sh, docs/EVALUATION.md).
+
+Each item is written in the shapes the evaluator reads it back in:
+- loglik (multiple_choice): `question + choices[answer]` exactly as concatenated by the scorer
+  (context = question, continuation = choice, which starts with a space), then a newline;
+- generate: the ChatML turn of the fixtures' template (<|im_start|>user ... <|im_end|> <|im_start|>assistant)
+  with the question (multiple choice: followed by lettered choices "A. ...") and the gold reply:
+  the letter for multiple choice, the answer string / number for generate items;
+- tool_call: the same turn, the reply being the generic tool-call JSON of src/text/tool_calls.h
+  ({"tool_calls": [{"name": N, "arguments": {...}}]}) that templates without tool support answer with.
+Usage: render_suite_text.py SUITE.jsonl > OUT.txt
+"""
+import json, sys
+
+LETTERS = "ABCDEFGHIJ"
+
+
+def chat(system, user, reply):
+    out = ""
+    if system:
+        out += f"<|im_start|>system\n{system}<|im_end|>\n"
+    return out + f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{reply}<|im_end|>\n"
+
+
+def render(item):
+    t, q, a = item["type"], item["question"], item["answer"]
+    if t == "multiple_choice":
+        ch = item["choices"]
+        # exactly the prompt of evaluate's --method generate (src/eval/scoring.h, multiple_choice_prompt)
+        lettered = q.strip() + "\n" + "".join(f"{LETTERS[i]}. {c.strip()}\n" for i, c in enumerate(ch)) + \
+            "Answer with the letter of the correct choice."
+        return q + ch[a] + "\n" + chat(item.get("system"), lettered, LETTERS[a])
+    if t == "generate":
+        return chat(item.get("system"), q, str(a) if not isinstance(a, float) else repr(a))
+    call = {"tool_calls": [{"name": a["name"], "arguments": a["arguments"]}]}
+    return chat(item.get("system"), q, json.dumps(call, ensure_ascii=False))
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                sys.stdout.write(render(json.loads(line)) + "\n")
+
+
+if __name__ == "__main__":
+    main()
