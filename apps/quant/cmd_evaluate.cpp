@@ -6,7 +6,6 @@
 
 #include "common/command.h"
 #include "core/error.h"
-#include "core/units.h"
 #include "eval/evaluate.h"
 
 namespace {
@@ -30,52 +29,15 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-std::string pct(const nlohmann::ordered_json& v) { return v.is_number() ? fmt::format("{:5.1f}%", 100 * v.get<double>()) : "    - "; }
-
 int run_evaluate(EvaluateArgs a) {
   a.o.categories = split_list(a.categories);
   a.o.write = !a.no_write;
   a.o.baseline = !a.no_baseline;
   a.o.progress = !a.quiet && !a.json;
   const lp::eval::EvaluateRun run = lp::eval::evaluate_and_record(a.o);
-  bool any_failed = false;
-  for (const auto& r : run.results) any_failed |= !r["failed"].is_null();
-  if (a.json) {
-    nlohmann::ordered_json j = {{"model", a.o.model}, {"manifest_dir", run.manifest_dir.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(run.manifest_dir)},
-                                {"evaluations", nlohmann::ordered_json::array()}};
-    for (size_t i = 0; i < run.results.size(); ++i) {
-      nlohmann::ordered_json e = {{"file", run.files[i].empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(run.files[i])}};
-      e.update(run.results[i]);
-      j["evaluations"].push_back(std::move(e));
-    }
-    std::printf("%s\n", j.dump(2).c_str());
-    return any_failed ? 2 : 0;
-  }
-  for (size_t i = 0; i < run.results.size(); ++i) {
-    const auto& r = run.results[i];
-    const auto& art = r["artifact"];
-    std::printf("%-5s %-12s %10s  ", art["format"].get<std::string>().c_str(), art["precision"].get<std::string>().c_str(),
-                lp::format_bytes(art["size_bytes"].get<uint64_t>()).c_str());
-    if (!r["failed"].is_null()) {
-      std::printf("FAILED: %s\n", r["failed"].get<std::string>().c_str());
-      continue;
-    }
-    const auto& ov = r["overall"];
-    std::printf("%s %d/%d [%.1f-%.1f%%] (%s)", pct(ov["accuracy"]).c_str(), ov["correct"].get<int>(), ov["total"].get<int>(),
-                100 * ov["ci95"][0].get<double>(), 100 * ov["ci95"][1].get<double>(), r["method"].get<std::string>().c_str());
-    if (!ov["acc_norm"].is_null()) std::printf(" acc_norm %s", pct(ov["acc_norm"]).c_str());
-    const auto& sp = r["speed"];
-    std::printf("  pp %.1f tok/s", sp["prefill_tok_s"].is_number() ? sp["prefill_tok_s"].get<double>() : 0.0);
-    if (sp["decode_tok_s"].is_number()) std::printf("  tg %.1f tok/s", sp["decode_tok_s"].get<double>());
-    std::printf("  %.1f s  %s\n", sp["wall_s"].get<double>(), art.value("baseline", false) ? "(baseline)" : "");
-    std::string cats;
-    for (const auto& [name, c] : r["categories"].items())
-      cats += fmt::format("{}{} {}", cats.empty() ? "      " : ", ", name, pct(c["accuracy"]));
-    std::printf("%s\n", cats.c_str());
-    if (!run.files[i].empty()) std::printf("      %s\n", run.files[i].c_str());
-  }
-  if (a.o.write && !run.manifest_dir.empty()) std::printf("recorded in %s/manifest.json (evaluation)\n", run.manifest_dir.c_str());
-  return any_failed ? 2 : 0;
+  if (a.json) std::printf("%s\n", lp::eval::to_json(run, a.o.model, true).dump(2).c_str());
+  else std::printf("%s", lp::eval::render_table(run).c_str());
+  return run.any_failed() ? 2 : 0;
 }
 
 lp::app::RegisterCommand reg{{"evaluate", "Score artifacts on a question suite: accuracy per category, speed, memory",

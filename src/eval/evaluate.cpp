@@ -14,6 +14,7 @@
 #include "core/progress.h"
 #include "core/sha256.h"
 #include "core/threads.h"
+#include "core/units.h"
 #include "engine/context.h"
 #include "engine/runtime_impl.h"
 #include "eval/artifacts.h"
@@ -523,6 +524,59 @@ EvaluateRun evaluate_and_record(const EvaluateOptions& o) {
     m.write(dir / "manifest.json");
   }
   return run;
+}
+
+bool EvaluateRun::any_failed() const {
+  for (const auto& r : results)
+    if (!r["failed"].is_null()) return true;
+  return false;
+}
+
+ojson to_json(const EvaluateRun& run, const std::string& model, bool items) {
+  ojson j = {{"model", model}, {"manifest_dir", run.manifest_dir.empty() ? ojson(nullptr) : ojson(run.manifest_dir)},
+             {"evaluations", ojson::array()}};
+  for (size_t i = 0; i < run.results.size(); ++i) {
+    ojson e = {{"file", run.files[i].empty() ? ojson(nullptr) : ojson(run.files[i])}};
+    e.update(run.results[i]);
+    if (!items) e.erase("items");
+    j["evaluations"].push_back(std::move(e));
+  }
+  return j;
+}
+
+namespace {
+std::string pct(const ojson& v) { return v.is_number() ? fmt::format("{:5.1f}%", 100 * v.get<double>()) : "    - "; }
+}  // namespace
+
+std::string render_table(const EvaluateRun& run) {
+  std::string out;
+  for (size_t i = 0; i < run.results.size(); ++i) {
+    const auto& r = run.results[i];
+    const auto& art = r["artifact"];
+    out += fmt::format("{:<5} {:<12} {:>10}  ", art["format"].get<std::string>(), art["precision"].get<std::string>(),
+                       format_bytes(art["size_bytes"].get<uint64_t>()));
+    if (!r["failed"].is_null()) {
+      out += fmt::format("FAILED: {}\n", r["failed"].get<std::string>());
+      if (!run.files[i].empty()) out += fmt::format("      {}\n", run.files[i]);
+      continue;
+    }
+    const auto& ov = r["overall"];
+    out += fmt::format("{} {}/{} [{:.1f}-{:.1f}%] ({})", pct(ov["accuracy"]), ov["correct"].get<int>(), ov["total"].get<int>(),
+                       100 * ov["ci95"][0].get<double>(), 100 * ov["ci95"][1].get<double>(), r["method"].get<std::string>());
+    if (!ov["acc_norm"].is_null()) out += fmt::format(" acc_norm {}", pct(ov["acc_norm"]));
+    const auto& sp = r["speed"];
+    if (sp["prefill_tok_s"].is_number()) out += fmt::format("  pp {:.1f} tok/s", sp["prefill_tok_s"].get<double>());
+    if (sp["decode_tok_s"].is_number()) out += fmt::format("  tg {:.1f} tok/s", sp["decode_tok_s"].get<double>());
+    out += fmt::format("  {:.1f} s  {}{}\n", sp["wall_s"].get<double>(), format_bytes(sp["peak_rss_bytes"].get<uint64_t>()),
+                       art.value("baseline", false) ? "  (baseline)" : "");
+    std::string cats;
+    for (const auto& [name, c] : r["categories"].items()) cats += fmt::format("{}{} {}", cats.empty() ? "      " : ", ", name, pct(c["accuracy"]));
+    out += cats + "\n";
+    if (!run.files[i].empty()) out += fmt::format("      {}\n", run.files[i]);
+  }
+  if (!run.manifest_dir.empty() && !run.files.empty() && !run.files[0].empty())
+    out += fmt::format("recorded in {}/manifest.json (evaluation)\n", run.manifest_dir);
+  return out;
 }
 
 }  // namespace lp::eval

@@ -77,8 +77,15 @@ struct EvaluateRun {
   std::string manifest_dir;                    // "" for a lone artifact
   std::vector<nlohmann::ordered_json> results; // one evaluation.json object per target
   std::vector<std::string> files;              // where each was written ("" with write = false)
+  bool any_failed() const;
 };
 // Evaluates every target, writes evaluation.json files (atomically) and records them in manifest.json.
 EvaluateRun evaluate_and_record(const EvaluateOptions& o);
+
+// --json: {"model", "manifest_dir", "evaluations": [{"file", ...evaluation.json}]}; without items: each
+// evaluation's per-question "items" left out (convert --evaluate prints the summary).
+nlohmann::ordered_json to_json(const EvaluateRun& run, const std::string& model, bool items);
+// One block per row: format, precision, size, accuracy with its interval, speed; per-category accuracy; the file.
+std::string render_table(const EvaluateRun& run);
 
 }  // namespace lp::eval
