@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "hub/hub.h"
+#include "eval/evaluate.h"
 #include "eval/validate.h"
 #include "plan/recipe.h"
 #include "precision_flags.h"
@@ -24,6 +25,9 @@ struct ConvertArgs {
   int v_ctx = 0, v_chunks = 0;
   int64_t v_max_tokens = 0;
   int threads = 0;
+  bool evaluate = false;  // --evaluate: the question suite on every artifact (and the original as the baseline)
+  int eval_limit = 0;
+  std::string eval_suite = "builtin", eval_method = "auto";
 };
 
 // 3028800 -> "3,028,800"
@@ -78,6 +82,8 @@ int run_convert(ConvertArgs a) {
   if (!a.validate && (!a.v_corpus.empty() || a.v_ctx > 0 || a.v_max_tokens > 0 || a.v_chunks > 0))
     fail("--corpus / --ctx / --max-tokens / --chunks set how --validate measures; add --validate");
   if (a.v_chunks > 0 && a.v_max_tokens > 0) fail("--chunks and --max-tokens both given: use one");
+  if (!a.evaluate && (a.eval_limit > 0 || a.eval_suite != "builtin" || a.eval_method != "auto"))
+    fail("--eval-limit / --eval-suite / --eval-method set how --evaluate measures; add --evaluate");
   o.architecture_aware = choice.architecture_aware;
   o.tensor_types = choice.tensor_types;
   o.output_type = choice.output_type;
@@ -143,6 +149,7 @@ int run_convert(ConvertArgs a) {
     }
     std::printf("manifest: %s/manifest.json (%.1f s)\n", a.output.c_str(), r.seconds);
   }
+  int status = 0;
   if (a.validate) {
     // Right after conversion: measure every artifact against the original (results go into the manifest).
     eval::ValidateOptions v;
@@ -159,9 +166,23 @@ int run_convert(ConvertArgs a) {
     const eval::ValidationReport report = eval::validate_and_record(v);
     if (a.json) std::printf("%s\n", eval::to_json(report).dump(2).c_str());
     else std::printf("%s", eval::render_table(report).c_str());
-    return report.all_pass() ? 0 : 2;
+    status = report.all_pass() ? 0 : 2;
   }
-  return 0;
+  if (a.evaluate) {
+    // Every artifact just written (and the original checkpoint as the baseline row) on the question suite.
+    eval::EvaluateOptions e;
+    e.model = a.output;
+    e.suite = a.eval_suite;
+    e.method = a.eval_method;
+    e.limit = a.eval_limit;
+    e.threads = a.threads;
+    e.progress = !a.quiet && !a.json;
+    const eval::EvaluateRun run = eval::evaluate_and_record(e);
+    if (a.json) std::printf("%s\n", eval::to_json(run, a.output, false).dump(2).c_str());
+    else std::printf("%s", eval::render_table(run).c_str());
+    if (run.any_failed()) status = 2;
+  }
+  return status;
 }
 
 lp::app::RegisterCommand reg{{"convert", "Convert a Hugging Face checkpoint to GGUF and/or MLX artifacts",
@@ -192,6 +213,14 @@ lp::app::RegisterCommand reg{{"convert", "Convert a Hugging Face checkpoint to G
                                 sub.add_option("--ctx", a->v_ctx, "With --validate: chunk length in tokens (default 512)");
                                 lp::app::add_deprecated_alias(sub, "--max-tokens", a->v_max_tokens, "--chunks (corpus tokens = chunks x --ctx)");
                                 sub.add_option("--chunks", a->v_chunks, "With --validate: chunks to evaluate (default: all)");
+                                sub.add_flag("--evaluate", a->evaluate,
+                                             "Run evaluate on every artifact written (and the original as the baseline): "
+                                             "evaluation.json beside each, recorded in manifest.json");
+                                sub.add_option("--eval-limit", a->eval_limit, "With --evaluate: at most N questions per category (0: all)")
+                                    ->check(CLI::NonNegativeNumber);
+                                sub.add_option("--eval-suite", a->eval_suite, "With --evaluate: builtin or a JSON Lines question file");
+                                sub.add_option("--eval-method", a->eval_method, "With --evaluate: auto, loglik or generate")
+                                    ->check(CLI::IsMember({"auto", "loglik", "generate"}));
                                 sub.add_flag("--json", a->json, "Machine-readable summary");
                                 return [a] { return run_convert(*a); };
                               }}};

@@ -452,7 +452,7 @@ void write_manifest(const SourceModel& src, const ConvertOptions& opt, const std
   manifest.model_id = src.name;
   for (const auto& a : result.artifacts)
     manifest.formats.push_back({a.format, a.precision, a.path, a.size_bytes, a.bpw,
-                                a.format == "gguf" ? "gguf/metadata.json" : a.path + "/metadata.json"});
+                                a.format == "gguf" ? "gguf/metadata.json" : a.path + "/metadata.json", {}});
   json plans = json::array();
   for (const auto& job : gguf_jobs) {
     std::map<std::string, uint64_t> by_type;

@@ -29,6 +29,7 @@ Manifest Manifest::from_json(const json& j, const std::string& origin) {
         a.size_bytes = f.value("size_bytes", uint64_t{0});
         a.bpw = f.value("bpw", 0.0);
         a.metadata = f.value("metadata", std::string());
+        a.evaluation = f.value("evaluation", std::string());
       } catch (const std::exception& e) {
         fail("{}: 'formats' entry '{}': {}", origin, a.path, e.what());
       }
@@ -55,6 +56,7 @@ json Manifest::to_json() const {
   for (const auto& a : formats) {
     json e = {{"format", a.format}, {"precision", a.precision}, {"path", a.path}, {"size_bytes", a.size_bytes}, {"bpw", a.bpw}};
     if (!a.metadata.empty()) e["metadata"] = a.metadata;
+    if (!a.evaluation.empty()) e["evaluation"] = a.evaluation;
     list.push_back(std::move(e));
   }
   j["formats"] = std::move(list);

@@ -19,6 +19,7 @@ struct ManifestArtifact {
   uint64_t size_bytes = 0;
   double bpw = 0;
   std::string metadata;   // relative path of the artifact's metadata.json; empty when absent
+  std::string evaluation; // relative path of its evaluation.json (`evaluate`); empty when not evaluated
 };
 
 struct Manifest {
