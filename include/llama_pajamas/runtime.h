@@ -26,7 +26,7 @@ struct RuntimeOptions {
   int threads = 0;                  // 0: physical cores
   int ctx = 4096;                   // context length in tokens (0: the model's training context)
   std::string cache_type = "f16";   // KV cache of K and V: "f32", "f16", "bf16", "q8_0", "q4_0"
-  std::string cache_type_k, cache_type_v;  // K's / V's own type (llama.cpp's -ctk / -ctv); "" = cache_type
+  std::string cache_type_k{}, cache_type_v{};  // K's / V's own type (llama.cpp's -ctk / -ctv); "" = cache_type
   const std::string& k_type() const { return cache_type_k.empty() ? cache_type : cache_type_k; }
   const std::string& v_type() const { return cache_type_v.empty() ? cache_type : cache_type_v; }
   int batch = 512;                  // prompt tokens per forward pass

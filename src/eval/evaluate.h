@@ -33,7 +33,7 @@ struct EvaluateOptions {
   int threads = 0;
   int max_tokens = 128;           // generated tokens per question
   int ctx = 2048;                 // context of the generation sequence
-  std::string cache_type = "f16"; // KV cache: "f16", "q8_0", "f32"
+  std::string cache_type = "f16"; // KV cache of K and V: "f32", "f16", "bf16", "q8_0", "q4_0"
   bool baseline = true;           // a converted folder: also the original checkpoint its manifest names
   bool write = true;              // evaluation.json files and manifest.json
   bool progress = true;
