@@ -10,6 +10,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { skipUnless } from "./lib/paths.mjs";
 import { gated } from "./lib/require.mjs";
+import { getPeerLlama, peerCpuVariant } from "./lib/peer_llama.mjs";
 
 const fixtures = process.env.LP_SHARED_FIXTURES ?? "/work/shared/fixtures";
 const buildDir = process.env.LP_BUILD_DIR ?? "";
@@ -160,8 +161,8 @@ function ours(args) {
 }
 
 async function loadPeer(modelPath, contextSize) {
-  const { getLlama } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  const llama = await getPeerLlama({ gpu: false, build: "never", logLevel: "error" });
+  console.log(`peer CPU backend: ${peerCpuVariant}`);
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ contextSize, batchSize: contextSize, threads: 2 });
   return { llama, model, context };

@@ -13,6 +13,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { gated, firstReason } from "./lib/require.mjs";
 import { fixturesDir, quantBin, skipUnless } from "./lib/paths.mjs";
+import { getPeerLlama } from "./lib/peer_llama.mjs";
 
 const tinyDir = path.join(fixturesDir, "tiny-qwen3");
 const heldoutPath = path.join(fixturesDir, "heldout.txt");
@@ -52,8 +53,7 @@ function encodePair(model, addBos, context, continuation) {
 }
 
 async function peerLogliks(modelPath, items) {
-  const { getLlama } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  const llama = await getPeerLlama({ gpu: false, build: "never", logLevel: "error" });
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ contextSize: 256, batchSize: 256, threads: 1 });
   const addBos = model.fileInfo.metadata?.tokenizer?.ggml?.add_bos_token === true;

@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
 import { gated, firstReason } from "./lib/require.mjs";
+import { getPeerLlama } from "./lib/peer_llama.mjs";
 
 const fixtures = process.env.LP_SHARED_FIXTURES ?? "/work/shared/fixtures";
 const buildDir = process.env.LP_BUILD_DIR ?? "";
@@ -47,8 +48,7 @@ function ourValidate(original, quantized, chunks) {
 }
 
 async function peerDistributions(modelPath, tokens, nChunks) {
-  const { getLlama } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  const llama = await getPeerLlama({ gpu: false, build: "never", logLevel: "error" });
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ contextSize: CTX, batchSize: CTX, threads: 2 });
   const rows = [];  // per scored position: {probs: Map, next}
@@ -88,8 +88,7 @@ test("perplexity and KLD match llama.cpp's distributions (node-llama-cpp)", { ti
   const { f32, q4 } = prepare();
   const nChunks = 16;
   const ours = ourValidate(f32, q4, nChunks);
-  const { getLlama } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  const llama = await getPeerLlama({ gpu: false, build: "never", logLevel: "error" });
   const tm = await llama.loadModel({ modelPath: f32 });
   const tokens = tm.tokenize(fs.readFileSync(heldoutPath, "utf8"));
   await tm.dispose();

@@ -1,6 +1,7 @@
 // Child process for llama.mjs: loads one GGUF in node-llama-cpp, runs the jobs read as JSON from stdin,
 // writes {ok, models: [{ok, results | error}]} as JSON to request.replyFile and exits. No models: only checks that llama.cpp loads.
 import fs from "node:fs";
+import { getPeerLlama } from "./peer_llama.mjs";
 
 async function readStdin() {
   const chunks = [];
@@ -11,11 +12,10 @@ async function readStdin() {
 async function main() {
   const req = await readStdin();
   replyFile = req.replyFile;
-  const { getLlama } = await import("node-llama-cpp");
   // llama.cpp's own warnings/errors are kept so that a load failure reports why ("Failed to load model" alone does not).
   const llamaLog = [];
   const logger = (level, message) => { llamaLog.push(`[${level}] ${message.trimEnd()}`); if (llamaLog.length > 400) llamaLog.shift(); };
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "warn", logger });
+  const llama = await getPeerLlama({ gpu: false, build: "never", logLevel: "warn", logger });
   const models = [];
   // Models one after the other, each disposed before the next loads; a failure is recorded per model.
   for (const m of req.models) {
