@@ -160,12 +160,20 @@ test("KLD statistics match llama-perplexity --kl-divergence", { timeout: 900000 
   const { dir, f32, q4 } = prepare();
   const base = path.join(dir, "base.kld");
   const common = ["-f", heldoutPath, "-c", String(CTX), "-b", String(CTX), "--chunks", String(PEER_CHUNKS), "-t", "2"];
-  execFileSync(perplexityBin, ["-m", f32, "--kl-divergence-base", base, ...common], { stdio: "pipe", maxBuffer: 1 << 26 });
-  // llama.cpp prints its report on stderr (and some of it on stdout): keep both.
-  const run = spawnSync(perplexityBin, ["-m", q4, "--kl-divergence-base", base, "--kl-divergence", ...common],
-    { encoding: "utf8", maxBuffer: 1 << 26 });
-  assert.equal(run.status, 0, run.stderr);
-  const peer = parseLlamaPerplexity(run.stdout + run.stderr);
+  // Seen once in a CI run on a loaded machine: llama-perplexity exited 0 with its log cut off after "ETA" and no
+  // statistics (its log is written by a separate thread). Such a run is repeated (at most 3 tries, each logged);
+  // a run that prints statistics is compared as it is.
+  let run, peer;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    execFileSync(perplexityBin, ["-m", f32, "--kl-divergence-base", base, ...common], { stdio: "pipe", maxBuffer: 1 << 26 });
+    // llama.cpp prints its report on stderr (and some of it on stdout): keep both.
+    run = spawnSync(perplexityBin, ["-m", q4, "--kl-divergence-base", base, "--kl-divergence", ...common],
+      { encoding: "utf8", maxBuffer: 1 << 26 });
+    assert.equal(run.status, 0, run.stderr);
+    peer = parseLlamaPerplexity(run.stdout + run.stderr);
+    if (peer.kldMean !== undefined) break;
+    console.log(`llama-perplexity try ${attempt}: no statistics in its output; stderr (tail):\n${run.stderr.slice(-1500)}`);
+  }
   const ours = ourValidate(f32, q4, PEER_CHUNKS);
   const f = ours.formats[0];
   console.log("llama-perplexity:", JSON.stringify(peer));
