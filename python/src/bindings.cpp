@@ -144,6 +144,7 @@ py::dict perplexity(lp::Runtime& rt, const std::string& text, int ctx, int chunk
   d["chunks"] = n_chunks;
   d["ctx"] = ctx;
   d["tokens"] = toks.size();
+  d["cache_type"] = rt.info().cache_type;  // as the CLI's --json reports it
   return d;
 }
 
