@@ -296,7 +296,7 @@ void expect_strict_auto_calls(const std::string& family, const std::string& tmpl
       EXPECT_TRUE(call_validates(c)) << family << " seed " << seed << ": " << c.name << " " << c.arguments << "\n" << res.text;
     }
   }
-  EXPECT_GE(calls, 50) << family;
+  EXPECT_GE(calls, (seeds() + 1) / 2) << family;  // every steered (even) seed makes at least one call
 }
 
 TEST(ToolCalling, QwenHermesStrictAutoCallsValidate) {
