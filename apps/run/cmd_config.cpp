@@ -1,5 +1,6 @@
 // `config`: the memory plan of a model on this machine (weights, KV cache per type, compute buffers) and the
 // recommended runtime settings with their expected speed; when it does not fit, what does. docs/HARDWARE.md.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,21 +11,35 @@
 #include "hw/machine.h"
 #include "hw/plan.h"
 
+#include <fmt/format.h>
+
 namespace {
 
 struct ConfigOptions {
   std::string model, root = "/", cache_type, cache_type_k, cache_type_v;
-  int ctx = 0, parallel = 0, threads = 0, batch = 0;
+  int ctx = 0, parallel = 0, threads = 0, batch = 0, depth = -1;
   bool json = false, probe = false;
 };
 
 int run(const ConfigOptions& o) {
   lp::hw::Machine m = lp::hw::detect(o.root);
-  if (o.probe) m.bandwidth_gbs = lp::hw::probe_bandwidth(m.cpu.compute_cores(m.cgroup_cpus));
   const lp::hw::ModelFacts f = lp::hw::model_facts(o.model);
+  if (o.probe) {
+    if (o.root != "/") lp::fail("--probe measures this machine; it cannot be combined with --root {}", o.root);
+    const int threads = o.threads > 0 ? o.threads : m.cpu.compute_cores(m.cgroup_cpus);
+    m.bandwidth_gbs = lp::hw::probe_bandwidth(threads);
+    // Our kernel's decode rate for each weight type the model stores its matrices in.
+    // The probe matrix is as large as the model's matrices of that type (8-512 MiB), so what the caches hold of it is
+    // what they hold of the model (a 30 MB model decodes from the last-level cache, a 4 GB one from memory).
+    for (const auto& [type, bytes] : f.active_bytes_by_type)
+      m.matvec_gbs[type] = lp::hw::probe_matvec(type, threads, std::clamp<uint64_t>(bytes, 8ull << 20, 512ull << 20));
+  }
   // One sequence unless --parallel says how many slots `serve` will run (the profile's count is a note).
-  lp::hw::Recommendation r = lp::hw::recommend(
-      m, f, {o.ctx, o.threads, o.batch, o.parallel > 0 ? o.parallel : 1, o.cache_type, o.cache_type_k, o.cache_type_v});
+  lp::hw::Request req;
+  req.ctx = o.ctx, req.threads = o.threads, req.batch = o.batch, req.parallel = o.parallel > 0 ? o.parallel : 1;
+  req.depth = o.depth;
+  req.cache_type = o.cache_type, req.cache_type_k = o.cache_type_k, req.cache_type_v = o.cache_type_v;
+  lp::hw::Recommendation r = lp::hw::recommend(m, f, req);
   if (o.parallel <= 0 && r.profile->settings.value("parallel", 1) > 1)
     r.notes.push_back("serving several users: this profile suggests --parallel " + std::to_string(r.profile->settings.value("parallel", 1)) +
                       " slots (plan it with --parallel)");
@@ -59,8 +74,14 @@ int run(const ConfigOptions& o) {
                                                                 : "--cache-type-k " + r.cache_type_k + " --cache-type-v " + r.cache_type_v;
   std::printf("settings --threads %d --ctx %d --batch %d %s --parallel %d (backend %s)\n", r.threads, r.ctx, r.batch,
               kv_flags.c_str(), r.parallel, r.backend.c_str());
-  std::printf("expected decode ~%.0f tok/s (%.1f GB/s %s), prefill ~%.0f tok/s\n", r.expected_decode_tps, r.bandwidth_gbs,
+  std::printf("expected decode ~%.0f tok/s at %d tokens of context (%s; %.1f GB/s %s), prefill ~%.0f tok/s\n",
+              r.expected_decode_tps, r.decode_depth, r.decode_model.c_str(), r.bandwidth_gbs,
               r.bandwidth_measured ? "measured" : "assumed by the profile; --probe measures it", r.expected_prefill_tps);
+  if (!m.matvec_gbs.empty()) {
+    std::string rates;
+    for (const auto& [type, gbs] : m.matvec_gbs) rates += fmt::format("{}{} {:.1f} GB/s", rates.empty() ? "" : ", ", lp::ggml_type_name(type), gbs);
+    std::printf("probe    matvec (one token, %d threads): %s\n", r.threads, rates.c_str());
+  }
   for (const auto& n : r.notes) std::printf("note     %s\n", n.c_str());
   if (!r.fits) {
     std::printf("DOES NOT FIT: needs %s, %s usable\n", format_bytes(r.memory.total()).c_str(), format_bytes(r.usable_memory).c_str());
@@ -85,7 +106,12 @@ lp::app::RegisterCommand reg{{"config", "Memory plan and recommended settings (t
                                 sub.add_option("--cache-type-v", o->cache_type_v, "KV cache type of V (default: --cache-type)")->check(kv_types);
                                 sub.add_option("-b,--batch,--batch-size", o->batch, "prompt tokens per forward pass (0: the profile's)");
                                 lp::app::add_threads(sub, o->threads);
-                                sub.add_flag("--probe", o->probe, "measure the memory bandwidth for the speed estimate (about a second)");
+                                sub.add_option("--depth", o->depth,
+                                               "tokens already in the context when decoding, for the decode estimate (default: half of --ctx)")
+                                    ->check(CLI::NonNegativeNumber);
+                                sub.add_flag("--probe", o->probe,
+                                             "measure the read bandwidth and our decode kernel's rate for each weight type of the model, "
+                                             "for the speed estimate (a second or two)");
                                 sub.add_option("--root", o->root, "plan for a recorded machine snapshot under this folder")
                                     ->check(CLI::ExistingDirectory);
                                 sub.add_flag("--json", o->json, "machine-readable output");

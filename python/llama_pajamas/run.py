@@ -35,12 +35,16 @@ class Runtime:
 
     model: a .gguf file, a `convert` output folder (manifest.json), an HF checkpoint folder or an MLX folder.
     threads: CPU threads (None: physical cores). ctx: context length in tokens (None: 4096; 0: the model's).
+    cache_type: KV cache type of K and V ("f32", "f16", "bf16", "q8_0", "q4_0"); cache_type_k / cache_type_v: K's or
+    V's own type (llama.cpp's -ctk / -ctv; None: cache_type).
     """
 
     def __init__(self, model: PathLike, threads: Optional[int] = None, ctx: Optional[int] = None,
-                 cache_type: str = "f16", batch: int = 512) -> None:
+                 cache_type: str = "f16", batch: int = 512, *, cache_type_k: Optional[str] = None,
+                 cache_type_v: Optional[str] = None) -> None:
         self._rt = _core.Runtime(os.fspath(model), threads=threads or 0, ctx=4096 if ctx is None else ctx,
-                                 cache_type=cache_type, batch=batch)
+                                 cache_type=cache_type, batch=batch, cache_type_k=cache_type_k or "",
+                                 cache_type_v=cache_type_v or "")
 
     # -- lifetime --
     def close(self) -> None:

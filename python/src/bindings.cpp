@@ -490,11 +490,14 @@ PYBIND11_MODULE(_core, m) {
       });
 
   py::class_<PyRuntime>(m, "Runtime")
-      .def(py::init([](const std::string& model, int threads, int ctx, const std::string& cache_type, int batch) {
+      .def(py::init([](const std::string& model, int threads, int ctx, const std::string& cache_type, int batch,
+                       const std::string& cache_type_k, const std::string& cache_type_v) {
              lp::RuntimeOptions o;
              o.threads = threads;
              o.ctx = ctx;
              o.cache_type = cache_type;
+             o.cache_type_k = cache_type_k;  // "" = cache_type (llama.cpp's -ctk / -ctv)
+             o.cache_type_v = cache_type_v;
              o.batch = batch;
              auto r = std::make_unique<PyRuntime>();
              py::gil_scoped_release release;
@@ -502,7 +505,7 @@ PYBIND11_MODULE(_core, m) {
              return r;
            }),
            py::arg("model"), py::arg("threads") = 0, py::arg("ctx") = 4096, py::arg("cache_type") = "f16",
-           py::arg("batch") = 512)
+           py::arg("batch") = 512, py::kw_only(), py::arg("cache_type_k") = "", py::arg("cache_type_v") = "")
       .def(
           "generate",
           [](PyRuntime& self, const std::string& prompt, int max_tokens, float temperature, int top_k, float top_p,

@@ -1,10 +1,15 @@
 #include "hw/machine.h"
 #include "core/file_io.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "kernels/matmul.h"
+#include "quant/quantize.h"
 
 #include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -418,6 +423,33 @@ double probe_bandwidth(int threads, uint64_t bytes, double seconds) {
   return best;
 }
 
+double probe_matvec(GgmlType type, int threads, uint64_t bytes, double seconds) {
+  if (!kernels::matmul_supported(type) || !quant::can_quantize(type))
+    fail("probe_matvec: weight type {} is not one our kernels run", ggml_type_name(type));
+  threads = std::max(1, threads);
+  constexpr int64_t cols = 4096;  // a multiple of every block size; a typical hidden width
+  const uint64_t row_bytes = ggml_row_bytes(type, cols);
+  const int64_t rows = std::max<int64_t>(threads * 64, static_cast<int64_t>(bytes / row_bytes));
+  SplitMix64 rng(1234);
+  std::vector<float> row(cols), x(cols), y(static_cast<size_t>(rows));
+  for (auto& v : row) v = static_cast<float>(rng.uniform() * 2 - 1);
+  for (auto& v : x) v = static_cast<float>(rng.uniform() * 2 - 1);
+  std::vector<uint8_t> one(row_bytes);
+  quant::quantize(type, row.data(), one.data(), 1, cols);
+  std::vector<uint8_t> w(row_bytes * static_cast<uint64_t>(rows));
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(w.data() + r * row_bytes, one.data(), row_bytes);  // first touch
+  double best = 0, elapsed = 0;
+  for (int rep = 0; rep < 3 || elapsed < seconds; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    kernels::matmul(type, w.data(), rows, cols, x.data(), 1, y.data(), threads);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    elapsed += s;
+    best = std::max(best, static_cast<double>(w.size()) / s / 1e9);
+  }
+  return best;
+}
+
 nlohmann::json to_json(const Machine& m) {
   nlohmann::json caches = nlohmann::json::array();
   for (const auto& c : m.cpu.caches)
@@ -441,6 +473,11 @@ nlohmann::json to_json(const Machine& m) {
       {"gpus", gpus},
       {"board", m.board}};
   j["bandwidth_gbs"] = m.bandwidth_gbs ? nlohmann::json(*m.bandwidth_gbs) : nlohmann::json(nullptr);
+  if (!m.matvec_gbs.empty()) {
+    nlohmann::json mv = nlohmann::json::object();
+    for (const auto& [type, gbs] : m.matvec_gbs) mv[ggml_type_name(type)] = gbs;
+    j["matvec_gbs"] = mv;
+  }
   return j;
 }
 

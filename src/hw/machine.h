@@ -5,12 +5,15 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "core/ggml_type.h"
 
 namespace lp::hw {
 
@@ -65,6 +68,9 @@ struct Machine {
   std::string board;         // device-tree model ("NVIDIA Jetson AGX Orin Developer Kit"), "" on PCs
   double cgroup_cpus = 0;    // CPU quota in cores (cpu.max / cfs_quota), 0: none
   std::optional<double> bandwidth_gbs;  // measured (probe_bandwidth), never guessed
+  // Measured decode throughput of our own matrix-vector kernel per weight type, in GB/s of weights read
+  // (probe_matvec): what a quantized matmul really streams once dequantization and the dot products cost their share.
+  std::map<GgmlType, double> matvec_gbs;
 };
 
 // Reads the machine under `root`. Missing files leave their fields at defaults; never throws for a missing file.
@@ -74,6 +80,11 @@ Machine detect(const std::filesystem::path& root = "/");
 // Read bandwidth in GB/s: `threads` threads summing a buffer of `bytes` (default 256 MiB, well beyond the last-level
 // cache), best of at least 3 passes and about `seconds`. Decode speed is bound by this number.
 double probe_bandwidth(int threads, uint64_t bytes = 256ull << 20, double seconds = 0.5);
+
+// Decode throughput of kernels::matmul (one token) for weights of `type`: `threads` threads over a matrix of `bytes`
+// (default 256 MiB, beyond the last-level cache, filled with one quantized random row repeated), best of at least 3
+// passes and about `seconds`; GB/s of weight bytes. Throws lp::Error for a type the kernels do not run.
+double probe_matvec(GgmlType type, int threads, uint64_t bytes = 256ull << 20, double seconds = 0.3);
 
 nlohmann::json to_json(const Machine& m);
 

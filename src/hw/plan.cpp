@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "engine/gguf_view.h"
+#include "kernels/matmul.h"
 #include "llama_pajamas/runtime.h"
 
 namespace lp::hw {
@@ -118,6 +119,11 @@ ModelFacts model_facts(const std::string& model) {
     if (embedding && view->tensor("output.weight") != nullptr) continue;
     const double share = expert && f.n_expert > 0 ? double(f.n_expert_used) / f.n_expert : 1.0;
     if (t.n_dims >= 2) f.active_params += static_cast<uint64_t>(double(elements) * share);
+    const auto active = static_cast<uint64_t>(double(t.nbytes) * share);
+    if (t.n_dims >= 2 && !t.mlx && kernels::matmul_supported(t.type))
+      f.active_bytes_by_type[t.type] += active;
+    else
+      f.active_other_bytes += active;
   }
   const double share = f.n_expert > 0 ? double(f.n_expert_used) / f.n_expert : 1.0;
   f.active_weight_bytes = f.weight_bytes - routed + static_cast<uint64_t>(double(routed) * share);
@@ -212,11 +218,28 @@ Recommendation recommend(const Machine& m, const ModelFacts& f, const Request& r
   r.usable_memory = m.memory.usable();
   r.memory = plan_memory(f, r.ctx, r.cache_type_k, r.cache_type_v, r.batch, r.parallel);
   r.fits = r.memory.total() <= r.usable_memory;
-  // Speed model: decode streams the active weights and half the KV cache per token; prefill is compute-bound.
+  // Speed model (docs/HARDWARE.md, "Speed model"). Decode reads every active weight once per token and the K and V
+  // of the `depth` positions already in the context; prefill is compute-bound.
   r.bandwidth_measured = m.bandwidth_gbs.has_value();
   r.bandwidth_gbs = m.bandwidth_gbs.value_or(r.profile->assumed_bandwidth_gbs);
-  const double per_token = double(f.active_weight_bytes) + double(r.memory.kv_cache) / r.parallel / 2.0;
-  r.expected_decode_tps = r.bandwidth_gbs * 1e9 * r.profile->decode_efficiency / std::max(1.0, per_token);
+  r.decode_depth = std::clamp(req.depth >= 0 ? req.depth : r.ctx / 2, 0, r.ctx);
+  const double kv_read = double(r.memory.kv_cache) / r.parallel * r.decode_depth / std::max(1, r.ctx);
+  double weight_seconds = 0;  // per token
+  bool probed = !f.active_bytes_by_type.empty() && r.bandwidth_measured;
+  for (const auto& [type, bytes] : f.active_bytes_by_type) probed = probed && m.matvec_gbs.count(type) > 0;
+  if (probed) {
+    // Measured: each type's bytes at the rate our kernel streams that type on this machine (dequantization and
+    // dot products included), the rest (norms, MLX matrices) and the KV rows at the measured read bandwidth.
+    for (const auto& [type, bytes] : f.active_bytes_by_type) weight_seconds += double(bytes) / (m.matvec_gbs.at(type) * 1e9);
+    weight_seconds += double(f.active_other_bytes) / (r.bandwidth_gbs * 1e9);
+    r.decode_model = "matvec probe";
+  } else {
+    // A guess: the profile's share of the (measured or assumed) read bandwidth that decode achieves.
+    weight_seconds = double(f.active_weight_bytes) / (r.bandwidth_gbs * 1e9 * r.profile->decode_efficiency);
+    r.decode_model = "bandwidth x efficiency";
+  }
+  const double kv_seconds = kv_read / (r.bandwidth_gbs * 1e9);
+  r.expected_decode_tps = 1.0 / std::max(1e-12, weight_seconds + kv_seconds);
   r.expected_prefill_tps = r.profile->gflops_per_core * 1e9 * std::min(r.threads, cores) /
                            std::max(1.0, 2.0 * double(f.active_params));
   for (const auto& g : m.gpus)
@@ -280,6 +303,8 @@ nlohmann::json to_json(const Recommendation& r) {
           {"bandwidth_gbs", r.bandwidth_gbs},
           {"bandwidth_measured", r.bandwidth_measured},
           {"expected_decode_tokens_per_second", r.expected_decode_tps},
+          {"expected_decode_depth", r.decode_depth},
+          {"decode_model", r.decode_model},
           {"expected_prefill_tokens_per_second", r.expected_prefill_tps},
           {"llama_cpp_gpu_layers", r.llama_cpp_gpu_layers},
           {"notes", r.notes},

@@ -4,6 +4,7 @@
 // loading, a configuration that does not fit (docs/HARDWARE.md).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct ModelFacts {
   int n_expert = 0, n_expert_used = 0, n_ff_expert = 0;
   int64_t n_ctx_train = 0;
   uint64_t active_params = 0;        // multiply-adds per token (2x for FLOPs)
+  // active_weight_bytes of the matrices by storage type (what probe_matvec measures per type); matrices the type
+  // probe cannot stand for (MLX affine) and 1-D tensors are in active_other_bytes.
+  std::map<GgmlType, uint64_t> active_bytes_by_type;
+  uint64_t active_other_bytes = 0;
 };
 // `model` as Runtime::open takes it (GGUF, manifest folder, HF or MLX folder). Throws lp::Error naming the path.
 ModelFacts model_facts(const std::string& model);
@@ -62,6 +67,7 @@ MemoryPlan plan_memory(const ModelFacts& f, int ctx, const std::string& k_type, 
 
 struct Request {            // what the user asked; 0 / "" = let the plan choose
   int ctx = 0, threads = 0, batch = 0, parallel = 0;
+  int depth = -1;                          // tokens in the context when decoding (speed estimate); -1: half of ctx
   std::string cache_type;                  // K and V
   std::string cache_type_k, cache_type_v;  // K's / V's own type (win over cache_type)
 };
@@ -76,6 +82,8 @@ struct Recommendation {
   bool fits = true;
   double bandwidth_gbs = 0;  bool bandwidth_measured = false;
   double expected_decode_tps = 0, expected_prefill_tps = 0;
+  int decode_depth = 0;                // the context filled when decoding, for expected_decode_tps
+  std::string decode_model;            // "matvec probe" (measured kernels) or "bandwidth x efficiency" (a guess)
   int llama_cpp_gpu_layers = -1;       // for llama.cpp with a GPU backend (-ngl): layers whose weights fit the GPU
   std::vector<std::string> notes;      // why each setting, and what was not honoured
   std::vector<std::string> downgrades; // when it does not fit: what would (each a runnable set of flags): for each KV

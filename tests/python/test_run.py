@@ -84,6 +84,16 @@ def test_perplexity_equals_cli(tiny_qwen3, heldout, run_cli):
     assert f"PPL = {py['perplexity']:.4f} +/- {py['perplexity_error']:.5f}" in printed
 
 
+def test_split_kv_cache_types_equal_cli(tiny_qwen3, heldout, run_cli):
+    text = heldout.read_text()
+    with Runtime(tiny_qwen3, threads=2, ctx=128, cache_type_k="q8_0", cache_type_v="q4_0") as r:
+        py = r.perplexity(text, ctx=128, chunks=4, details=True)
+    assert py["cache_type"] == "q8_0/q4_0"
+    cli = run_cli.json("perplexity", "-m", tiny_qwen3, "-f", heldout, "-c", "128", "--chunks", "4", "-t", "2",
+                       "--cache-type-k", "q8_0", "--cache-type-v", "q4_0", "--json")
+    assert py == cli
+
+
 def test_chat(rt):
     msgs = [{"role": "user", "content": "Who made the heaven?"}]
     prompt = rt.apply_chat_template(msgs)

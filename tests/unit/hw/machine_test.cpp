@@ -2,10 +2,12 @@
 // profile each matches, and the memory plan / recommendation arithmetic.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "hw/machine.h"
 #include "hw/plan.h"
+#include "core/error.h"
 
 namespace lp::hw {
 namespace {
@@ -182,12 +184,29 @@ TEST(HwPlan, ThreadsAndSpeedModel) {
   EXPECT_EQ(r.threads, 8);
   EXPECT_EQ(r.ctx, 4096);
   EXPECT_FALSE(r.bandwidth_measured);
-  // decode = bandwidth x efficiency / bytes per token
-  const double per_token = double(qwen3_06b().active_weight_bytes) + double(r.memory.kv_cache) / 2;
-  EXPECT_NEAR(r.expected_decode_tps, 60e9 * 0.75 / per_token, 1e-6);
+  // Nothing measured: weights at the profile's share of its assumed bandwidth, the KV of half the context at the
+  // bandwidth itself.
+  EXPECT_EQ(r.decode_depth, 2048);
+  EXPECT_EQ(r.decode_model, "bandwidth x efficiency");
+  const double w = double(qwen3_06b().active_weight_bytes), kv_half = double(r.memory.kv_cache) / 2;
+  EXPECT_NEAR(1.0 / r.expected_decode_tps, w / (60e9 * 0.75) + kv_half / 60e9, 1e-12);
   Machine measured = hybrid;
   measured.bandwidth_gbs = 30.0;
   EXPECT_NEAR(recommend(measured, qwen3_06b(), {}).expected_decode_tps, r.expected_decode_tps / 2, 1e-6);
+  // Depth: an empty context reads no KV.
+  Request empty;
+  empty.depth = 0;
+  EXPECT_NEAR(1.0 / recommend(hybrid, qwen3_06b(), empty).expected_decode_tps, w / (60e9 * 0.75), 1e-12);
+  // Measured kernel rates per weight type replace the efficiency guess (only when every type was probed).
+  ModelFacts mixed = qwen3_06b();
+  mixed.active_bytes_by_type = {{GgmlType::Q4_K, 300'000'000}, {GgmlType::Q6_K, 100'000'000}};
+  mixed.active_other_bytes = mixed.active_weight_bytes - 400'000'000;
+  measured.matvec_gbs = {{GgmlType::Q4_K, 12.0}};
+  EXPECT_EQ(recommend(measured, mixed, empty).decode_model, "bandwidth x efficiency") << "Q6_K was not probed";
+  measured.matvec_gbs[GgmlType::Q6_K] = 10.0;
+  const Recommendation p = recommend(measured, mixed, empty);
+  EXPECT_EQ(p.decode_model, "matvec probe");
+  EXPECT_NEAR(1.0 / p.expected_decode_tps, 300e6 / 12e9 + 100e6 / 10e9 + double(mixed.active_other_bytes) / 30e9, 1e-12);
   Request given;
   given.threads = 3;
   given.ctx = 1024;
@@ -201,6 +220,16 @@ TEST(HwPlan, GpuLayersForLlamaCpp) {
   m.gpus[0].memory_bytes = 80ull << 30;
   const Recommendation r = recommend(m, qwen3_06b(), {});
   EXPECT_EQ(r.llama_cpp_gpu_layers, 29) << "the whole model (28 layers + output) fits an 80 GB GPU";
+}
+
+TEST(HwProbe, MatvecRateIsMeasuredPerType) {
+  // A small matrix (in cache) keeps the test fast; the rate is GB/s of weight bytes, positive and finite.
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16}) {
+    const double gbs = probe_matvec(t, 1, 1 << 20, 0.01);
+    EXPECT_GT(gbs, 0.0) << ggml_type_name(t);
+    EXPECT_TRUE(std::isfinite(gbs)) << ggml_type_name(t);
+  }
+  EXPECT_THROW(probe_matvec(GgmlType::I32, 1, 1 << 20, 0.01), Error);
 }
 
 }  // namespace
