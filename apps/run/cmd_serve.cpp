@@ -53,10 +53,10 @@ lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/
       ->capture_default_str();
   sub.add_option("--model-name", o->server.model_name, "model id in /v1/models and responses (default: manifest.json's model id, else the file name)");
   sub.add_option("--api-key", o->server.api_key, "require 'Authorization: Bearer KEY' (default: $LP_API_KEY, else none)");
-  sub.add_option("--parallel", o->server.parallel,
-                 "slots: sequences decoded together, each with its own --ctx context (the KV cache holds parallel x ctx)")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
+  auto* parallel_opt = sub.add_option("--parallel", o->server.parallel,
+                 "slots: sequences decoded together, each with its own --ctx context (the KV cache holds parallel x ctx); "
+                 "default: the hardware profile's (fewer when they do not fit the memory), 4 with --profile none")
+      ->check(CLI::Range(1, 256));
   sub.add_option("--max-queue", o->server.max_queue, "requests waiting for a free slot; beyond it 503")->check(CLI::Range(0, 100000))->capture_default_str();
   sub.add_option("--max-body", o->server.max_body_bytes, "largest request body in bytes; larger: 413")->check(CLI::Range(size_t(1024), size_t(1) << 32))->capture_default_str();
   sub.add_option("--timeout", o->server.request_timeout_s, "seconds a generation may run (then finish_reason \"length\"); 0: none")
@@ -65,7 +65,7 @@ lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/
   sub.add_option("--http-threads", o->server.http_threads, "connections served at once (0: parallel + max-queue + 8)")
       ->check(CLI::Range(0, 10000))
       ->capture_default_str();
-  return [o]() {
+  return [o, parallel_opt]() {
     prefer_passive_openmp_waiting();
     if (o->server.api_key.empty())
       if (const char* k = std::getenv("LP_API_KEY")) o->server.api_key = k;
@@ -80,7 +80,9 @@ lp::app::RegisterCommand reg{{"serve", "OpenAI-compatible HTTP server (/v1/chat/
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     o->plan_parallel = o->server.parallel;  // the memory check counts every slot's KV cache
+    o->parallel_from_profile = parallel_opt->count() == 0;
     lp::Runtime rt = o->open();
+    if (o->parallel_from_profile && o->profile != "none") o->server.parallel = o->plan_parallel;
     lp::serve::Server server(rt, o->server);
     const int port = server.bind();
     const lp::ModelInfo info = rt.info();

@@ -1,6 +1,7 @@
 // Options shared by the engine subcommands (generate, chat, perplexity, bench, logits, serve).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct EngineCli {
   std::string profile = "auto";
   bool ctx_from_profile = false;
   int plan_parallel = 1;  // sequences whose KV the memory check counts (serve: its --parallel slots)
+  // serve without --parallel: the profile's slot count, fewer (with a note) when that many do not fit; the result
+  // is left in plan_parallel.
+  bool parallel_from_profile = false;
   CLI::Option *threads_opt = nullptr, *ctx_opt = nullptr, *cache_opt = nullptr, *cache_k_opt = nullptr, *cache_v_opt = nullptr;
 
   // ctx_from_profile: without --ctx the hardware profile's context is used (generate, chat, serve); commands whose
@@ -94,7 +98,19 @@ struct EngineCli {
     const hw::Profile* forced = nullptr;
     if (profile != "auto" && !(forced = hw::find_profile(profile)))
       fail("--profile: '{}' is not auto, none or a profile id (see `llama-pajamas-run hw --json`)", profile);
-    const hw::Recommendation r = hw::recommend(m, f, req, forced);
+    if (parallel_from_profile) req.parallel = 0;  // the profile's
+    hw::Recommendation r = hw::recommend(m, f, req, forced);
+    if (parallel_from_profile) {
+      const int wanted = r.parallel;
+      while (!r.fits && r.parallel > 1) {
+        req.parallel = r.parallel / 2;
+        r = hw::recommend(m, f, req, forced);
+      }
+      if (r.parallel < wanted)
+        note(fmt::format("--parallel {}: the profile's {} slots of ctx {} do not fit the usable memory ({}); give "
+                         "--parallel to choose", r.parallel, wanted, r.ctx, format_bytes(r.usable_memory)));
+      plan_parallel = r.parallel;
+    }
     if (!given_threads) runtime.threads = r.threads;
     if (!given_cache && !given_k) runtime.cache_type_k = r.cache_type_k;
     if (!given_cache && !given_v) runtime.cache_type_v = r.cache_type_v;

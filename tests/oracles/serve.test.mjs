@@ -28,7 +28,7 @@ before(async () => {
   if (missing) return;
   modelDir = path.join(workDir, "qwen3");
   execFileSync(quantBin, ["make-test-model", "--family", "qwen3", "--preset", "tiny", "--seed", "5", "-o", modelDir], { env });
-  server = spawn(runBin, ["serve", "-m", modelDir, "--port", "0", "--json", "--ctx", "512", "-t", "2", "--api-key", API_KEY,
+  server = spawn(runBin, ["serve", "-m", modelDir, "--port", "0", "--json", "--ctx", "512", "--parallel", "4", "-t", "2", "--api-key", API_KEY,
     "--model-name", "tiny-qwen3"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   server.stderr.on("data", (d) => { stderr += d; });

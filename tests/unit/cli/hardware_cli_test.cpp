@@ -107,5 +107,26 @@ TEST_F(HardwareCli, RefusesBeforeLoadingAndTheSuggestionRuns) {
   EXPECT_NE(unknown.err.find("--profile: 'nope'"), std::string::npos) << unknown.err;
 }
 
+// serve without --parallel takes the profile's slot count, and fewer (with a note) when that many do not fit.
+TEST_F(HardwareCli, ServeSlotsComeFromTheProfile) {
+  auto slots = [&](const std::string& snap, std::vector<std::string> extra, std::string* err = nullptr) {
+    std::vector<std::string> args = {"LP_HW_ROOT=" + snapshot(snap), "timeout", "-s", "TERM", "3", run_.string(), "serve",
+                                     "-m", model(), "--port", "0", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = run("/usr/bin/env", args);
+    if (err) *err = r.err;
+    const auto line = r.out.substr(0, r.out.find('\n'));
+    if (line.empty()) ADD_FAILURE() << snap << ": no startup line; " << r.err;
+    return line.empty() ? -1 : nlohmann::json::parse(line).at("parallel").get<int>();
+  };
+  EXPECT_EQ(slots("intel-hybrid-i7-12700", {}), 1) << "x86_hybrid: one slot";
+  EXPECT_EQ(slots("epyc-2core-avx512-vm", {}), 4) << "x86_avx512_vnni: four";
+  EXPECT_EQ(slots("epyc-2core-avx512-vm", {"--parallel", "3"}), 3) << "an explicit --parallel wins";
+  std::string err;
+  // The container (107 MB usable): x86_avx2's two slots of 32,768 cells do not fit, one does.
+  EXPECT_EQ(slots("container-2gib-cgroup2", {"--ctx", "32768", "--cache-type", "f16"}, &err), 1);
+  EXPECT_NE(err.find("--parallel 1: the profile's 2 slots of ctx 32768 do not fit"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace lp::testcli
