@@ -4,7 +4,8 @@
 # GGUF Q2_K / Q3_K_S / Q4_0 / Q6_K / Q8_0 (plain llama.cpp mix), then runs `bench` on each.
 #   bench/mlx_vs_gguf.sh [BUILD_DIR] [CHECKPOINT] [OUT_DIR] [PAIRS]
 # BUILD_DIR defaults to build/release, CHECKPOINT to ../shared/fixtures/tiny-qwen3, PAIRS to
-# "q4_0:4bit,q8_0:8bit,q2_k:2bit,q3_k_s:3bit,q6_k:6bit". Env: PP (64), TG (16), THREADS (2), REPS (5).
+# "q4_0:4bit,q8_0:8bit,q2_k:2bit,q3_k_s:3bit,q6_k:6bit". Env: PP (64), TG (16), THREADS (2), REPS (5),
+# REUSE=1 keeps an OUT_DIR converted before (A/B runs of two builds on the same artifacts).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build/release}
@@ -14,8 +15,10 @@ pairs=${4:-q4_0:4bit,q8_0:8bit,q2_k:2bit,q3_k_s:3bit,q6_k:6bit}
 pp=${PP:-64} tg=${TG:-16} threads=${THREADS:-2} reps=${REPS:-5}
 quant=$build/apps/llama-pajamas-quant run=$build/apps/llama-pajamas-run
 [ -x "$quant" ] && [ -x "$run" ] || { echo "mlx_vs_gguf.sh: build llama-pajamas-quant and llama-pajamas-run in $build first" >&2; exit 1; }
-"$quant" convert "$ckpt" -o "$out" --precision "$pairs" --no-mixed-precision --no-architecture-aware --force -q >/dev/null
-echo "# $(uptime)"
+if [ "${REUSE:-0}" != 1 ] || [ ! -f "$out/manifest.json" ]; then
+  "$quant" convert "$ckpt" -o "$out" --precision "$pairs" --no-mixed-precision --no-architecture-aware --force -q >/dev/null
+fi
+echo "# $(uptime); build $build"
 echo "# pp$pp tg$tg, $threads threads, best of $reps; checkpoint $(basename "$ckpt")"
 printf '%-10s %-10s %10s %10s %10s %10s %8s %8s\n' gguf mlx gguf_pp mlx_pp gguf_tg mlx_tg pp_ratio tg_ratio
 bench() { "$run" bench -m "$1" --pp "$pp" --tg "$tg" -t "$threads" -r "$reps" --json 2>/dev/null |

@@ -105,7 +105,7 @@ HWY_INLINE V16 StreamCodes16(const uint8_t* lo, const uint8_t* hi) {
 
 // The 32 codes of one block (4·kBits bytes at blk) as unsigned bytes, kMlxHalves vectors, in the
 // layout MlxLayoutForBits names. 3/5/6 bits read past the block (up to 32 − 4·kBits bytes with
-// VBMI, 16 − kBits without): the tiles unpack a row's last block from a padded copy.
+// VBMI, 16 − kBits without; the decode pairs up to 64 − 8·kBits): kMlxRowOverRead in tiles.h.
 template <int kBits>
 HWY_INLINE void UnpackMlxBlock(const uint8_t* blk, V8u* out) {
   if constexpr (kBits == 8) {
@@ -156,7 +156,6 @@ template <int kBits, int T>
 void MlxTile(const uint8_t* row, const float* scales, const float* biases, const MlxTileArgs& a, int64_t cols, float* y,
              int64_t y_stride) {
   constexpr bool kSigned = kBits == 8 && !kMlxDirect8;
-  constexpr bool kOverRead = kBits != 2 && kBits != 4 && kBits != 8;
   constexpr int kBlockBytes = 4 * kBits;
   const int64_t nb = cols / 32;
   const int bpg = a.group_size / 32;
@@ -203,14 +202,7 @@ void MlxTile(const uint8_t* row, const float* scales, const float* biases, const
     }
     for (int j = 0; j < bpg; ++j) {
       const int64_t i = g * bpg + j;
-      const uint8_t* src = row + kBlockBytes * i;
-      alignas(32) uint8_t pad[48];
-      if (kOverRead && i == nb - 1) {  // the row's last block: unpack from a copy (no read past the row)
-        std::memset(pad, 0, sizeof(pad));
-        std::memcpy(pad, src, kBlockBytes);
-        src = pad;
-      }
-      block(i, src);
+      block(i, row + kBlockBytes * i);
     }
     const VF vs = hn::Set(DF(), s);
     if (g & 1) {
@@ -230,7 +222,6 @@ void MlxTile(const uint8_t* row, const float* scales, const float* biases, const
 template <int kBits>
 void MlxLaneTile(const uint8_t* row, const float* scales, const float* biases, const MlxTileArgs& a, int64_t cols,
                  float* y, int64_t y_stride) {
-  constexpr bool kOverRead = kBits != 2 && kBits != 4 && kBits != 8;
   constexpr int kBlockBytes = 4 * kBits;
   static_assert(kMlxHalves == 1 && kMlxDirect8);
   const int64_t nb = cols / 32, groups = cols / a.group_size;
@@ -242,14 +233,7 @@ void MlxLaneTile(const uint8_t* row, const float* scales, const float* biases, c
     for (int j = 0; j < bpg; ++j) {
       const int64_t i = g * bpg + j;
       V8u w[1];
-      const uint8_t* src = row + kBlockBytes * i;
-      alignas(32) uint8_t pad[48];
-      if (kOverRead && i == nb - 1) {  // the row's last block: unpack from a copy (no read past the row)
-        std::memset(pad, 0, sizeof(pad));
-        std::memcpy(pad, src, kBlockBytes);
-        src = pad;
-      }
-      UnpackMlxBlock<kBits>(src, w);
+      UnpackMlxBlock<kBits>(row + kBlockBytes * i, w);
       hn::Store(w[0], D8u(), codes);
       const int8_t* xb = a.xq + 512 * i;
       __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
@@ -271,8 +255,7 @@ void MlxLaneTile(const uint8_t* row, const float* scales, const float* biases, c
 }
 
 // One token (decode), two 32-blocks per 512-bit vector. a.xd holds each block's d 8 times (expanded,
-// so one load gives lanes 0-7 block i's and lanes 8-15 block i+1's); needs cols/32 even. Reads past
-// a pair (3/5/6 bits: up to 64 − 8·kBits bytes) only from a padded copy at the row end.
+// so one load gives lanes 0-7 block i's and lanes 8-15 block i+1's); needs cols/32 even.
 struct MlxMultishiftPairTables {
   uint8_t perm[64];   // 64-bit lane m (8 codes), byte k <- byte kBits·m + k of the pair
   uint8_t shift[64];  // byte k of each lane <- bits kBits·k .. kBits·k + 7 of the lane
@@ -316,20 +299,12 @@ HWY_INLINE __m512i UnpackMlxPair(const uint8_t* p) {
 template <int kBits>
 void MlxDecode(const uint8_t* row, const float* scales, const float* biases, const MlxTileArgs& a, int64_t cols, float* y,
                int64_t) {
-  constexpr bool kOverRead = kBits != 2 && kBits != 4 && kBits != 8;
   constexpr int kPairBytes = 8 * kBits;
   const int64_t pairs = cols / 64, groups = cols / a.group_size;
   const int bpg = a.group_size / 32, bpg_shift = bpg == 4 ? 2 : bpg == 2 ? 1 : 0;
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   auto pair = [&](int64_t p, __m512& acc) HWY_ATTR {
-    const uint8_t* src = row + kPairBytes * p;
-    alignas(64) uint8_t pad[128];
-    if (kOverRead && p == pairs - 1) {
-      std::memset(pad, 0, sizeof(pad));
-      std::memcpy(pad, src, kPairBytes);
-      src = pad;
-    }
-    const __m512i codes = UnpackMlxPair<kBits>(src);
+    const __m512i codes = UnpackMlxPair<kBits>(row + kPairBytes * p);
     const __m512i is = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, _mm512_loadu_si512(a.xq + 64 * p));
     // group 32: the pair spans two groups; 64 / 128: one
     const __m512 sv = bpg == 1 ? _mm512_insertf32x8(_mm512_set1_ps(scales[2 * p]), _mm256_set1_ps(scales[2 * p + 1]), 1)

@@ -50,7 +50,8 @@ void quantize_activations_mlx(const float* x, int64_t n_tokens, int64_t cols, in
       int8_t* qb = a.q.data() + t * cols + 32 * b;
       int isum = 0;
       for (int k = 0; k < 32; ++k) {
-        const int v = static_cast<int>(std::nearbyint(xb[perm[k]] * id));
+        // round half to even without a libm call: adding 1.5·2^23 leaves the rounded integer in the mantissa
+        const int v = static_cast<int>((xb[perm[k]] * id + 12582912.0f) - 12582912.0f);
         qb[k] = static_cast<int8_t>(std::clamp(v, -127, 127));
         isum += qb[k];
       }
@@ -177,6 +178,17 @@ void matmul_mlx(const MlxWeights& w, int64_t rows, int64_t cols, const float* x,
   base.xsum_stride = static_cast<size_t>(groups);
   base.group_size = w.group_size;
   const auto* packed = reinterpret_cast<const uint8_t*>(w.packed);
+  // The tiles may read kMlxRowOverRead bytes past a row: the last row of the call runs from a padded copy.
+  // (2/4/8-bit loads end at the row end: no copy.)
+  const bool over_reads = w.bits == 3 || w.bits == 5 || w.bits == 6;
+  thread_local std::vector<uint8_t> last_row_scratch;
+  std::vector<uint8_t>& last_row = last_row_scratch;
+  if (over_reads) {
+    last_row.assign(static_cast<size_t>(row_bytes + kMlxRowOverRead), 0);
+    std::memcpy(last_row.data(), packed + (rows - 1) * row_bytes, static_cast<size_t>(row_bytes));
+  }
+  const int64_t padded_row = over_reads ? rows - 1 : rows;
+  auto row_at = [&](int64_t r) { return r == padded_row ? last_row.data() : packed + r * row_bytes; };
   // Full 16-token tiles in the lane layout (tiles.h, MlxTileSet::lanes), the rest in per-token tiles.
   const int64_t lane_tiles = tiles.lanes != nullptr ? n_tokens / kMlxLaneTokens : 0, nb = cols / 32;
   thread_local MlxLanes lanes_scratch;
@@ -190,7 +202,7 @@ void matmul_mlx(const MlxWeights& w, int64_t rows, int64_t cols, const float* x,
     MlxTileArgs a = base;
     a.xd = d8.data();
     for_row_blocks(rows, threads, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) tiles.decode(packed + r * row_bytes, w.scales + r * groups, w.biases + r * groups, a, cols, y + r, rows);
+      for (int64_t r = r0; r < r1; ++r) tiles.decode(row_at(r), w.scales + r * groups, w.biases + r * groups, a, cols, y + r, rows);
     });
     return;
   }
@@ -202,7 +214,7 @@ void matmul_mlx(const MlxWeights& w, int64_t rows, int64_t cols, const float* x,
       a.xsum = lanes.sum.data() + j * groups * kMlxLaneTokens;
       a.group_size = w.group_size;
       float* yj = y + j * kMlxLaneTokens * rows;
-      for (int64_t r = r0; r < r1; ++r) tiles.lanes(packed + r * row_bytes, w.scales + r * groups, w.biases + r * groups, a, cols, yj + r, rows);
+      for (int64_t r = r0; r < r1; ++r) tiles.lanes(row_at(r), w.scales + r * groups, w.biases + r * groups, a, cols, yj + r, rows);
     }
     for (int64_t t0 = lane_tiles * kMlxLaneTokens; t0 < n_tokens; t0 += tiles.max_tokens) {
       const auto T = static_cast<int>(std::min<int64_t>(tiles.max_tokens, n_tokens - t0));
@@ -212,7 +224,7 @@ void matmul_mlx(const MlxWeights& w, int64_t rows, int64_t cols, const float* x,
       a.xsum += t0 * a.xsum_stride;
       a.xhat_sum += t0 * a.xsum_stride;
       const MlxRowTileFn fn = tiles.by_tokens[T];
-      for (int64_t r = r0; r < r1; ++r) fn(packed + r * row_bytes, w.scales + r * groups, w.biases + r * groups, a, cols, y + t0 * rows + r, rows);
+      for (int64_t r = r0; r < r1; ++r) fn(row_at(r), w.scales + r * groups, w.biases + r * groups, a, cols, y + t0 * rows + r, rows);
     }
   });
 }

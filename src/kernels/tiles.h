@@ -84,5 +84,9 @@ struct MlxTileSet {
   MlxRowTileFn decode = nullptr;
 };
 inline constexpr int kMlxLaneTokens = 16;
+// The 3/5/6-bit unpacking loads whole vectors, so the tiles may read up to this many bytes past the end
+// of a row: matmul_mlx hands each call's last row to them as a padded copy (earlier rows run into the
+// next row's bytes, which are there).
+inline constexpr int kMlxRowOverRead = 64;
 
 }  // namespace lp::kernels
