@@ -103,6 +103,8 @@ void check_all_shapes(const std::string& target) {
 TEST(MatmulMlx, MatchesReferenceForAllBitsGroupsAndTokenCounts) { check_all_shapes(active_target()); }
 
 TEST(MatmulMlx, EveryTargetMatchesReference) {
+  // Pinned runs (LP_KERNELS_TARGET) list one target: the test above already ran it.
+  if (detail::available_target_bits().size() < 2) GTEST_SKIP() << "one target available: covered by MatchesReference...";
   for (int64_t target : detail::available_target_bits()) {
     detail::force_target(target);
     check_all_shapes(detail::target_name(target));
