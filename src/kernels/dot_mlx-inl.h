@@ -235,7 +235,7 @@ void MlxLaneTile(const uint8_t* row, const float* scales, const float* biases, c
       V8u w[1];
       UnpackMlxBlock<kBits>(row + kBlockBytes * i, w);
       hn::Store(w[0], D8u(), codes);
-      const int8_t* xb = a.xq + 512 * i;
+      const int8_t* xb = a.xq + 512 * i;  // 32 positions × 16 tokens
       __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
       for (int k = 0; k < 8; k += 2) {
         int32_t c0, c1;
@@ -323,6 +323,48 @@ void MlxDecode(const uint8_t* row, const float* scales, const float* biases, con
 }
 #endif
 
+#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_AVX3_DL
+// AVX2 / AVX3 without VNNI: 8 tokens in the int32 lanes of a 256-bit vector. Per 4 codes one broadcast
+// and one pmaddubsw against the 8 tokens' 4 bytes; two of those add in int16 (codes <= 63: each pair sum
+// <= 2·63·127, two <= 32,004) before one pmaddwd to int32. Lane layout as MlxLaneTile with 8 tokens.
+template <int kBits>
+void MlxLaneTile8(const uint8_t* row, const float* scales, const float* biases, const MlxTileArgs& a, int64_t cols,
+                  float* y, int64_t y_stride) {
+  static_assert(kBits <= 6 && kMlxHalves == 1);
+  constexpr int kBlockBytes = 4 * kBits;
+  const int64_t groups = cols / a.group_size;
+  const int bpg = a.group_size / 32;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps(), bacc = _mm256_setzero_ps();
+  alignas(32) uint8_t codes[32];
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256 accg = _mm256_setzero_ps();
+    for (int j = 0; j < bpg; ++j) {
+      const int64_t i = g * bpg + j;
+      V8u w[1];
+      UnpackMlxBlock<kBits>(row + kBlockBytes * i, w);
+      hn::Store(w[0], D8u(), codes);
+      const int8_t* xb = a.xq + 256 * i;
+      __m256i s = _mm256_setzero_si256();
+      for (int k = 0; k < 8; k += 2) {
+        int32_t c0, c1;
+        std::memcpy(&c0, codes + 4 * k, 4);
+        std::memcpy(&c1, codes + 4 * k + 4, 4);
+        const __m256i p0 = _mm256_maddubs_epi16(_mm256_set1_epi32(c0), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32 * k)));
+        const __m256i p1 = _mm256_maddubs_epi16(_mm256_set1_epi32(c1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32 * k + 32)));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), ones));
+      }
+      accg = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(a.xd + 8 * i), accg);
+    }
+    acc = _mm256_fmadd_ps(accg, _mm256_set1_ps(scales[g]), acc);
+    bacc = _mm256_fmadd_ps(_mm256_set1_ps(biases[g]), _mm256_loadu_ps(a.xsum + 8 * g), bacc);
+  }
+  alignas(32) float out[8];
+  _mm256_store_ps(out, _mm256_add_ps(acc, bacc));
+  for (int t = 0; t < 8; ++t) y[t * y_stride] = out[t];
+}
+#endif
+
 HWY_INLINE constexpr MlxXLayout MlxLayoutForBits(int bits) {
   return bits == 4 ? MlxXLayout::kNibblePairs : bits == 2 ? MlxXLayout::kCrumbs : MlxXLayout::kNatural;
 }
@@ -342,7 +384,13 @@ HWY_INLINE void FillMlxTileSet(MlxTileSet* out) {
   out->max_tokens = kMlxMaxTokens;
 #if HWY_TARGET == HWY_AVX3_DL
   out->lanes = MlxLaneTile<kBits>;
+  out->lane_tokens = 16;
   out->decode = MlxDecode<kBits>;
+#elif HWY_TARGET <= HWY_AVX2
+  if constexpr (kBits <= 6) {
+    out->lanes = MlxLaneTile8<kBits>;
+    out->lane_tokens = 8;
+  }
 #endif
   out->layout = MlxLayoutForBits(kBits);
 }

@@ -66,15 +66,14 @@ void quantize_activations_mlx(const float* x, int64_t n_tokens, int64_t cols, in
   }
 }
 
-// 16-token tiles of the activations in the lane layout (tiles.h): token t's 4 bytes of each 4-position
+// Lane tiles (8 or 16 tokens) of the activations in the lane layout (tiles.h): token t's 4 bytes of each 4-position
 // group side by side, its block scales and group sums likewise.
 struct MlxLanes {
   std::vector<int8_t> q;
   std::vector<float> d, sum;
 };
 
-void to_lanes(const MlxActivations& a, int64_t tiles, int64_t cols, int64_t groups, MlxLanes& l, int threads) {
-  constexpr int L = kMlxLaneTokens;
+void to_lanes(const MlxActivations& a, int L, int64_t tiles, int64_t cols, int64_t groups, MlxLanes& l, int threads) {
   const int64_t nb = cols / 32;
   l.q.resize(static_cast<size_t>(tiles * cols * L));
   l.d.resize(static_cast<size_t>(tiles * nb * L));
@@ -86,7 +85,7 @@ void to_lanes(const MlxActivations& a, int64_t tiles, int64_t cols, int64_t grou
       const int64_t tok = j * L + t;
       const int8_t* src = a.q.data() + tok * cols;
       for (int64_t i = 0; i < nb; ++i) {
-        for (int k = 0; k < 8; ++k) std::memcpy(q + 512 * i + 64 * k + 4 * t, src + 32 * i + 4 * k, 4);
+        for (int k = 0; k < 8; ++k) std::memcpy(q + 32 * L * i + 4 * L * k + 4 * t, src + 32 * i + 4 * k, 4);
         l.d[(j * nb + i) * L + t] = a.d[tok * nb + i];
       }
       for (int64_t g = 0; g < groups; ++g) l.sum[(j * groups + g) * L + t] = a.sum[tok * groups + g];
@@ -189,11 +188,12 @@ void matmul_mlx(const MlxWeights& w, int64_t rows, int64_t cols, const float* x,
   }
   const int64_t padded_row = over_reads ? rows - 1 : rows;
   auto row_at = [&](int64_t r) { return r == padded_row ? last_row.data() : packed + r * row_bytes; };
-  // Full 16-token tiles in the lane layout (tiles.h, MlxTileSet::lanes), the rest in per-token tiles.
-  const int64_t lane_tiles = tiles.lanes != nullptr ? n_tokens / kMlxLaneTokens : 0, nb = cols / 32;
+  // Full lane tiles (tiles.h, MlxTileSet::lanes: 16 or 8 tokens), the rest in per-token tiles.
+  const int L = tiles.lane_tokens;
+  const int64_t lane_tiles = tiles.lanes != nullptr ? n_tokens / L : 0, nb = cols / 32;
   thread_local MlxLanes lanes_scratch;
   MlxLanes& lanes = lanes_scratch;
-  if (lane_tiles > 0) to_lanes(act, lane_tiles, cols, groups, lanes, threads);
+  if (lane_tiles > 0) to_lanes(act, L, lane_tiles, cols, groups, lanes, threads);
   if (n_tokens == 1 && tiles.decode != nullptr && nb % 2 == 0) {
     thread_local std::vector<float> xd8;
     std::vector<float>& d8 = xd8;
@@ -209,14 +209,14 @@ void matmul_mlx(const MlxWeights& w, int64_t rows, int64_t cols, const float* x,
   for_row_blocks(rows, threads, [&](int64_t r0, int64_t r1) {
     for (int64_t j = 0; j < lane_tiles; ++j) {
       MlxTileArgs a;
-      a.xq = lanes.q.data() + j * cols * kMlxLaneTokens;
-      a.xd = lanes.d.data() + j * nb * kMlxLaneTokens;
-      a.xsum = lanes.sum.data() + j * groups * kMlxLaneTokens;
+      a.xq = lanes.q.data() + j * cols * L;
+      a.xd = lanes.d.data() + j * nb * L;
+      a.xsum = lanes.sum.data() + j * groups * L;
       a.group_size = w.group_size;
-      float* yj = y + j * kMlxLaneTokens * rows;
+      float* yj = y + j * L * rows;
       for (int64_t r = r0; r < r1; ++r) tiles.lanes(row_at(r), w.scales + r * groups, w.biases + r * groups, a, cols, yj + r, rows);
     }
-    for (int64_t t0 = lane_tiles * kMlxLaneTokens; t0 < n_tokens; t0 += tiles.max_tokens) {
+    for (int64_t t0 = lane_tiles * L; t0 < n_tokens; t0 += tiles.max_tokens) {
       const auto T = static_cast<int>(std::min<int64_t>(tiles.max_tokens, n_tokens - t0));
       MlxTileArgs a = base;
       a.xq += t0 * a.xq_stride;

@@ -75,15 +75,16 @@ struct MlxTileSet {
   MlxRowTileFn by_tokens[kMaxTileTokens + 1] = {};  // [T] for T = 1..max_tokens
   int max_tokens = 0;
   MlxXLayout layout = MlxXLayout::kNatural;
-  // Optional (AVX-512 VNNI): one weight row against kMlxLaneTokens tokens held in the vector lanes.
-  // MlxTileArgs then points at the lane layout: xq = [block][4-position group k < 8][token][4 bytes]
-  // (512 bytes per 32-block), xd = [block][token], xsum = [group][token]; the strides are unused.
+  // Optional: one weight row against lane_tokens tokens held in the int32 lanes of a vector (16 on
+  // AVX-512 VNNI, 8 on AVX2 / AVX3 for codes of <= 6 bits). MlxTileArgs then points at the lane layout:
+  // xq = [block][4-position group k < 8][token][4 bytes] (32·lane_tokens bytes per 32-block),
+  // xd = [block][token], xsum = [group][token]; the strides are unused.
   MlxRowTileFn lanes = nullptr;
+  int lane_tokens = 0;
   // Optional (AVX-512 VNNI): one token, two blocks per 512-bit vector; xd then holds each block's d
   // 8 times (cols/4 floats). Only for cols/32 even.
   MlxRowTileFn decode = nullptr;
 };
-inline constexpr int kMlxLaneTokens = 16;
 // The 3/5/6-bit unpacking loads whole vectors, so the tiles may read up to this many bytes past the end
 // of a row: matmul_mlx hands each call's last row to them as a padded copy (earlier rows run into the
 // next row's bytes, which are there).
