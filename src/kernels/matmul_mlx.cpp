@@ -5,9 +5,10 @@
 // 32-block; the bias term multiplies the exact float sums of x. The only difference to the float
 // reference is the activation rounding: |Δy| <= Σ_e |scale_g·q_e|·d_b/2 (docs/KERNELS.md, "MLX").
 //
-// The SIMD row tiles (dot_mlx-inl.h) take up to 8 tokens per pass over a weight row (prefill reads
-// each row once per tile); rows go to threads in blocks of 16, as matmul() does for GGUF types.
-// Targets without them (SCALAR, EMU128, non-x86) run the portable integer path below.
+// The SIMD kernels (dot_mlx-inl.h): lane tiles of 16 (AVX-512 VNNI) or 8 (AVX2/AVX3, <= 6 bits)
+// tokens held in vector lanes for prefill, then per-token tiles of up to 8 tokens for the rest, and a
+// two-blocks-per-vector decode kernel on AVX-512 VNNI; rows go to threads in blocks of 16, as matmul()
+// does for GGUF types. Targets without them (SCALAR, EMU128, non-x86) run the portable integer path.
 #include <omp.h>
 
 #include <algorithm>
