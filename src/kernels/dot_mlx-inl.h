@@ -11,7 +11,8 @@
 //   2-bit: the 8 bytes shifted by 0/2/4/6 per 64-bit lane (MlxXLayout::kCrumbs order).
 //   3/5/6-bit: AVX-512 VBMI (AVX3_DL): vpermb + vpmultishiftqb + and. Elsewhere a byte shuffle gives
 //          each 16-bit lane the two bytes holding its code, a multiply by a per-lane power of two moves
-//          the code to the top and a shift brings it down. Natural order either way.
+//          the code to the top and a shift brings it down (AVX2/AVX3: one load + vpermq for 32 codes).
+//          Natural order either way.
 #if defined(LP_KERNELS_DOT_MLX_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LP_KERNELS_DOT_MLX_INL_H_
 #undef LP_KERNELS_DOT_MLX_INL_H_
@@ -85,18 +86,42 @@ constexpr MlxMultishiftTables MakeMultishiftTables() {
   return t;
 }
 
-// Codes of 8 consecutive elements starting at the bytes lo (and, 256-bit, 8 more at hi in the upper
-// 128-bit lane) as 16-bit lanes. Reads 16 bytes at lo and hi.
+// 256-bit stream unpacking from one load: the upper lane sees the block's bytes from lane1_base
+// (qwords 1,2; 3-bit blocks fit the first 16 bytes: qwords 0,1 again).
+struct MlxStreamTables256 {
+  uint8_t shuf_a[32];  // lane 0: elements 0..7, lane 1: elements 16..23 (as MlxStreamTables::shuffle)
+  uint8_t shuf_c[32];  // lane 0: elements 8..15, lane 1: elements 24..31
+  int16_t mul[16];
+  int lane1_base;
+};
 template <int kBits>
-HWY_INLINE V16 StreamCodes16(const uint8_t* lo, const uint8_t* hi) {
+constexpr MlxStreamTables256 MakeStreamTables256() {
+  MlxStreamTables256 t{};
+  t.lane1_base = kBits == 3 ? 0 : 8;
+  const int starts[2][2] = {{0, 2 * kBits - t.lane1_base}, {kBits, 3 * kBits - t.lane1_base}};  // [a/c][lane]
+  for (int v = 0; v < 2; ++v) {
+    for (int lane = 0; lane < 2; ++lane) {
+      for (int i = 0; i < 8; ++i) {
+        const int bit = kBits * i, lo = starts[v][lane] + bit / 8;
+        // A byte past the lane only ever holds bits the multiply shifts out (the code ends in byte lo).
+        const int hi = lo + 1 <= 15 ? lo + 1 : 0x80;
+        uint8_t* tab = v == 0 ? t.shuf_a : t.shuf_c;
+        tab[16 * lane + 2 * i] = static_cast<uint8_t>(lo);
+        tab[16 * lane + 2 * i + 1] = static_cast<uint8_t>(hi);
+      }
+    }
+  }
+  for (int i = 0; i < 16; ++i) t.mul[i] = static_cast<int16_t>(1 << (16 - kBits - kBits * (i % 8) % 8));
+  return t;
+}
+
+// 128-bit targets: codes of 8 consecutive elements starting at the bytes lo as 16-bit lanes. Reads 16
+// bytes at lo.
+template <int kBits>
+HWY_INLINE V16 StreamCodes16(const uint8_t* lo) {
   alignas(16) static constexpr MlxStreamTables kTab = MakeStreamTables<kBits>();
   const hn::Full128<uint8_t> d128;
-#if HWY_TARGET <= HWY_AVX2
-  const V8u bytes = hn::Combine(D8u(), hn::LoadU(d128, hi), hn::LoadU(d128, lo));
-#else
-  (void)hi;
   const V8u bytes = hn::LoadU(d128, lo);
-#endif
   const V8u pairs = hn::TableLookupBytes(bytes, hn::LoadDup128(D8u(), kTab.shuffle));
   const V16 top = hn::Mul(hn::BitCast(D16(), pairs), hn::LoadDup128(D16(), kTab.mul));
   const hn::RebindToUnsigned<D16> du16;
@@ -140,13 +165,22 @@ HWY_INLINE void UnpackMlxBlock(const uint8_t* blk, V8u* out) {
     const __m256i shifted = _mm256_multishift_epi64_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(kTab.shift)), grouped);
     out[0] = hn::And(V8u{shifted}, hn::Set(D8u(), static_cast<uint8_t>((1 << kBits) - 1)));
 #elif HWY_TARGET <= HWY_AVX2
-    // packus interleaves 64-bit halves per 128-bit lane: [a.lo, c.lo | a.hi, c.hi] = elements 0..15 | 16..31.
-    const V16 a = StreamCodes16<kBits>(blk, blk + 2 * kBits), c = StreamCodes16<kBits>(blk + kBits, blk + 3 * kBits);
-    out[0] = PackU16(a, c);
+    // One 32-byte load; vpermq gives the upper 128-bit lane the block's bytes from lane1_base on. a holds
+    // the codes of elements 0..7 (lower lane) and 16..23 (upper), c 8..15 and 24..31; packus interleaves
+    // 64-bit halves per lane: [a.lo, c.lo | a.hi, c.hi] = elements 0..15 | 16..31. Reads 32 bytes at blk.
+    alignas(32) static constexpr MlxStreamTables256 kTab = MakeStreamTables256<kBits>();
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
+    const __m256i bytes = _mm256_permute4x64_epi64(raw, kTab.lane1_base == 0 ? 0x44 : 0x94);
+    const __m256i mul = _mm256_load_si256(reinterpret_cast<const __m256i*>(kTab.mul));
+    const __m256i a = _mm256_srli_epi16(
+        _mm256_mullo_epi16(_mm256_shuffle_epi8(bytes, _mm256_load_si256(reinterpret_cast<const __m256i*>(kTab.shuf_a))), mul), 16 - kBits);
+    const __m256i c = _mm256_srli_epi16(
+        _mm256_mullo_epi16(_mm256_shuffle_epi8(bytes, _mm256_load_si256(reinterpret_cast<const __m256i*>(kTab.shuf_c))), mul), 16 - kBits);
+    out[0] = V8u{_mm256_packus_epi16(a, c)};
 #else
     for (int h = 0; h < 2; ++h) {
       const uint8_t* p = blk + 2 * h * kBits;
-      out[h] = PackU16(StreamCodes16<kBits>(p, nullptr), StreamCodes16<kBits>(p + kBits, nullptr));
+      out[h] = PackU16(StreamCodes16<kBits>(p), StreamCodes16<kBits>(p + kBits));
     }
 #endif
   }
