@@ -12,6 +12,7 @@
 
 #include "core/ggml_type.h"
 #include "kernels/matmul.h"
+#include "quant/mlx_affine.h"
 #include "quant/quantize.h"
 
 namespace {
@@ -82,6 +83,74 @@ BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q6_K, GgmlType::Q6_K)->Apply(prefill_shapes
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q5_K, GgmlType::Q5_K)->Apply(prefill_shapes);
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_BF16, GgmlType::BF16)->Apply(prefill_shapes);
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_F32, GgmlType::F32)->Apply(prefill_shapes);
+
+// MLX affine weights (mlx-lm layout) against the GGUF type of the same bits, same shapes: the FFN-up
+// matmul of Qwen3-0.6B for decode (1 token) and a 64-token prefill, 1 thread.
+//   bench_kernels --benchmark_filter='SameBits'
+struct MlxBench {
+  std::vector<uint32_t> packed;
+  std::vector<float> scales, biases;
+};
+const MlxBench& mlx_weights(int bits, int group, int64_t rows, int64_t cols) {
+  static std::vector<std::pair<std::tuple<int, int, int64_t, int64_t>, MlxBench>> cache;
+  for (auto& [key, w] : cache) {
+    if (key == std::make_tuple(bits, group, rows, cols)) return w;
+  }
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> f(static_cast<size_t>(cols) * 256);
+  for (auto& v : f) v = dist(rng);
+  MlxBench block, w;
+  lp::quant::mlx_quantize(f.data(), 256, cols, bits, group, block.packed, block.scales, block.biases);
+  const int64_t words = lp::quant::mlx_packed_cols(cols, bits), groups = cols / group;
+  for (int64_t r = 0; r < rows; ++r) {  // 256 distinct rows tiled, as weights() does
+    const int64_t s = r % 256;
+    w.packed.insert(w.packed.end(), block.packed.begin() + s * words, block.packed.begin() + (s + 1) * words);
+    w.scales.insert(w.scales.end(), block.scales.begin() + s * groups, block.scales.begin() + (s + 1) * groups);
+    w.biases.insert(w.biases.end(), block.biases.begin() + s * groups, block.biases.begin() + (s + 1) * groups);
+  }
+  cache.emplace_back(std::make_tuple(bits, group, rows, cols), std::move(w));
+  return cache.back().second;
+}
+
+void BM_MatmulMlx(benchmark::State& state, int bits, int group) {
+  const int64_t rows = state.range(0), cols = state.range(1), n_tokens = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  const auto& w = mlx_weights(bits, group, rows, cols);
+  const lp::kernels::MlxWeights view{w.packed.data(), w.scales.data(), w.biases.data(), bits, group};
+  std::vector<float> x(static_cast<size_t>(cols * n_tokens)), y(static_cast<size_t>(rows * n_tokens));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+  for (auto _ : state) {
+    lp::kernels::matmul_mlx(view, rows, cols, x.data(), n_tokens, y.data(), threads);
+    benchmark::DoNotOptimize(y.data());
+  }
+  // Bytes read per call: codes plus fp32 scales and biases (the loader's in-memory form).
+  const double bytes = 4.0 * static_cast<double>(w.packed.size() + w.scales.size() + w.biases.size());
+  state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * rows * cols * n_tokens * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(lp::kernels::active_target());
+}
+
+void same_bits_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({3072, 1024, 1, 1})->Args({3072, 1024, 64, 1});
+  b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
+}
+
+BENCHMARK_CAPTURE(BM_Matmul, SameBits_Q2_K, GgmlType::Q2_K)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx2_g64, 2, 64)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, SameBits_Q3_K, GgmlType::Q3_K)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx3_g64, 3, 64)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, SameBits_Q4_0, GgmlType::Q4_0)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, SameBits_Q4_K, GgmlType::Q4_K)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx4_g32, 4, 32)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx4_g64, 4, 64)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx4_g128, 4, 128)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, SameBits_Q5_K, GgmlType::Q5_K)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx5_g64, 5, 64)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, SameBits_Q6_K, GgmlType::Q6_K)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx6_g64, 6, 64)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, SameBits_Q8_0, GgmlType::Q8_0)->Apply(same_bits_shapes);
+BENCHMARK_CAPTURE(BM_MatmulMlx, SameBits_Mlx8_g64, 8, 64)->Apply(same_bits_shapes);
 
 // Streaming read of a 1 GiB buffer (vectorised sum of 64-bit words, rows split across threads):
 // the bandwidth ceiling a memory-bound decode can reach on this machine.

@@ -6,6 +6,7 @@
 
 #include "core/ggml_type.h"
 #include "kernels/dot_scalar.h"
+#include "kernels/matmul.h"
 #include "kernels/tiles.h"
 
 namespace lp::kernels::detail {
@@ -22,9 +23,15 @@ RowDot4Fn row_dot1_xd_for(GgmlType wtype);
 // Prefill GEMM tiles for wtype on the chosen target; false (out untouched) if none.
 bool row_tiles_for(GgmlType wtype, RowTileSet* out);
 
-// MLX 4/8-bit rows: Σ_g scale_g·Σ q·x over the row (bias terms excluded); xp as mlx_prepare_x made it.
-float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const float* xp, int64_t cols, int group_size,
-                          int bits);
+// MLX affine row tiles for `bits` on the chosen target; false (out untouched) if the target has none
+// (SCALAR / EMU128 / non-x86: matmul_mlx then runs its portable integer path).
+bool mlx_tiles_for(int bits, MlxTileSet* out);
+
+// matmul_mlx's portable integer path (the same activation quantization and integer sums as the SIMD
+// tiles, in plain C++): what the no-SIMD targets run, and the exact-integer reference the tiles are
+// tested against.
+void matmul_mlx_portable(const MlxWeights& w, int64_t rows, int64_t cols, const float* x, int64_t n_tokens, float* y,
+                         int threads);
 
 // Name of the currently chosen target.
 const char* chosen_target_name();

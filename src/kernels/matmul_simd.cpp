@@ -97,6 +97,16 @@ bool RowTilesForType(GgmlType wtype, RowTileSet* out) {
 #endif
 }
 
+bool MlxTilesForBits(int bits, MlxTileSet* out) {
+#ifdef LP_KERNELS_X86_SIMD
+  return FillMlxTiles(bits, out);
+#else
+  (void)bits;
+  (void)out;
+  return false;
+#endif
+}
+
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
 
 #ifdef LP_KERNELS_X86_SIMD
@@ -171,17 +181,14 @@ HWY_EXPORT(RowDot4ForType);
 HWY_EXPORT(RowDot1XdForType);
 HWY_EXPORT(RowTilesForType);
 HWY_EXPORT(QuantizeActivationsImpl);
-HWY_EXPORT(MlxScaledCodeDot);
+HWY_EXPORT(MlxTilesForBits);
 
 void quantize_activations(GgmlType act, const float* x, void* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(QuantizeActivationsImpl)(act, x, dst, n);
 }
 
 namespace detail {
-float mlx_scaled_code_dot(const uint8_t* packed, const float* scales, const float* xp, int64_t cols, int group_size,
-                          int bits) {
-  return HWY_DYNAMIC_DISPATCH(MlxScaledCodeDot)(packed, scales, xp, cols, group_size, bits);
-}
+bool mlx_tiles_for(int bits, MlxTileSet* out) { return HWY_DYNAMIC_DISPATCH(MlxTilesForBits)(bits, out); }
 RowDotFn row_dot_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDotForType)(wtype); }
 RowDot4Fn row_dot4_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDot4ForType)(wtype); }
 RowDot4Fn row_dot1_xd_for(GgmlType wtype) { return HWY_DYNAMIC_DISPATCH(RowDot1XdForType)(wtype); }

@@ -240,7 +240,10 @@ TEST(FolderLoader, LlamaQkPermutationMatchesNeoxRope) {
   auto xq = Model::load(write_mlx_folder(qwen2.string(), 8, 64).string());
   ASSERT_TRUE(xl->layers()[0].wk.t->mlx.has_value());
   const auto mll = all_logits(*xl, seq), mlq = all_logits(*xq, seq);
-  EXPECT_LT(max_abs_diff(mll, mlq), 1e-3) << "MLX llama vs qwen2";
+  // MLX matmuls quantize activations to int8 per 32 (as the GGUF kernels do): the float noise above flips a few
+  // roundings, which 4 layers amplify (measured 0.16-0.19 on every SIMD target and the portable path); a wrong
+  // permutation moves logits by ~10.
+  EXPECT_LT(max_abs_diff(mll, mlq), 0.5) << "MLX llama vs qwen2";
   EXPECT_GT(max_abs_diff(mll, ll), 1e-4);  // the MLX models really run quantized weights
 }
 
