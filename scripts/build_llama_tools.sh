@@ -18,6 +18,10 @@
 # has them), in BUILD_DIR/llama.cpp-native/bin: the CPU speed baseline of docs/PERFORMANCE.md (llama-bench,
 # llama-server). Default targets there: llama-bench llama-server.
 #   LP_LLAMA_NATIVE=1 in the environment means the same as --native.
+#   AMX is left out of the native build (-mno-amx-*) unless LP_LLAMA_AMX=1: on the Sapphire Rapids VM of this
+#   project ggml's AMX matmul (ggml_backend_amx_mul_mat) crashed llama-bench and llama-server with SIGSEGV on the
+#   first Q4_K_M/Q8_0 matmul, and where it runs it rounds activations with FP16 block scales (docs/TESTING.md,
+#   "AMX"). The AVX-512 VNNI path is what the baseline then measures.
 #   llama-server among the targets turns on llama.cpp's LLAMA_BUILD_SERVER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +50,10 @@ cmake_build() {
   local out=$1 native_flag=$2 server=OFF t
   shift 2
   for t in "$@"; do [ "$t" = llama-server ] && server=ON; done
+  local cflags=""
+  if [ "$native_flag" = ON ] && [ "${LP_LLAMA_AMX:-0}" != 1 ]; then cflags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"; fi
   cmake -S "$src" -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE="$native_flag" -DLLAMA_CURL=OFF \
+    -DCMAKE_C_FLAGS="$cflags" -DCMAKE_CXX_FLAGS="$cflags" \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=$server -DBUILD_SHARED_LIBS=OFF >/dev/null
   cmake --build "$out" -j "$(nproc)" --target "$@"
 }
