@@ -76,6 +76,8 @@ HWY_INLINE RowDotFn IqRowDot(GgmlType wtype) {
     case GgmlType::IQ2_S: return iqx::Dot<GgmlType::IQ2_S>;
     case GgmlType::IQ3_XXS: return iqx::Dot<GgmlType::IQ3_XXS>;
     case GgmlType::IQ3_S: return iqx::Dot<GgmlType::IQ3_S>;
+    case GgmlType::IQ1_S: return iqx::Dot<GgmlType::IQ1_S>;
+    case GgmlType::IQ1_M: return iqx::Dot<GgmlType::IQ1_M>;
     default: break;
   }
 #endif
@@ -105,7 +107,7 @@ HWY_INLINE RowDotFn IqRowDot(GgmlType wtype) {
 HWY_INLINE bool FillIqTiles(GgmlType wtype, RowTileSet* out) {
   static constexpr RowTileSet k2xxs LP_IQX_TILES(GgmlType::IQ2_XXS), k2xs LP_IQX_TILES(GgmlType::IQ2_XS),
       k2s LP_IQX_TILES(GgmlType::IQ2_S), k3xxs LP_IQX_TILES(GgmlType::IQ3_XXS), k3s LP_IQX_TILES(GgmlType::IQ3_S),
-      k1s LP_IQ_TILES(GgmlType::IQ1_S), k1m LP_IQ_TILES(GgmlType::IQ1_M);
+      k1s LP_IQX_TILES(GgmlType::IQ1_S), k1m LP_IQX_TILES(GgmlType::IQ1_M);
   switch (wtype) {
     case GgmlType::IQ2_XXS: *out = k2xxs; return true;
     case GgmlType::IQ2_XS: *out = k2xs; return true;

@@ -1,11 +1,12 @@
 // Register-resident i-quant kernels for the 256-bit targets (AVX2, AVX3, AVX3_DL) of IQ2_XXS, IQ2_XS, IQ2_S,
-// IQ3_XXS and IQ3_S against q8_K activations. Unlike the unpack path (iq_unpack.h, kept for SSSE3/SSE4 and the
-// IQ1 types), nothing goes through memory: each group of 32 weights is decoded straight into
+// IQ3_XXS, IQ3_S, IQ1_S and IQ1_M against q8_K activations. Unlike the unpack path (iq_unpack.h, kept for
+// SSSE3/SSE4), nothing goes through memory: each group of 32 weights is decoded straight into
 //   * a vector of the 32 unsigned grid bytes (the grid entries fetched by index: a hardware gather on AVX-512
 //     targets, four 8-byte / eight 4-byte loads assembled into a vector on AVX2),
 //   * its 32 sign bits (ggml's 7 stored bits + parity for the XXS/XS types, stored bytes for the S types), which
 //     negate the matching q8 bytes (one masked subtract on AVX-512, a compare-built mask on AVX2),
 //   * its scale(s) as int16 lanes (one per 32, or one per 16 for IQ2_XS/IQ2_S),
+// (IQ1: the signed codes 8·grid ± 1 are built in the vector, then split into magnitudes and sign bits)
 // and summed as maddubs(grid, ±q8) · scale in int16 → int32 multiply-adds, like the K-quants. Decode runs the
 // groups of a row; the prefill tiles decode a group once and apply it to every token of the tile.
 // Same integer math as the unpack path (and ggml's vec_dot_iq*_q8_K), so results are bit-identical to it.
@@ -117,6 +118,25 @@ struct Group {
   __m256i scale;  // int16 multipliers of the 16 pair sums
 };
 
+// A group from signed codes (IQ1: 8·grid ± 1): magnitudes and the sign bits of the codes.
+HWY_INLINE Group SignedGroup(__m256i code, __m256i scale) {
+#if HWY_TARGET <= HWY_AVX3
+  const SignMask sign = _mm256_movepi8_mask(code);
+#else
+  const SignMask sign = _mm256_cmpgt_epi8(_mm256_setzero_si256(), code);
+#endif
+  return {_mm256_abs_epi8(code), sign, scale};
+}
+
+// IQ1 codes of four 8-byte grid entries (int8 lanes -1/0/+1): 8·grid + delta.
+HWY_INLINE __m256i Iq1Codes(__m128i idx, __m256i delta) {
+  __m256i g = Grid64(quant::kIq1sGrid, idx);
+  g = _mm256_add_epi8(g, g);
+  g = _mm256_add_epi8(g, g);
+  g = _mm256_add_epi8(g, g);
+  return _mm256_add_epi8(g, delta);
+}
+
 // Decoder of one super-block: d (with the type's constant factor) and group(j) for j = 0..7.
 template <GgmlType kType>
 struct Decoder;
@@ -201,6 +221,51 @@ struct Decoder<GgmlType::IQ3_S> {
         _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 8 * j))), hi);
     const int sc = (b.scales[j / 2] >> (4 * (j & 1))) & 0xf;
     return {Grid32(quant::kIq3sGrid, idx), MakeSigns(Load32(b.signs + 4 * j)), OneScale(2 * sc + 1)};
+  }
+};
+
+template <>
+struct Decoder<GgmlType::IQ1_S> {
+  using Block = quant::block_iq1_s;
+  const Block& b;
+  float d;
+  explicit Decoder(const Block& blk) : b(blk), d(0.125f * HalfToFloat(blk.d)) {}
+  HWY_INLINE Group group(int j) const {
+    const int qh = b.qh[j];
+    // index l = qs[4j+l] | bits 3l..3l+2 of qh as bits 8..10
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(qh << 8), _mm_setr_epi32(0, 3, 6, 9)),
+                                     _mm_set1_epi32(0x700));
+    const __m128i idx = _mm_or_si128(_mm_cvtepu8_epi32(Load4Bytes(b.qs + 4 * j)), hi);
+    const __m256i delta = _mm256_set1_epi8(qh & 0x8000 ? -1 : 1);
+    return SignedGroup(Iq1Codes(idx, delta), OneScale(2 * ((qh >> 12) & 7) + 1));
+  }
+};
+
+template <>
+struct Decoder<GgmlType::IQ1_M> {
+  using Block = quant::block_iq1_m;
+  const Block& b;
+  float d;
+  uint16_t sc[4];
+  explicit Decoder(const Block& blk) : b(blk) {
+    std::memcpy(sc, blk.scales, sizeof(sc));
+    const auto bits =
+        static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
+    d = 0.125f * HalfToFloat(bits);
+  }
+  HWY_INLINE Group group(int j) const {
+    // qh[2j], qh[2j+1]: per 8 values, 3 index bits (8..10) and the delta's sign (bit 3), low nibble first
+    const int h = b.qh[2 * j] | (b.qh[2 * j + 1] << 8);
+    const __m128i nib = _mm_srlv_epi32(_mm_set1_epi32(h), _mm_setr_epi32(0, 4, 8, 12));
+    const __m128i idx = _mm_or_si128(_mm_cvtepu8_epi32(Load4Bytes(b.qs + 4 * j)),
+                                     _mm_and_si128(_mm_slli_epi32(nib, 8), _mm_set1_epi32(0x700)));
+    // delta: -1 where the nibble's bit 3 is set, else +1, for each 8 bytes
+    const __m256i neg = _mm256_cvtepi32_epi64(_mm_cmpeq_epi32(_mm_and_si128(nib, _mm_set1_epi32(8)), _mm_set1_epi32(8)));
+    const __m256i delta = _mm256_or_si256(neg, _mm256_set1_epi8(1));
+    const int s = sc[j / 2] >> (6 * (j % 2));
+    const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(2 * ((s >> 3) & 7) + 1)),
+                                           _mm_set1_epi16(static_cast<int16_t>(2 * (s & 7) + 1)));
+    return SignedGroup(Iq1Codes(idx, delta), scale);
   }
 };
 
