@@ -86,6 +86,7 @@ BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q6_K, GgmlType::Q6_K)->Apply(prefill_shapes
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q5_K, GgmlType::Q5_K)->Apply(prefill_shapes);
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_BF16, GgmlType::BF16)->Apply(prefill_shapes);
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_F32, GgmlType::F32)->Apply(prefill_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q2_K, GgmlType::Q2_K)->Apply(prefill_shapes);
 
 // The i-quants (issue #15): an FFN-up-shaped matvec (decode), the cache-resident compute ceiling, and prefill.
 void iq_shapes(benchmark::internal::Benchmark* b) {
