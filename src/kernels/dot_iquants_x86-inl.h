@@ -293,6 +293,42 @@ float Dot(const void* w, const void* xq, int64_t n) {
 }
 
 // One weight row against T tokens: each group is decoded once and used for every token.
+#if HWY_TARGET == HWY_AVX3_DL
+// AVX-512 VNNI: two groups per 512-bit vector, so each token costs one load, one masked negate, one maddubs and
+// one vpdpwssd (scale multiply and accumulate) per 64 weights.
+template <GgmlType kType, int T>
+void Tile(const void* w, const TileArgs& a, int64_t cols, float* out, int64_t y_stride) {
+  using Block = typename Decoder<kType>::Block;
+  const auto* x = static_cast<const Block*>(w);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < cols / quant::QK_K; ++i) {
+    const Decoder<kType> dec(x[i]);
+    const quant::block_q8_K* yb[T];
+    __m512i sumi[T];
+    for (int t = 0; t < T; ++t) {
+      yb[t] = reinterpret_cast<const quant::block_q8_K*>(a.x + t * a.x_stride) + i;
+      sumi[t] = _mm512_setzero_si512();
+    }
+    for (int j = 0; j < 8; j += 2) {
+      const Group g0 = dec.group(j), g1 = dec.group(j + 1);
+      const __m512i grid = _mm512_inserti64x4(_mm512_castsi256_si512(g0.grid), g1.grid, 1);
+      const __m512i scale = _mm512_inserti64x4(_mm512_castsi256_si512(g0.scale), g1.scale, 1);
+      const __mmask64 sign = _cvtu64_mask64(_cvtmask32_u32(g0.sign) | (static_cast<uint64_t>(_cvtmask32_u32(g1.sign)) << 32));
+      for (int t = 0; t < T; ++t) {
+        const __m512i q8 = _mm512_loadu_si512(yb[t]->qs + 32 * j);
+        const __m512i ys = _mm512_mask_sub_epi8(q8, sign, _mm512_setzero_si512(), q8);
+        sumi[t] = _mm512_dpwssd_epi32(sumi[t], _mm512_maddubs_epi16(grid, ys), scale);
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi[t]), _mm512_extracti64x4_epi64(sumi[t], 1));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s8), _mm256_set1_ps(yb[t]->d * dec.d), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t * y_stride] = ReduceF(VF{acc[t]});
+}
+#else
 template <GgmlType kType, int T>
 void Tile(const void* w, const TileArgs& a, int64_t cols, float* out, int64_t y_stride) {
   using Block = typename Decoder<kType>::Block;
@@ -316,6 +352,7 @@ void Tile(const void* w, const TileArgs& a, int64_t cols, float* out, int64_t y_
   }
   for (int t = 0; t < T; ++t) out[t * y_stride] = ReduceF(VF{acc[t]});
 }
+#endif
 
 }  // namespace iqx
 
