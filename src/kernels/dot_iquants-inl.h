@@ -96,7 +96,12 @@ HWY_INLINE RowDotFn IqRowDot(GgmlType wtype) {
 #define LP_IQ_TILES(t) \
   {{nullptr, TileIQ<t, 1>, TileIQ<t, 2>, TileIQ<t, 3>, TileIQ<t, 4>, TileIQ<t, 5>, TileIQ<t, 6>, TileIQ<t, 7>, TileIQ<t, 8>}, \
    TileActivation::kQ8_K}
-#ifdef LP_KERNELS_IQ_X86
+#if defined(LP_KERNELS_IQ_X86) && HWY_TARGET == HWY_AVX3_DL
+#define LP_IQX_TILES(t)                                                                                          \
+  {{nullptr, iqx::TileDecoded<1>, iqx::TileDecoded<2>, iqx::TileDecoded<3>, iqx::TileDecoded<4>,                \
+    iqx::TileDecoded<5>, iqx::TileDecoded<6>, iqx::TileDecoded<7>, iqx::TileDecoded<8>},                        \
+   TileActivation::kQ8_K, {}, iqx::DecodeRows<t>, iqx::DecodedRowBytes}
+#elif defined(LP_KERNELS_IQ_X86)
 #define LP_IQX_TILES(t)                                                                                          \
   {{nullptr, iqx::Tile<t, 1>, iqx::Tile<t, 2>, iqx::Tile<t, 3>, iqx::Tile<t, 4>, iqx::Tile<t, 5>, iqx::Tile<t, 6>, \
     iqx::Tile<t, 7>, iqx::Tile<t, 8>},                                                                           \

@@ -8,7 +8,8 @@
 //   * its scale(s) as int16 lanes (one per 32, or one per 16 for IQ2_XS/IQ2_S),
 // (IQ1: the signed codes 8·grid ± 1 are built in the vector, then split into magnitudes and sign bits)
 // and summed as maddubs(grid, ±q8) · scale in int16 → int32 multiply-adds, like the K-quants. Decode runs the
-// groups of a row; the prefill tiles decode a group once and apply it to every token of the tile.
+// groups of a row; the prefill tiles decode a group once and apply it to every token of the tile (AVX3_DL: the
+// driver decodes a whole row block once, and the tiles of every token read the decoded rows).
 // Same integer math as the unpack path (and ggml's vec_dot_iq*_q8_K), so results are bit-identical to it.
 #if defined(LP_KERNELS_DOT_IQUANTS_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LP_KERNELS_DOT_IQUANTS_X86_INL_H_
@@ -17,6 +18,7 @@
 #define LP_KERNELS_DOT_IQUANTS_X86_INL_H_
 #endif
 
+#include <cstddef>
 #include <cstring>
 
 #include "kernels/simd_ops-inl.h"
@@ -292,43 +294,82 @@ float Dot(const void* w, const void* xq, int64_t n) {
   return ReduceF(VF{acc});
 }
 
-// One weight row against T tokens: each group is decoded once and used for every token.
 #if HWY_TARGET == HWY_AVX3_DL
-// AVX-512 VNNI: two groups per 512-bit vector, so each token costs one load, one masked negate, one maddubs and
-// one vpdpwssd (scale multiply and accumulate) per 64 weights.
-template <GgmlType kType, int T>
-void Tile(const void* w, const TileArgs& a, int64_t cols, float* out, int64_t y_stride) {
+// Prefill on AVX-512 VNNI: the driver decodes each row block once (RowTileSet::decode) into pairs of groups as
+// 512-bit vectors; each token then costs one load, one masked negate, one maddubs and one vpdpwssd (scale
+// multiply and accumulate) per 64 weights.
+// Decoded super-block (the prefill driver decodes a row block once, RowTileSet::decode): the four group pairs'
+// grid bytes, int16 scales and 64 sign bits, and d.
+struct DecodedBlock {
+  __m512i grid[4];
+  __m512i scale[4];
+  uint64_t sign[4];
+  float d;
+  float pad[7];
+};
+static_assert(sizeof(DecodedBlock) == 576);
+
+HWY_INLINE size_t DecodedRowBytes(int64_t cols) { return sizeof(DecodedBlock) * static_cast<size_t>(cols / quant::QK_K); }
+
+template <GgmlType kType>
+void DecodeRows(const void* w, size_t w_row_bytes, int64_t rows, int64_t cols, void* out) {
   using Block = typename Decoder<kType>::Block;
-  const auto* x = static_cast<const Block*>(w);
+  auto* o = static_cast<uint8_t*>(out);
+  const int64_t nb = cols / quant::QK_K;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto* x = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+    for (int64_t i = 0; i < nb; ++i) {
+      const Decoder<kType> dec(x[i]);
+      DecodedBlock db;
+      for (int k = 0; k < 4; ++k) {
+        const Group g0 = dec.group(2 * k), g1 = dec.group(2 * k + 1);
+        db.grid[k] = _mm512_inserti64x4(_mm512_castsi256_si512(g0.grid), g1.grid, 1);
+        db.scale[k] = _mm512_inserti64x4(_mm512_castsi256_si512(g0.scale), g1.scale, 1);
+        db.sign[k] = _cvtmask32_u32(g0.sign) | (static_cast<uint64_t>(_cvtmask32_u32(g1.sign)) << 32);
+      }
+      db.d = dec.d;
+      std::memcpy(o + (r * nb + i) * sizeof(DecodedBlock), &db, sizeof(DecodedBlock));
+    }
+  }
+}
+
+// One decoded row (DecodeRows) against T tokens.
+template <int T>
+void TileDecoded(const void* w, const TileArgs& a, int64_t cols, float* out, int64_t y_stride) {
+  const auto* base = static_cast<const uint8_t*>(w);
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < cols / quant::QK_K; ++i) {
-    const Decoder<kType> dec(x[i]);
+    const uint8_t* db = base + i * sizeof(DecodedBlock);
     const quant::block_q8_K* yb[T];
     __m512i sumi[T];
     for (int t = 0; t < T; ++t) {
       yb[t] = reinterpret_cast<const quant::block_q8_K*>(a.x + t * a.x_stride) + i;
       sumi[t] = _mm512_setzero_si512();
     }
-    for (int j = 0; j < 8; j += 2) {
-      const Group g0 = dec.group(j), g1 = dec.group(j + 1);
-      const __m512i grid = _mm512_inserti64x4(_mm512_castsi256_si512(g0.grid), g1.grid, 1);
-      const __m512i scale = _mm512_inserti64x4(_mm512_castsi256_si512(g0.scale), g1.scale, 1);
-      const __mmask64 sign = _cvtu64_mask64(_cvtmask32_u32(g0.sign) | (static_cast<uint64_t>(_cvtmask32_u32(g1.sign)) << 32));
+    for (int k = 0; k < 4; ++k) {
+      const __m512i grid = _mm512_loadu_si512(db + offsetof(DecodedBlock, grid) + 64 * k);
+      const __m512i scale = _mm512_loadu_si512(db + offsetof(DecodedBlock, scale) + 64 * k);
+      uint64_t bits;
+      std::memcpy(&bits, db + offsetof(DecodedBlock, sign) + 8 * k, 8);
+      const __mmask64 sign = _cvtu64_mask64(bits);
       for (int t = 0; t < T; ++t) {
-        const __m512i q8 = _mm512_loadu_si512(yb[t]->qs + 32 * j);
+        const __m512i q8 = _mm512_loadu_si512(yb[t]->qs + 64 * k);
         const __m512i ys = _mm512_mask_sub_epi8(q8, sign, _mm512_setzero_si512(), q8);
         sumi[t] = _mm512_dpwssd_epi32(sumi[t], _mm512_maddubs_epi16(grid, ys), scale);
       }
     }
+    float d;
+    std::memcpy(&d, db + offsetof(DecodedBlock, d), 4);
     for (int t = 0; t < T; ++t) {
       const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi[t]), _mm512_extracti64x4_epi64(sumi[t], 1));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s8), _mm256_set1_ps(yb[t]->d * dec.d), acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s8), _mm256_set1_ps(yb[t]->d * d), acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) out[t * y_stride] = ReduceF(VF{acc[t]});
 }
 #else
+// One weight row against T tokens: each group is decoded once and used for every token.
 template <GgmlType kType, int T>
 void Tile(const void* w, const TileArgs& a, int64_t cols, float* out, int64_t y_stride) {
   using Block = typename Decoder<kType>::Block;
