@@ -68,6 +68,7 @@ void matvec_shapes(benchmark::internal::Benchmark* b) {
 
 void prefill_shapes(benchmark::internal::Benchmark* b) {
   for (int threads : {1, 2}) b->Args({3072, 1024, 64, threads});
+  b->Args({3072, 1024, 512, 1});
   b->Args({1024, 3072, 512, 1});  // one pp512 FFN-down matmul (set LP_KERNELS_NO_TILES=1 for the 4-token path)
   b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
 }
@@ -91,6 +92,7 @@ BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q2_K, GgmlType::Q2_K)->Apply(prefill_shapes
 // The i-quants (issue #15): an FFN-up-shaped matvec (decode), the cache-resident compute ceiling, and prefill.
 void iq_shapes(benchmark::internal::Benchmark* b) {
   b->Args({3072, 1024, 1, 1})->Args({3072, 1024, 1, 2})->Args({256, 1024, 1, 1})->Args({3072, 1024, 64, 1});
+  b->Args({3072, 1024, 512, 1});  // one pp512 FFN-up matmul
   b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
 }
 BENCHMARK_CAPTURE(BM_Matmul, IQ2_XXS, GgmlType::IQ2_XXS)->Apply(iq_shapes);
