@@ -33,7 +33,11 @@ const std::vector<uint8_t>& weights(GgmlType type, int64_t rows, int64_t cols) {
   std::vector<uint8_t> w(rb * rows);
   // Quantize 256 distinct rows and tile them: same bytes/row as a real model, fast to build.
   std::vector<uint8_t> block(rb * 256);
-  lp::quant::quantize(type, f.data(), block.data(), 256, cols);
+  // The IQ1/IQ2 quantizers need an importance vector (as llama-quantize does): a smooth positive one.
+  std::vector<float> importance(static_cast<size_t>(cols));
+  for (size_t i = 0; i < importance.size(); ++i) importance[i] = 1.0f + static_cast<float>(i % 7) / 7.0f;
+  lp::quant::quantize(type, f.data(), block.data(), 256, cols,
+                      lp::quant::uses_importance(type) && lp::quant::requires_importance(type) ? importance.data() : nullptr);
   for (int64_t r = 0; r < rows; ++r) std::memcpy(w.data() + r * rb, block.data() + (r % 256) * rb, rb);
   cache.emplace_back(std::make_tuple(type, rows, cols), std::move(w));
   return cache.back().second;
@@ -65,6 +69,7 @@ void matvec_shapes(benchmark::internal::Benchmark* b) {
 
 void prefill_shapes(benchmark::internal::Benchmark* b) {
   for (int threads : {1, 2}) b->Args({3072, 1024, 64, threads});
+  b->Args({3072, 1024, 512, 1});
   b->Args({1024, 3072, 512, 1});  // one pp512 FFN-down matmul (set LP_KERNELS_NO_TILES=1 for the 4-token path)
   b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
 }
@@ -83,6 +88,21 @@ BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q6_K, GgmlType::Q6_K)->Apply(prefill_shapes
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q5_K, GgmlType::Q5_K)->Apply(prefill_shapes);
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_BF16, GgmlType::BF16)->Apply(prefill_shapes);
 BENCHMARK_CAPTURE(BM_Matmul, Prefill_F32, GgmlType::F32)->Apply(prefill_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, Prefill_Q2_K, GgmlType::Q2_K)->Apply(prefill_shapes);
+
+// The i-quants (issue #15): an FFN-up-shaped matvec (decode), the cache-resident compute ceiling, and prefill.
+void iq_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({3072, 1024, 1, 1})->Args({3072, 1024, 1, 2})->Args({256, 1024, 1, 1})->Args({3072, 1024, 64, 1});
+  b->Args({3072, 1024, 512, 1});  // one pp512 FFN-up matmul
+  b->ArgNames({"rows", "cols", "tokens", "threads"})->UseRealTime();
+}
+BENCHMARK_CAPTURE(BM_Matmul, IQ2_XXS, GgmlType::IQ2_XXS)->Apply(iq_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, IQ2_XS, GgmlType::IQ2_XS)->Apply(iq_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, IQ2_S, GgmlType::IQ2_S)->Apply(iq_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, IQ3_XXS, GgmlType::IQ3_XXS)->Apply(iq_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, IQ3_S, GgmlType::IQ3_S)->Apply(iq_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, IQ1_S, GgmlType::IQ1_S)->Apply(iq_shapes);
+BENCHMARK_CAPTURE(BM_Matmul, IQ1_M, GgmlType::IQ1_M)->Apply(iq_shapes);
 
 // MLX affine weights (mlx-lm layout) against the GGUF type of the same bits, same shapes: the FFN-up
 // matmul of Qwen3-0.6B for decode (1 token) and a 64-token prefill, 1 thread.

@@ -73,7 +73,7 @@ declare -A sources=(
   [llama-quantize]="tools/quantize/main.cpp tools/quantize/quantize.cpp"
   [llama-imatrix]="tools/imatrix/imatrix.cpp"
   [llama-tokenize]="tools/tokenize/tokenize.cpp"
-  [llama-bench]="tools/llama-bench/llama-bench.cpp")
+  [llama-bench]="tools/llama-bench/main.cpp tools/llama-bench/llama-bench.cpp")
 from_source=()
 linked=0
 for t in "${targets[@]}"; do

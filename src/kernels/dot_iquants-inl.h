@@ -11,6 +11,7 @@
 #define LP_KERNELS_DOT_IQUANTS_INL_H_
 #endif
 
+#include "kernels/dot_iquants_x86-inl.h"
 #include "kernels/iq_unpack.h"
 #include "kernels/simd_ops-inl.h"
 #include "kernels/tiles.h"
@@ -68,6 +69,18 @@ void TileIQ(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t y_
 }
 
 HWY_INLINE RowDotFn IqRowDot(GgmlType wtype) {
+#ifdef LP_KERNELS_IQ_X86
+  switch (wtype) {
+    case GgmlType::IQ2_XXS: return iqx::Dot<GgmlType::IQ2_XXS>;
+    case GgmlType::IQ2_XS: return iqx::Dot<GgmlType::IQ2_XS>;
+    case GgmlType::IQ2_S: return iqx::Dot<GgmlType::IQ2_S>;
+    case GgmlType::IQ3_XXS: return iqx::Dot<GgmlType::IQ3_XXS>;
+    case GgmlType::IQ3_S: return iqx::Dot<GgmlType::IQ3_S>;
+    case GgmlType::IQ1_S: return iqx::Dot<GgmlType::IQ1_S>;
+    case GgmlType::IQ1_M: return iqx::Dot<GgmlType::IQ1_M>;
+    default: break;
+  }
+#endif
   switch (wtype) {
     case GgmlType::IQ2_XXS: return DotIQ<GgmlType::IQ2_XXS>;
     case GgmlType::IQ2_XS: return DotIQ<GgmlType::IQ2_XS>;
@@ -83,10 +96,23 @@ HWY_INLINE RowDotFn IqRowDot(GgmlType wtype) {
 #define LP_IQ_TILES(t) \
   {{nullptr, TileIQ<t, 1>, TileIQ<t, 2>, TileIQ<t, 3>, TileIQ<t, 4>, TileIQ<t, 5>, TileIQ<t, 6>, TileIQ<t, 7>, TileIQ<t, 8>}, \
    TileActivation::kQ8_K}
+#if defined(LP_KERNELS_IQ_X86) && HWY_TARGET == HWY_AVX3_DL
+#define LP_IQX_TILES(t)                                                                                          \
+  {{nullptr, iqx::TileDecoded<1>, iqx::TileDecoded<2>, iqx::TileDecoded<3>, iqx::TileDecoded<4>,                \
+    iqx::TileDecoded<5>, iqx::TileDecoded<6>, iqx::TileDecoded<7>, iqx::TileDecoded<8>},                        \
+   TileActivation::kQ8_K, {}, iqx::DecodeRows<t>, iqx::DecodedRowBytes}
+#elif defined(LP_KERNELS_IQ_X86)
+#define LP_IQX_TILES(t)                                                                                          \
+  {{nullptr, iqx::Tile<t, 1>, iqx::Tile<t, 2>, iqx::Tile<t, 3>, iqx::Tile<t, 4>, iqx::Tile<t, 5>, iqx::Tile<t, 6>, \
+    iqx::Tile<t, 7>, iqx::Tile<t, 8>},                                                                           \
+   TileActivation::kQ8_K}
+#else
+#define LP_IQX_TILES(t) LP_IQ_TILES(t)
+#endif
 HWY_INLINE bool FillIqTiles(GgmlType wtype, RowTileSet* out) {
-  static constexpr RowTileSet k2xxs LP_IQ_TILES(GgmlType::IQ2_XXS), k2xs LP_IQ_TILES(GgmlType::IQ2_XS),
-      k2s LP_IQ_TILES(GgmlType::IQ2_S), k3xxs LP_IQ_TILES(GgmlType::IQ3_XXS), k3s LP_IQ_TILES(GgmlType::IQ3_S),
-      k1s LP_IQ_TILES(GgmlType::IQ1_S), k1m LP_IQ_TILES(GgmlType::IQ1_M);
+  static constexpr RowTileSet k2xxs LP_IQX_TILES(GgmlType::IQ2_XXS), k2xs LP_IQX_TILES(GgmlType::IQ2_XS),
+      k2s LP_IQX_TILES(GgmlType::IQ2_S), k3xxs LP_IQX_TILES(GgmlType::IQ3_XXS), k3s LP_IQX_TILES(GgmlType::IQ3_S),
+      k1s LP_IQX_TILES(GgmlType::IQ1_S), k1m LP_IQX_TILES(GgmlType::IQ1_M);
   switch (wtype) {
     case GgmlType::IQ2_XXS: *out = k2xxs; return true;
     case GgmlType::IQ2_XS: *out = k2xs; return true;
@@ -99,6 +125,7 @@ HWY_INLINE bool FillIqTiles(GgmlType wtype, RowTileSet* out) {
   }
 }
 #undef LP_IQ_TILES
+#undef LP_IQX_TILES
 
 #endif  // LP_KERNELS_X86_SIMD
 }  // namespace lp::kernels::HWY_NAMESPACE

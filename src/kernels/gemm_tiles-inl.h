@@ -263,6 +263,41 @@ void TileQ6_K(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t 
   for (int t = 0; t < T; ++t) y[t * y_stride] = ReduceF(acc[t]);
 }
 
+// Q2_K: 2-bit codes with a 4-bit scale and a 4-bit min per 16 elements (value d·sc·q − dmin·m); the mins go
+// through the activation's bsums. Chunk k (elements 64k..64k+63) is bit pairs 2·(2k%4) and 2·(2k%4)+2 of
+// qs[32·(k/2) ..]: the layout of ggml's dequantize_row_q2_K.
+template <int T>
+void TileQ2_K(const void* w, const TileArgs& a, int64_t cols, float* y, int64_t y_stride) {
+  const auto* x = static_cast<const quant::block_q2_K*>(w);
+  VF acc[T], accm[T];
+  for (int t = 0; t < T; ++t) acc[t] = accm[t] = hn::Zero(DF());
+  const DY8u d8;
+  const hn::Full128<uint8_t> d128;
+  const auto m3 = hn::Set(d8, 0x03);
+  for (int64_t i = 0; i < cols / quant::QK_K; ++i) {
+    const auto sc8 = hn::LoadU(d128, x[i].scales);
+    const VZ32 table = hn::PromoteTo(DZ32(), hn::And(sc8, hn::Set(d128, 0x0F)));
+    const auto mins16 = hn::BitCast(DY16(), hn::PromoteTo(hn::Full256<uint16_t>(), hn::ShiftRight<4>(sc8)));
+    VZ32 scv[4];
+    VZ8u q[4];
+    for (int n = 0; n < 2; ++n) {
+      const auto v = hn::LoadU(d8, x[i].qs + 32 * n);
+      q[2 * n] = Join(DZ8u(), hn::And(hn::ShiftRight<2>(v), m3), hn::And(v, m3));
+      q[2 * n + 1] = Join(DZ8u(), hn::ShiftRight<6>(v), hn::And(hn::ShiftRight<4>(v), m3));
+    }
+    for (int k = 0; k < 4; ++k) scv[k] = DupToInt16Pairs(SpreadScales<4>(table, k));
+    const float d = HalfToFloat(x[i].d), dmin = HalfToFloat(x[i].dmin);
+    for (int t = 0; t < T; ++t) {
+      const quant::block_q8_K& yb = TokenBlocks(a, t)[i];
+      VZ32 sumi = hn::Zero(DZ32());
+      for (int k = 0; k < 4; ++k) sumi = ScaledDotAccZ(sumi, q[k], hn::LoadU(DZ8i(), yb.qs + 64 * k), scv[k]);
+      const V32 mins = MaddI16(hn::LoadU(DY16(), yb.bsums), mins16);
+      acc[t] = hn::MulAdd(hn::ConvertTo(DF(), FoldHalves(sumi)), hn::Set(DF(), yb.d * d), acc[t]);
+      accm[t] = hn::MulAdd(hn::ConvertTo(DF(), mins), hn::Set(DF(), -yb.d * dmin), accm[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) y[t * y_stride] = ReduceF(hn::Add(acc[t], accm[t]));
+}
 
 #endif  // AVX3_DL
 
@@ -289,7 +324,9 @@ HWY_INLINE bool FillTiles(GgmlType wtype, RowTileSet* out) {
   static constexpr RowTileSet kQ4_K{LP_TILE_SET(TileQ4_K), TileActivation::kQ8_K};
   static constexpr RowTileSet kQ5_K{LP_TILE_SET(TileQ5_K), TileActivation::kQ8_K};
   static constexpr RowTileSet kQ6_K{LP_TILE_SET(TileQ6_K), TileActivation::kQ8_K};
+  static constexpr RowTileSet kQ2_K{LP_TILE_SET(TileQ2_K), TileActivation::kQ8_K};
   switch (wtype) {
+    case GgmlType::Q2_K: *out = kQ2_K; return true;
     case GgmlType::Q8_0: *out = kQ8_0; return true;
     case GgmlType::Q4_K: *out = kQ4_K; return true;
     case GgmlType::Q5_K: *out = kQ5_K; return true;

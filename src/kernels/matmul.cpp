@@ -117,6 +117,15 @@ void run_tiles(const RowTileSet& tiles, const uint8_t* W, size_t w_row_bytes, in
   const int64_t nblocks = (rows + kTileRows - 1) / kTileRows;
   auto block = [&](int64_t b) {
     const int64_t r0 = b * kTileRows, r1 = std::min(rows, r0 + kTileRows);
+    const uint8_t* Wb = W + r0 * w_row_bytes;  // row r at Wb + (r - r0) * row_bytes (decoded: a per-thread buffer)
+    size_t row_bytes = w_row_bytes;
+    if (tiles.decode != nullptr && !chunked) {
+      thread_local std::vector<uint8_t> decoded;
+      row_bytes = tiles.decoded_row_bytes(cols);
+      decoded.resize(row_bytes * static_cast<size_t>(r1 - r0));
+      tiles.decode(W + r0 * w_row_bytes, w_row_bytes, r1 - r0, cols, decoded.data());
+      Wb = decoded.data();
+    }
     for (int64_t c0 = 0; c0 < cols; c0 += chunk) {
       const int64_t nc = std::min(chunk, cols - c0);
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTileTokens) {
@@ -125,13 +134,13 @@ void run_tiles(const RowTileSet& tiles, const uint8_t* W, size_t w_row_bytes, in
         a.x += t0 * a.x_stride + c0 * static_cast<int64_t>(sizeof(float)) * (chunked ? 1 : 0);
         if (a.xs != nullptr) a.xs += t0 * a.xs_stride;
         a.accumulate = c0 > 0;
-        a.w_row_bytes = w_row_bytes;
+        a.w_row_bytes = row_bytes;
         const RowTileFn fn = tiles.by_tokens[T], pair = tiles.pairs_by_tokens[T];
-        const uint8_t* wc = W + c0 * static_cast<int64_t>(w_elem_bytes);
+        const uint8_t* wc = Wb + c0 * static_cast<int64_t>(w_elem_bytes);
         int64_t r = r0;
         if (pair != nullptr)
-          for (; r + 2 <= r1; r += 2) pair(wc + r * w_row_bytes, a, nc, y + t0 * y_stride + r, y_stride);
-        for (; r < r1; ++r) fn(wc + r * w_row_bytes, a, nc, y + t0 * y_stride + r, y_stride);
+          for (; r + 2 <= r1; r += 2) pair(wc + (r - r0) * row_bytes, a, nc, y + t0 * y_stride + r, y_stride);
+        for (; r < r1; ++r) fn(wc + (r - r0) * row_bytes, a, nc, y + t0 * y_stride + r, y_stride);
       }
     }
   };

@@ -33,6 +33,12 @@ struct RowTileSet {
   TileActivation activation = TileActivation::kQ8_K;
   // Optional: two consecutive weight rows against T tokens (outputs y[t * y_stride + 0/1]).
   RowTileFn pairs_by_tokens[kMaxTileTokens + 1] = {};
+  // Optional (the i-quants): the driver decodes each row block once, decode(w, w_row_bytes, rows, cols, out)
+  // writing `rows` rows of decoded_row_bytes(cols) bytes to a per-thread buffer, and by_tokens then reads those
+  // decoded rows instead of the weights (grid lookups and sign bits cost more than the multiply-adds, so they
+  // are not repeated for every tile of tokens).
+  void (*decode)(const void* w, size_t w_row_bytes, int64_t rows, int64_t cols, void* out) = nullptr;
+  size_t (*decoded_row_bytes)(int64_t cols) = nullptr;
 };
 
 // MLX affine rows (w = scale·q + bias per group; q unsigned `bits`-bit codes, 32 codes = 4·bits bytes)

@@ -18,7 +18,7 @@
 namespace lp::kernels {
 namespace {
 
-constexpr GgmlType kTiledTypes[] = {GgmlType::Q8_0,    GgmlType::Q4_K,  GgmlType::Q5_K,  GgmlType::Q6_K,
+constexpr GgmlType kTiledTypes[] = {GgmlType::Q8_0,    GgmlType::Q4_K,  GgmlType::Q5_K,  GgmlType::Q6_K,  GgmlType::Q2_K,
                                     GgmlType::F32,     GgmlType::F16,   GgmlType::BF16,  GgmlType::IQ2_XXS,
                                     GgmlType::IQ2_XS,  GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S,
                                     GgmlType::IQ1_S,   GgmlType::IQ1_M};
