@@ -5,7 +5,8 @@
 #   bench/quality_vs_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
 #   env: WORK (scratch, default /tmp/lp-quality-bench), MAX_TOKENS (0 = all 138 chunks), PRESETS (default
 #        "q3_k_m q4_k_m q5_k_m"; the i-quant mixes work too: "iq2_xs iq3_xxs iq3_m"), LLAMA_QUANTIZE (cross-check one point with llama.cpp's own quantizer),
-#        THREADS, SENS_CHUNKS (sensitivity chunks, default 4), UNIFORM=0 skips the uniform Q4_K row
+#        THREADS, SENS_CHUNKS (sensitivity chunks, default 4), UNIFORM=0 skips the uniform Q4_K row,
+#        MLX (MLX precisions to add as rows, e.g. "2bit 3bit")
 #
 # For each preset P (the budget anchor): (2) P without imatrix, (3) P with the imatrix, (4) auto at exactly
 # P's tensor bytes with the same imatrix plus measured sensitivity; (1) uniform Q4_K once. The imatrix and
@@ -19,7 +20,7 @@ FIX=$(dirname "$MODEL")
 HELDOUT=$FIX/heldout.txt
 WORK=${WORK:-/tmp/lp-quality-bench}/$(basename "$MODEL")
 MAX_TOKENS=${MAX_TOKENS:-0}
-PRESETS=${PRESETS:-"q3_k_m q4_k_m q5_k_m"}
+PRESETS=${PRESETS-"q3_k_m q4_k_m q5_k_m"}
 THREADS=${THREADS:-0}
 SENS_CHUNKS=${SENS_CHUNKS:-4}
 LLAMA_QUANTIZE=${LLAMA_QUANTIZE:-/tmp/llcpp/build/bin/llama-quantize}
@@ -38,8 +39,10 @@ validate() {  # name gguf
   local out="$WORK/json/$(echo "$1" | tr -c 'A-Za-z0-9_\n' '-').json"
   mkdir -p "$WORK/json"
   "$Q" validate --original "$MODEL" --quantized "$2" --corpus "$HELDOUT" --ctx 256 --chunks "$((MAX_TOKENS / 256))" \
-    --metrics perplexity,kld --json "${T[@]}" > "$out" 2>/dev/null
-  jq -r --arg n "$1" --arg s "$(stat -c %s "$2")" \
+    --metrics perplexity,kld --json "${T[@]}" > "$out" 2>/dev/null || [ $? = 2 ]  # 2: validate's quality gate failed (a row all the same)
+  local bytes
+  if [ -d "$2" ]; then bytes=$(find "$2" -name '*.safetensors' -exec cat {} + | wc -c); else bytes=$(stat -c %s "$2"); fi  # MLX: its weights
+  jq -r --arg n "$1" --arg s "$bytes" \
     '.formats[0] as $f | [$n, $s, $f.bpw, $f.perplexity, $f.kld_mean, $f.same_top1, .corpus.chunks] | map(tostring) | @tsv' "$out" >> "$ROWS"
   tail -1 "$ROWS"
 }
@@ -62,6 +65,14 @@ for P in $PRESETS; do
   BYTES=$(stat -c %s "$WORK/$P-mix-im"/gguf/*.gguf)
   validate "auto @ $P size + imatrix + sensitivity" "$(convert "$WORK/$P-auto" --precision auto --target-size "$BYTES" \
     --imatrix "$WORK/imatrix.gguf" --calibration "$WORK/calib" --sensitivity-chunks "$SENS_CHUNKS")"
+done
+
+# MLX affine artifacts (mlx-lm's layout; no imatrix, as mlx-lm's own quantization) in the same table: MLX="2bit 3bit".
+# Their size is the weights' safetensors bytes.
+for P in ${MLX:-}; do
+  rm -rf "$WORK/mlx-$P"
+  "$Q" convert "$MODEL" --output "$WORK/mlx-$P" -q "${T[@]}" --formats mlx --precision "$P" >/dev/null
+  validate "MLX $P ($(basename "$(ls -d "$WORK/mlx-$P"/mlx/*/ | head -1)")), group 64" "$WORK/mlx-$P"
 done
 
 # Cross-check: llama.cpp's own quantizer on an F32 GGUF we write (size and KLD should match our Q4_K_M mix).
