@@ -29,10 +29,11 @@ int run(const ConfigOptions& o) {
     const int threads = o.threads > 0 ? o.threads : m.cpu.compute_cores(m.cgroup_cpus);
     m.bandwidth_gbs = lp::hw::probe_bandwidth(threads);
     // Our kernel's decode rate for each weight type the model stores its matrices in.
-    // The probe matrix is as large as the model's matrices of that type (8-512 MiB), so what the caches hold of it is
-    // what they hold of the model (a 30 MB model decodes from the last-level cache, a 4 GB one from memory).
-    for (const auto& [type, bytes] : f.active_bytes_by_type)
-      m.matvec_gbs[type] = lp::hw::probe_matvec(type, threads, std::clamp<uint64_t>(bytes, 8ull << 20, 512ull << 20));
+    // Our decode kernel on each matrix shape of the model, over as many bytes as the model reads per token (at least
+    // 8, at most 512 MiB): a token streams all of them, so what the caches keep of a shape is what they keep of the
+    // whole model, not of that shape alone.
+    const uint64_t span = std::clamp<uint64_t>(f.active_weight_bytes, 8ull << 20, 512ull << 20);
+    for (const auto& [shape, bytes] : f.active_bytes_by_shape) m.matvec_gbs[shape] = lp::hw::probe_matvec(shape, threads, span, 0.1);
   }
   // One sequence unless --parallel says how many slots `serve` will run (the profile's count is a note).
   lp::hw::Request req;
@@ -79,7 +80,7 @@ int run(const ConfigOptions& o) {
               r.bandwidth_measured ? "measured" : "assumed by the profile; --probe measures it", r.expected_prefill_tps);
   if (!m.matvec_gbs.empty()) {
     std::string rates;
-    for (const auto& [type, gbs] : m.matvec_gbs) rates += fmt::format("{}{} {:.1f} GB/s", rates.empty() ? "" : ", ", lp::ggml_type_name(type), gbs);
+    for (const auto& [shape, gbs] : m.matvec_gbs) rates += fmt::format("{}{} {:.1f} GB/s", rates.empty() ? "" : ", ", lp::hw::to_string(shape), gbs);
     std::printf("probe    matvec (one token, %d threads): %s\n", r.threads, rates.c_str());
   }
   for (const auto& n : r.notes) std::printf("note     %s\n", n.c_str());

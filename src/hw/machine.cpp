@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -423,26 +424,33 @@ double probe_bandwidth(int threads, uint64_t bytes, double seconds) {
   return best;
 }
 
-double probe_matvec(GgmlType type, int threads, uint64_t bytes, double seconds) {
+std::string to_string(const MatrixShape& s) { return fmt::format("{} {}x{}", ggml_type_name(s.type), s.rows, s.cols); }
+
+double probe_matvec(const MatrixShape& shape, int threads, uint64_t bytes, double seconds) {
+  const GgmlType type = shape.type;
   if (!kernels::matmul_supported(type) || !quant::can_quantize(type))
     fail("probe_matvec: weight type {} is not one our kernels run", ggml_type_name(type));
+  if (shape.rows <= 0 || shape.cols <= 0 || shape.cols % ggml_traits(type).block_size != 0)
+    fail("probe_matvec: shape {} is not a matrix of whole {} blocks", to_string(shape), ggml_type_name(type));
   threads = std::max(1, threads);
-  constexpr int64_t cols = 4096;  // a multiple of every block size; a typical hidden width
-  const uint64_t row_bytes = ggml_row_bytes(type, cols);
-  const int64_t rows = std::max<int64_t>(threads * 64, static_cast<int64_t>(bytes / row_bytes));
+  const int64_t cols = shape.cols;
+  const uint64_t row_bytes = ggml_row_bytes(type, cols), matrix_bytes = row_bytes * static_cast<uint64_t>(shape.rows);
+  const uint64_t matrices = std::max<uint64_t>(1, bytes / matrix_bytes);
   SplitMix64 rng(1234);
-  std::vector<float> row(cols), x(cols), y(static_cast<size_t>(rows));
+  std::vector<float> row(static_cast<size_t>(cols)), x(static_cast<size_t>(cols)), y(static_cast<size_t>(shape.rows));
   for (auto& v : row) v = static_cast<float>(rng.uniform() * 2 - 1);
   for (auto& v : x) v = static_cast<float>(rng.uniform() * 2 - 1);
   std::vector<uint8_t> one(row_bytes);
   quant::quantize(type, row.data(), one.data(), 1, cols);
-  std::vector<uint8_t> w(row_bytes * static_cast<uint64_t>(rows));
+  const int64_t rows_total = static_cast<int64_t>(matrices) * shape.rows;
+  std::vector<uint8_t> w(row_bytes * static_cast<uint64_t>(rows_total));
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(w.data() + r * row_bytes, one.data(), row_bytes);  // first touch
+  for (int64_t r = 0; r < rows_total; ++r) std::memcpy(w.data() + r * row_bytes, one.data(), row_bytes);  // first touch
   double best = 0, elapsed = 0;
   for (int rep = 0; rep < 3 || elapsed < seconds; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
-    kernels::matmul(type, w.data(), rows, cols, x.data(), 1, y.data(), threads);
+    for (uint64_t i = 0; i < matrices; ++i)
+      kernels::matmul(type, w.data() + i * matrix_bytes, shape.rows, cols, x.data(), 1, y.data(), threads);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     elapsed += s;
     best = std::max(best, static_cast<double>(w.size()) / s / 1e9);
@@ -475,7 +483,7 @@ nlohmann::json to_json(const Machine& m) {
   j["bandwidth_gbs"] = m.bandwidth_gbs ? nlohmann::json(*m.bandwidth_gbs) : nlohmann::json(nullptr);
   if (!m.matvec_gbs.empty()) {
     nlohmann::json mv = nlohmann::json::object();
-    for (const auto& [type, gbs] : m.matvec_gbs) mv[ggml_type_name(type)] = gbs;
+    for (const auto& [shape, gbs] : m.matvec_gbs) mv[to_string(shape)] = gbs;
     j["matvec_gbs"] = mv;
   }
   return j;

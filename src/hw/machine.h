@@ -60,6 +60,14 @@ struct Gpu {
   std::string source;        // which file or API said so
 };
 
+// One kind of weight matrix of a model: its storage type and shape (rows = outputs, cols = inputs).
+struct MatrixShape {
+  GgmlType type = GgmlType::F32;
+  int64_t rows = 0, cols = 0;
+  auto operator<=>(const MatrixShape&) const = default;
+};
+std::string to_string(const MatrixShape& s);  // "q4_K 2048x1024"
+
 struct Machine {
   std::string root;          // where it was read from ("/" live)
   Cpu cpu;
@@ -68,9 +76,10 @@ struct Machine {
   std::string board;         // device-tree model ("NVIDIA Jetson AGX Orin Developer Kit"), "" on PCs
   double cgroup_cpus = 0;    // CPU quota in cores (cpu.max / cfs_quota), 0: none
   std::optional<double> bandwidth_gbs;  // measured (probe_bandwidth), never guessed
-  // Measured decode throughput of our own matrix-vector kernel per weight type, in GB/s of weights read
-  // (probe_matvec): what a quantized matmul really streams once dequantization and the dot products cost their share.
-  std::map<GgmlType, double> matvec_gbs;
+  // Measured decode throughput of our own matrix-vector kernel per weight shape (type, rows, cols), in GB/s of
+  // weights read (probe_matvec): what a quantized matmul really streams once dequantization, the dot products, the
+  // activation's quantization and the threads' fork/join cost their share.
+  std::map<MatrixShape, double> matvec_gbs;
 };
 
 // Reads the machine under `root`. Missing files leave their fields at defaults; never throws for a missing file.
@@ -81,10 +90,11 @@ Machine detect(const std::filesystem::path& root = "/");
 // cache), best of at least 3 passes and about `seconds`. Decode speed is bound by this number.
 double probe_bandwidth(int threads, uint64_t bytes = 256ull << 20, double seconds = 0.5);
 
-// Decode throughput of kernels::matmul (one token) for weights of `type`: `threads` threads over a matrix of `bytes`
-// (default 256 MiB, beyond the last-level cache, filled with one quantized random row repeated), best of at least 3
-// passes and about `seconds`; GB/s of weight bytes. Throws lp::Error for a type the kernels do not run.
-double probe_matvec(GgmlType type, int threads, uint64_t bytes = 256ull << 20, double seconds = 0.3);
+// Decode throughput of kernels::matmul (one token) for matrices of `shape`: one call per matrix, `threads` threads,
+// over consecutive matrices filling `bytes` (one quantized random row repeated; as much as the model holds of that
+// shape, so what the caches keep of it is what they keep of the model), best of at least 3 passes and about
+// `seconds`; GB/s of weight bytes. Throws lp::Error for a type the kernels do not run.
+double probe_matvec(const MatrixShape& shape, int threads, uint64_t bytes = 256ull << 20, double seconds = 0.3);
 
 nlohmann::json to_json(const Machine& m);
 

@@ -121,7 +121,7 @@ ModelFacts model_facts(const std::string& model) {
     if (t.n_dims >= 2) f.active_params += static_cast<uint64_t>(double(elements) * share);
     const auto active = static_cast<uint64_t>(double(t.nbytes) * share);
     if (t.n_dims >= 2 && !t.mlx && kernels::matmul_supported(t.type))
-      f.active_bytes_by_type[t.type] += active;
+      f.active_bytes_by_shape[{t.type, t.ne[1], t.ne[0]}] += active;  // 3-D experts: one expert's matrix
     else
       f.active_other_bytes += active;
   }
@@ -225,12 +225,13 @@ Recommendation recommend(const Machine& m, const ModelFacts& f, const Request& r
   r.decode_depth = std::clamp(req.depth >= 0 ? req.depth : r.ctx / 2, 0, r.ctx);
   const double kv_read = double(r.memory.kv_cache) / r.parallel * r.decode_depth / std::max(1, r.ctx);
   double weight_seconds = 0;  // per token
-  bool probed = !f.active_bytes_by_type.empty() && r.bandwidth_measured;
-  for (const auto& [type, bytes] : f.active_bytes_by_type) probed = probed && m.matvec_gbs.count(type) > 0;
+  bool probed = !f.active_bytes_by_shape.empty() && r.bandwidth_measured;
+  for (const auto& [shape, bytes] : f.active_bytes_by_shape) probed = probed && m.matvec_gbs.count(shape) > 0;
   if (probed) {
-    // Measured: each type's bytes at the rate our kernel streams that type on this machine (dequantization and
-    // dot products included), the rest (norms, MLX matrices) and the KV rows at the measured read bandwidth.
-    for (const auto& [type, bytes] : f.active_bytes_by_type) weight_seconds += double(bytes) / (m.matvec_gbs.at(type) * 1e9);
+    // Measured: each matrix shape's bytes at the rate our kernel decodes that shape on this machine (dequantization,
+    // dot products, activation quantization and thread fork/join included), the rest (norms, MLX matrices) and the
+    // KV rows at the measured read bandwidth.
+    for (const auto& [shape, bytes] : f.active_bytes_by_shape) weight_seconds += double(bytes) / (m.matvec_gbs.at(shape) * 1e9);
     weight_seconds += double(f.active_other_bytes) / (r.bandwidth_gbs * 1e9);
     r.decode_model = "matvec probe";
   } else {

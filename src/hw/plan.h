@@ -36,9 +36,9 @@ struct ModelFacts {
   int n_expert = 0, n_expert_used = 0, n_ff_expert = 0;
   int64_t n_ctx_train = 0;
   uint64_t active_params = 0;        // multiply-adds per token (2x for FLOPs)
-  // active_weight_bytes of the matrices by storage type (what probe_matvec measures per type); matrices the type
-  // probe cannot stand for (MLX affine) and 1-D tensors are in active_other_bytes.
-  std::map<GgmlType, uint64_t> active_bytes_by_type;
+  // active_weight_bytes of the matrices by type and shape (what probe_matvec replays); matrices the kernels' probe
+  // cannot stand for (MLX affine) and 1-D tensors are in active_other_bytes.
+  std::map<MatrixShape, uint64_t> active_bytes_by_shape;
   uint64_t active_other_bytes = 0;
 };
 // `model` as Runtime::open takes it (GGUF, manifest folder, HF or MLX folder). Throws lp::Error naming the path.

@@ -199,11 +199,12 @@ TEST(HwPlan, ThreadsAndSpeedModel) {
   EXPECT_NEAR(1.0 / recommend(hybrid, qwen3_06b(), empty).expected_decode_tps, w / (60e9 * 0.75), 1e-12);
   // Measured kernel rates per weight type replace the efficiency guess (only when every type was probed).
   ModelFacts mixed = qwen3_06b();
-  mixed.active_bytes_by_type = {{GgmlType::Q4_K, 300'000'000}, {GgmlType::Q6_K, 100'000'000}};
+  const MatrixShape q4{GgmlType::Q4_K, 3072, 1024}, q6{GgmlType::Q6_K, 1024, 3072};
+  mixed.active_bytes_by_shape = {{q4, 300'000'000}, {q6, 100'000'000}};
   mixed.active_other_bytes = mixed.active_weight_bytes - 400'000'000;
-  measured.matvec_gbs = {{GgmlType::Q4_K, 12.0}};
+  measured.matvec_gbs = {{q4, 12.0}};
   EXPECT_EQ(recommend(measured, mixed, empty).decode_model, "bandwidth x efficiency") << "Q6_K was not probed";
-  measured.matvec_gbs[GgmlType::Q6_K] = 10.0;
+  measured.matvec_gbs[q6] = 10.0;
   const Recommendation p = recommend(measured, mixed, empty);
   EXPECT_EQ(p.decode_model, "matvec probe");
   EXPECT_NEAR(1.0 / p.expected_decode_tps, 300e6 / 12e9 + 100e6 / 10e9 + double(mixed.active_other_bytes) / 30e9, 1e-12);
@@ -225,11 +226,13 @@ TEST(HwPlan, GpuLayersForLlamaCpp) {
 TEST(HwProbe, MatvecRateIsMeasuredPerType) {
   // A small matrix (in cache) keeps the test fast; the rate is GB/s of weight bytes, positive and finite.
   for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16}) {
-    const double gbs = probe_matvec(t, 1, 1 << 20, 0.01);
+    const double gbs = probe_matvec({t, 64, 512}, 1, 1 << 20, 0.01);
     EXPECT_GT(gbs, 0.0) << ggml_type_name(t);
     EXPECT_TRUE(std::isfinite(gbs)) << ggml_type_name(t);
   }
-  EXPECT_THROW(probe_matvec(GgmlType::I32, 1, 1 << 20, 0.01), Error);
+  EXPECT_EQ(to_string(MatrixShape{GgmlType::Q4_K, 2048, 1024}), "q4_K 2048x1024");
+  EXPECT_THROW(probe_matvec({GgmlType::I32, 64, 512}, 1, 1 << 20, 0.01), Error);
+  EXPECT_THROW(probe_matvec({GgmlType::Q4_K, 64, 100}, 1, 1 << 20, 0.01), Error) << "100 is not whole 256-blocks";
 }
 
 }  // namespace
