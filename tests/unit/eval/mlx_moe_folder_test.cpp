@@ -132,7 +132,11 @@ void check_mlx_moe_folder(const fs::path& hf_dir, const std::string& what) {
   std::printf("[ info ] %s: 8-bit MLX vs HF folder: same top-1 %d/%zu, max |dlogp(top)| %.3g\n", what.c_str(), same, toks.size(),
               max_dlogp);
   EXPECT_GE(same, static_cast<int>(toks.size() * 9 / 10)) << what;
-  EXPECT_LT(max_dlogp, 0.25) << what;
+  // 0.4: the 8-bit weight step plus the int8 rounding of the activations (per 32, as GGUF's Q8_0 path) that the MLX
+  // kernels apply (docs/KERNELS.md, "MLX affine"); measured 0.255 on the gpt-oss fixture (AVX3_DL), just over the
+  // float path's old bound of 0.25. A misplaced expert, gate/up swap or transposed row moves the top token's log-prob
+  // by whole units.
+  EXPECT_LT(max_dlogp, 0.4) << what;
 }
 
 TEST(MlxMoeFolder, Qwen3MoeFixture) {
