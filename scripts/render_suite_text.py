@@ -8,8 +8,10 @@ Each item is written in the shapes the evaluator reads it back in:
 - generate: the ChatML turn of the fixtures' template (<|im_start|>user ... <|im_end|> <|im_start|>assistant)
   with the question (multiple choice: followed by lettered choices "A. ...") and the gold reply:
   the letter for multiple choice, the answer string / number for generate items;
-- tool_call: the same turn, the reply being the generic tool-call JSON of src/text/tool_calls.h
-  ({"tool_calls": [{"name": N, "arguments": {...}}]}) that templates without tool support answer with.
+- tool_call: the same turn as evaluate renders it for a template without tool support (src/serve/chat_prompt.cpp):
+  the system message is the item's `system`, a blank line, and text::generic_tool_prompt's tool list (the
+  tools as JSON with sorted keys and 2-space indentation, as nlohmann's dump(2) writes them); the reply is the
+  generic tool-call JSON ({"tool_calls": [{"name": N, "arguments": {...}}]}).
 Usage: render_suite_text.py SUITE.jsonl > OUT.txt
 """
 import json, sys
@@ -35,7 +37,19 @@ def render(item):
     if t == "generate":
         return chat(item.get("system"), q, str(a) if not isinstance(a, float) else repr(a))
     call = {"tool_calls": [{"name": a["name"], "arguments": a["arguments"]}]}
-    return chat(item.get("system"), q, json.dumps(call, ensure_ascii=False))
+    return chat(tool_system(item), q, json.dumps(call, ensure_ascii=False))
+
+
+def tool_system(item):
+    """The system message evaluate sends for a tool_call item under a template without tool support
+    (src/serve/chat_prompt.cpp generic_messages + src/text/tool_calls.cpp generic_tool_prompt, tool_choice auto)."""
+    tools = [t if "type" in t or "name" not in t else {"type": "function", "function": t} for t in item["tools"]]
+    prompt = ("You can call these tools (JSON schemas of their parameters):\n" +
+              json.dumps(tools, indent=2, sort_keys=True, ensure_ascii=False) +
+              "\n\nTo call tools, reply with only this JSON and nothing else:\n"
+              '{"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}]}\n'
+              "Otherwise answer the user normally.")
+    return (item["system"] + "\n\n" if item.get("system") else "") + prompt
 
 
 def main():
