@@ -107,7 +107,8 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
     r.ne = std::move(ne);
     r.sources = std::move(sources);
     r.transform = tr;
-    r.force_f32 = t.is_bias || role_is_norm(t.role) || t.role == Role::AttnSinks || t.role == Role::Router;
+    r.force_f32 = t.is_bias || role_is_norm(t.role) || t.role == Role::AttnSinks || t.role == Role::Router ||
+                  t.role == Role::SharedExpertRouter;  // llama.cpp's converter keeps ffn_gate_inp_shexp F32
     return r;
   };
 

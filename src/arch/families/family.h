@@ -102,6 +102,7 @@ struct FamilyDesc {
   // ---- GGUF (keys and tensors beyond the common ones)
   bool gguf_vocab_and_rope_dims = false;        // {arch}.vocab_size and rope.dimension_count (llama)
   bool gguf_expert_ff = false;                  // {arch}.expert_feed_forward_length
+  bool gguf_shared_expert_ff = false;           // {arch}.expert_shared_feed_forward_length (qwen35moe)
   bool gguf_final_softcap = false;              // {arch}.final_logit_softcapping when set
   GgufSwaKeys gguf_swa = GgufSwaKeys::None;
   const char* gguf_ffn_norm = "ffn_norm";       // gpt-oss: its pre-FFN norm is llama.cpp's post_attention_norm
@@ -124,5 +125,6 @@ const FamilyDesc& mixtral_family();
 const FamilyDesc& gpt_oss_family();
 const FamilyDesc& gemma3_family();
 const FamilyDesc& qwen35_family();
+const FamilyDesc& qwen35moe_family();
 
 }  // namespace lp::arch::detail
