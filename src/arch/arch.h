@@ -260,6 +260,8 @@ enum class Transform {
   StackExperts,           // sources[e] = expert e's [out, in] matrix -> [n_expert, out, in]
   SplitGateUpEven,        // gpt-oss gate_up (blocks, scales or bias): take rows 0,2,4,... (gate)
   SplitGateUpOdd,         // gpt-oss gate_up: rows 1,3,5,... (up)
+  SplitGateUpLower,       // transformers-5 fused experts gate_up [E, 2F, D] (qwen35moe): rows [0, F) of each expert (gate)
+  SplitGateUpUpper,       // rows [F, 2F) of each expert (up)
   Mxfp4Repack,            // sources = {blocks, scales}: HF nibble order -> ggml block_mxfp4 {e8m0, qs[16]}
   SplitGateUpEvenMxfp4,   // both of the above: gate rows, repacked to block_mxfp4
   SplitGateUpOddMxfp4,    // up rows, repacked to block_mxfp4

@@ -80,6 +80,8 @@ std::vector<TensorDesc> classify(const HParams& hp_in, const std::vector<TensorI
 
   detail::LayoutOptions opt;
   opt.mxfp4_experts = has_blocks;
+  for (const auto& [name, info] : present)
+    if (ends_with(name, ".mlp.experts.gate_up_proj") || ends_with(name, ".mlp.experts.down_proj")) opt.fused_experts = true;
   opt.lm_head = true;
   std::vector<TensorDesc> layout = detail::checkpoint_layout(hp, opt);
   std::set<std::string_view> known;

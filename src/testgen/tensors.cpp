@@ -67,13 +67,11 @@ struct Planner {
       weight(l + "mlp.down_proj.weight", {H, F});
       return;
     }
+    // Routed experts fused as transformers 5 saves them (the released Qwen 3.5 MoE checkpoints): gate_up_proj
+    // [E, 2F, H] (each expert's gate rows, then its up rows) and down_proj [E, H, F], no ".weight" suffix.
     weight(l + "mlp.gate.weight", {s.experts, H});
-    for (int64_t j = 0; j < s.experts; ++j) {
-      const std::string e = fmt::format("{}mlp.experts.{}.", l, j);
-      weight(e + "gate_proj.weight", {F, H});
-      weight(e + "up_proj.weight", {F, H});
-      weight(e + "down_proj.weight", {H, F});
-    }
+    weight(l + "mlp.experts.gate_up_proj", {s.experts, 2 * F, H});
+    weight(l + "mlp.experts.down_proj", {s.experts, H, F});
     weight(l + "mlp.shared_expert.gate_proj.weight", {F, H});
     weight(l + "mlp.shared_expert.up_proj.weight", {F, H});
     weight(l + "mlp.shared_expert.down_proj.weight", {H, F});

@@ -85,6 +85,8 @@ struct FamilyDesc {
   // ---- HF checkpoint layout (arch/layout.cpp) and mlx-lm (arch/mlx_names.cpp)
   bool sandwich_norms = false;                  // post-attention, pre- and post-FFN norms (gemma3)
   bool hf_stacked_experts = false;              // experts stored stacked (gate_up interleaved) in the checkpoint (gpt-oss)
+  bool hf_fused_expert_halves = false;          // stacked experts as transformers 5 fuses them: gate_up [E, 2F, D] = [gate; up]
+                                                // per expert, down [E, D, F] (qwen35moe; also per-expert tensors)
   // The routed-expert tensors of one MoE layer (`lp`: "model.layers.N."), as transformers names them.
   void (*hf_moe_layout)(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions& opt) = nullptr;
   std::string_view mlx_moe_block = "mlp";       // mlx-lm's module holding switch_mlp (mixtral: block_sparse_moe)

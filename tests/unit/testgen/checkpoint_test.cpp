@@ -44,7 +44,7 @@ std::vector<std::string> required_names(const std::string& family) {
     if (family == "qwen35") {
       n.push_back("model.layers.0.mlp.down_proj.weight");
     } else {
-      for (const char* m : {"mlp.gate.weight", "mlp.experts.0.gate_proj.weight", "mlp.experts.7.down_proj.weight",
+      for (const char* m : {"mlp.gate.weight", "mlp.experts.gate_up_proj", "mlp.experts.down_proj",
                             "mlp.shared_expert.gate_proj.weight", "mlp.shared_expert.up_proj.weight",
                             "mlp.shared_expert.down_proj.weight", "mlp.shared_expert_gate.weight"})
         n.push_back(std::string("model.layers.0.") + m);
