@@ -29,7 +29,8 @@ bool is_ignored_tensor(const HParams& hp, std::string_view name) {
     return true;
   if (!detail::family_info(hp.family).wrapper_model_type.empty() && !hp.tensor_prefix.empty())
     return starts_with(name, "vision_tower.") || starts_with(name, "multi_modal_projector.") ||
-           starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.");
+           starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.") ||
+           starts_with(name, "model.visual.");  // qwen35's vision tower
   return false;
 }
 

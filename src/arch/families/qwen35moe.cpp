@@ -56,8 +56,9 @@ const FamilyDesc& qwen35moe_family() {
     FamilyDesc f = qwen35_family();
     f.family = Family::Qwen35Moe;
     f.name = "qwen35moe";
-    f.model_types = {"qwen3_5_moe_text"};
-    f.architectures = {"Qwen3_5MoeForCausalLM"};
+    f.model_types = {"qwen3_5_moe_text", "qwen3_5_moe"};
+    f.architectures = {"Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration"};
+    f.wrapper_model_type = "qwen3_5_moe";  // the released multimodal wrapper, as qwen35
     f.gguf_arch = "qwen35moe";
     f.mlx_model_type = "qwen3_5_moe";
     f.default_head_dim = 256;  // Qwen3_5MoeTextConfig

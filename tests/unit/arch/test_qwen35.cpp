@@ -286,6 +286,45 @@ TEST(Qwen35Moe, FusedExpertsSplitIntoGateAndUpHalves) {
   }
 }
 
+// The released checkpoints' multimodal wrapper (Qwen3_5MoeForConditionalGeneration, model_type qwen3_5_moe): text
+// fields in text_config, language-model tensors under model.language_model., lm_head at the top, the vision tower
+// (model.visual.) ignored, mtp.* at the top level (counted, dropped). Same GGUF as the text-only layout.
+TEST(Qwen35Moe, MultimodalWrapperReadsTheTextModel) {
+  json wrapped = {{"architectures", {"Qwen3_5MoeForConditionalGeneration"}},
+                  {"model_type", "qwen3_5_moe"},
+                  {"tie_word_embeddings", false},
+                  {"text_config", qwen35moe_config()},
+                  {"vision_config", {{"model_type", "qwen3_5_moe"}, {"depth", 27}}}};
+  wrapped["text_config"].erase("architectures");
+  wrapped["text_config"]["mtp_num_hidden_layers"] = 1;
+  HParams hp = parse_hparams(wrapped, "c.json");
+  EXPECT_EQ(hp.family, Family::Qwen35Moe);
+  EXPECT_EQ(hp.model_type, "qwen3_5_moe_text");
+  EXPECT_EQ(hp.n_expert, 8);
+  EXPECT_EQ(hp.n_mtp_layers, 1);
+  const HParams text_hp = parse_hparams(qwen35moe_config(), "c.json");
+  std::vector<TensorInfo> tensors;
+  for (auto t : checkpoint_tensors(text_hp)) {
+    if (t.name.rfind("model.", 0) == 0) t.name = "model.language_model." + t.name.substr(6);
+    tensors.push_back(t);
+  }
+  tensors.push_back({"model.visual.blocks.0.attn.qkv.weight", "BF16", {3456, 1152}});
+  tensors.push_back({"mtp.fc.weight", "BF16", {256, 512}});
+  tensors.push_back({"mtp.layers.0.input_layernorm.weight", "BF16", {256}});
+  auto wrapped_recipes = gguf_tensors(hp, classify(hp, tensors));
+  auto text_recipes = gguf_tensors(text_hp, classify(text_hp, checkpoint_tensors(text_hp)));
+  ASSERT_EQ(wrapped_recipes.size(), text_recipes.size());
+  for (size_t i = 0; i < text_recipes.size(); ++i) {
+    EXPECT_EQ(wrapped_recipes[i].gguf_name, text_recipes[i].gguf_name);
+    EXPECT_EQ(wrapped_recipes[i].ne, text_recipes[i].ne);
+    ASSERT_FALSE(wrapped_recipes[i].sources.empty());
+    EXPECT_EQ(wrapped_recipes[i].sources[0].rfind("model.language_model.", 0) == 0 ||
+                  wrapped_recipes[i].sources[0] == "lm_head.weight",
+              true)
+        << wrapped_recipes[i].sources[0];
+  }
+}
+
 TEST(Qwen35Moe, ConfigErrorsNameTheField) {
   json c = qwen35moe_config();
   c["norm_topk_prob"] = false;
