@@ -29,7 +29,8 @@ TEST(HParams, UnknownArchitectureNamesFieldsAndListsFamilies) {
   EXPECT_NE(e.find("m/config.json"), std::string::npos) << e;
   EXPECT_NE(e.find("model_type 'falcon'"), std::string::npos) << e;
   EXPECT_NE(e.find("FalconForCausalLM"), std::string::npos) << e;
-  for (const char* f : {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3"})
+  for (const char* f : {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3", "qwen35 (",
+                        "qwen35moe (qwen3_5_moe_text"})
     EXPECT_NE(e.find(f), std::string::npos) << f << " missing from: " << e;
 }
 

@@ -4,7 +4,8 @@
 // mtp.* tensors. Each must exit 1 with one line "error: ..." naming the tensor or field, and write nothing.
 // Layouts: qwen35moe's transformers-5 fused experts (gate_up_proj [E, 2F, D] = per expert [gate; up], down_proj
 // [E, D, F]) and the same weights as per-expert tensors give byte-identical GGUFs (the per-expert path is the one
-// llama.cpp's converter and the qwen3moe peer tests prove; the split here is done independently, by byte slicing).
+// llama.cpp's converter and the qwen3moe peer tests prove; the split here is done independently, by byte slicing),
+// and so does the released multimodal wrapper (config in text_config, tensors under model.language_model.).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -157,6 +158,39 @@ TEST_F(Qwen35Convert, FusedAndPerExpertLayoutsGiveTheSameGguf) {
   const std::string split_gguf = convert(per_expert, work_ / "per-expert" / "out");
   ASSERT_GT(fused.size(), 1000u);
   EXPECT_TRUE(fused == split_gguf) << "fused " << fused.size() << " bytes, per-expert " << split_gguf.size();
+}
+
+TEST_F(Qwen35Convert, MultimodalWrapperGivesTheSameGguf) {
+  copy_of("qwen35moe");
+  const fs::path wrapped = work_ / "wrapped" / "model";
+  fs::create_directories(wrapped.parent_path());
+  fs::copy(model(), wrapped, fs::copy_options::recursive);
+  auto st = SafetensorsParts::load(wrapped / "model.safetensors");
+  nlohmann::json header;
+  for (auto& [name, v] : st.header.items())
+    header[name.rfind("model.", 0) == 0 ? "model.language_model." + name.substr(6) : name] = v;
+  st.header = header;
+  st.save(wrapped / "model.safetensors");
+  nlohmann::json text = config();
+  text.erase("architectures");
+  const nlohmann::json cfg = {{"architectures", {"Qwen3_5MoeForConditionalGeneration"}},
+                              {"model_type", "qwen3_5_moe"},
+                              {"tie_word_embeddings", text.at("tie_word_embeddings")},
+                              {"text_config", text},
+                              {"vision_config", {{"model_type", "qwen3_5_moe"}, {"depth", 1}}}};
+  write_file(wrapped / "config.json", cfg.dump(2));
+  auto convert = [&](const fs::path& m, const fs::path& out) {
+    const RunResult r = run(quant_, {"convert", m.string(), "-o", out.string(), "--formats", "gguf", "--precision", "f32", "-q"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& f : fs::directory_iterator(out / "gguf"))
+      if (f.path().extension() == ".gguf") return read_file(f.path());
+    ADD_FAILURE() << "no GGUF in " << out;
+    return std::string();
+  };
+  const std::string plain = convert(model(), work_ / "out-plain");
+  const std::string wrapped_gguf = convert(wrapped, work_ / "wrapped" / "out");
+  ASSERT_GT(plain.size(), 1000u);
+  EXPECT_TRUE(plain == wrapped_gguf) << "text-only " << plain.size() << " bytes, wrapped " << wrapped_gguf.size();
 }
 
 }  // namespace
