@@ -49,7 +49,7 @@ function prepare(family) {
     ...(type === "f32" ? [{ op: "probs", tokens: tokens.slice(0, N_PROBE), out: probsFile }] : [])] })), { contextSize: 512 });
   const tokensFile = path.join(dir, "tokens.txt");
   fs.writeFileSync(tokensFile, tokens.join(" "));
-  state[family] = { dir, files, tokens, promptTokens, tokensFile, probsFile,
+  state[family] = { dir, src, files, tokens, promptTokens, tokensFile, probsFile,
     peer: Object.fromEntries(Object.keys(files).map((t, i) => [t, peer[i]])) };
   return state[family];
 }
@@ -127,9 +127,15 @@ for (const family of ["qwen35", "qwen35moe"]) {
       assert.equal(ours.scored_tokens, peer.scored, `${type}: scored tokens`);
       ppl[type] = { ours: ours.perplexity, llama: peer.ppl, rel: ours.perplexity / peer.ppl - 1 };
     }
+    // The HF folder itself (engine/folder_loader.cpp: V-head order, A, fused experts, MTP tensors skipped) must give
+    // exactly the F32 GGUF's perplexity (same F32 math on the same values; BF16 weights are exact in F32).
+    const folder = JSON.parse(run(["perplexity", "--model", s.src, "--tokens-file", s.tokensFile, "--ctx", String(WINDOW),
+      "--chunks", String(CHUNKS), "--json"], env));
     console.log(`generated ${family} F32: top-1 ${a.top1}/${a.positions}, |dlogp| max ${a.maxDiff.toExponential(2)} ` +
       `mean ${a.meanDiff.toExponential(2)}; greedy ${JSON.stringify(gen.tokens)}; perplexity ` +
-      Object.entries(ppl).map(([t, p]) => `${t} ours ${p.ours.toFixed(3)} llama.cpp ${p.llama.toFixed(3)} (rel ${p.rel.toExponential(2)})`).join(", "));
+      Object.entries(ppl).map(([t, p]) => `${t} ours ${p.ours.toFixed(3)} llama.cpp ${p.llama.toFixed(3)} (rel ${p.rel.toExponential(2)})`).join(", ") +
+      `; HF folder ${folder.perplexity.toFixed(3)}`);
+    assert.ok(Math.abs(folder.perplexity / ppl.f32.ours - 1) < 1e-6, `HF folder ${folder.perplexity} vs F32 GGUF ${ppl.f32.ours}`);
     // F32 on both sides: only summation order differs (llama.cpp's chunked delta rule vs our recurrence).
     assert.equal(a.top1, a.positions, `top-1 differs: ${JSON.stringify(a.flips)}`);
     assert.ok(a.maxDiff < 2e-3, `max |dlogp| ${a.maxDiff}`);
