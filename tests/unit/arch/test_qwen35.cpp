@@ -365,3 +365,28 @@ TEST(Qwen35, MtpTensorsDroppedAndCountedAgainstTheConfig) {
 }
 
 }  // namespace
+
+namespace {
+
+// The 35B-A3B shapes (Qwen3_5MoeTextConfig's defaults for the MoE and linear-attention fields, written out here for
+// the others; 40 layers LLLF, 256 experts top-8, vocabulary 248320, untied): the parameter counts the model's name
+// promises, counted from the layout (vision tower and MTP block not included).
+TEST(Qwen35Moe, ThirtyFiveBA3BShapesGiveTheNamedParameterCounts) {
+  json c = {{"architectures", {"Qwen3_5MoeForCausalLM"}}, {"model_type", "qwen3_5_moe_text"}, {"vocab_size", 248320},
+            {"hidden_size", 2048}, {"num_hidden_layers", 40}, {"num_attention_heads", 16}, {"num_key_value_heads", 2},
+            {"intermediate_size", 512}, {"tie_word_embeddings", false}};
+  const HParams hp = parse_hparams(c, "c.json");
+  EXPECT_EQ(hp.head_dim, 256);
+  EXPECT_EQ(hp.n_expert, 256);
+  EXPECT_EQ(hp.n_expert_used, 8);
+  EXPECT_EQ(hp.ssm_v_heads, 32);
+  EXPECT_EQ(hp.rope_dim, 64);
+  EXPECT_EQ(hp.rope_sections, (std::vector<int32_t>{11, 11, 10, 0}));
+  const ParamCounts p = count_params(hp, classify(hp, expected_tensors(hp)));
+  EXPECT_GT(p.total, 34'000'000'000);
+  EXPECT_LT(p.total, 36'000'000'000);
+  EXPECT_GT(p.active, 2'500'000'000);
+  EXPECT_LT(p.active, 3'600'000'000);
+}
+
+}  // namespace
