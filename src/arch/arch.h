@@ -23,9 +23,9 @@ namespace lp::arch {
 // ---------------------------------------------------------------------------------------------------------------
 // Families and roles
 
-enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3, Qwen35 };
+enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3, Qwen35, Qwen35Moe };
 
-std::string_view family_name(Family f);          // "llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3", "qwen35"
+std::string_view family_name(Family f);          // "llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3", "qwen35", "qwen35moe"
 const std::vector<Family>& all_families();
 std::string supported_families_text();           // "llama (LlamaForCausalLM / llama), mistral (...), ..." for errors
 // The family a GGUF's general.architecture reads back as (llama with experts: mixtral); nullopt when unknown.
@@ -174,6 +174,7 @@ struct HParams {
   int full_attention_interval = 0;   // 0 when the family has no linear attention
   bool attn_output_gate = false;     // q_proj also yields a per-head sigmoid gate on the attention output (qwen35)
   int rope_dim = 0;                  // rotated dims per head (partial rotary); 0 = head_dim
+  int n_mtp_layers = 0;              // config mtp_num_hidden_layers: multi-token-prediction layers (mtp.* tensors, dropped)
   std::vector<int32_t> rope_sections;  // multimodal rope sections (qwen35 mrope_section, 4 entries in GGUF)
 
   // FFN / MoE
@@ -259,6 +260,8 @@ enum class Transform {
   StackExperts,           // sources[e] = expert e's [out, in] matrix -> [n_expert, out, in]
   SplitGateUpEven,        // gpt-oss gate_up (blocks, scales or bias): take rows 0,2,4,... (gate)
   SplitGateUpOdd,         // gpt-oss gate_up: rows 1,3,5,... (up)
+  SplitGateUpLower,       // transformers-5 fused experts gate_up [E, 2F, D] (qwen35moe): rows [0, F) of each expert (gate)
+  SplitGateUpUpper,       // rows [F, 2F) of each expert (up)
   Mxfp4Repack,            // sources = {blocks, scales}: HF nibble order -> ggml block_mxfp4 {e8m0, qs[16]}
   SplitGateUpEvenMxfp4,   // both of the above: gate rows, repacked to block_mxfp4
   SplitGateUpOddMxfp4,    // up rows, repacked to block_mxfp4

@@ -29,7 +29,8 @@ bool is_ignored_tensor(const HParams& hp, std::string_view name) {
     return true;
   if (!detail::family_info(hp.family).wrapper_model_type.empty() && !hp.tensor_prefix.empty())
     return starts_with(name, "vision_tower.") || starts_with(name, "multi_modal_projector.") ||
-           starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.");
+           starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.") ||
+           starts_with(name, "model.visual.");  // qwen35's vision tower
   return false;
 }
 
@@ -49,16 +50,39 @@ std::vector<TensorDesc> classify(const HParams& hp_in, const std::vector<TensorI
       if (starts_with(t.name, detail::kNewMultimodalPrefix)) hp.tensor_prefix = detail::kNewMultimodalPrefix;
   std::map<std::string_view, const TensorInfo*> present;
   bool has_blocks = false;
+  // qwen35 multi-token-prediction block (mtp.fc, mtp.layers.N.*, mtp norms): not converted (as llama.cpp's
+  // converter with --no-mtp), but its layer count must be the config's mtp_num_hidden_layers.
+  const bool has_mtp = detail::family_info(hp.family).linear_attention;
+  std::set<int> mtp_layers;
+  bool any_mtp = false;
   for (const auto& t : tensors) {
+    if (has_mtp && starts_with(t.name, "mtp.")) {
+      any_mtp = true;
+      constexpr std::string_view kLayers = "mtp.layers.";
+      if (starts_with(t.name, kLayers)) {
+        const size_t end = t.name.find('.', kLayers.size());
+        const std::string idx = t.name.substr(kLayers.size(), end == std::string::npos ? std::string::npos : end - kLayers.size());
+        if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos || idx.size() > 6)
+          fail("tensor '{}': unexpected MTP tensor name", t.name);
+        mtp_layers.insert(std::stoi(idx));
+      }
+      continue;
+    }
     if (is_ignored_tensor(hp, t.name)) continue;
     present[t.name] = &t;
     if (ends_with(t.name, "_blocks")) has_blocks = true;
   }
+  if (has_mtp && (static_cast<int>(mtp_layers.size()) != hp.n_mtp_layers ||
+                  (!mtp_layers.empty() && *mtp_layers.rbegin() != hp.n_mtp_layers - 1) || (any_mtp && hp.n_mtp_layers == 0)))
+    fail("config field 'mtp_num_hidden_layers' is {} but the checkpoint has {} MTP layer(s) (mtp.layers.N.* tensors{})",
+         hp.n_mtp_layers, mtp_layers.size(), any_mtp ? "" : "; no mtp.* tensors at all");
   if (detail::family_info(hp.family).native_mxfp4_experts && has_blocks && (hp.n_embd % 32 != 0 || hp.n_ff_expert % 32 != 0))
     fail("MXFP4 experts need hidden_size ({}) and intermediate_size ({}) to be multiples of 32", hp.n_embd, hp.n_ff_expert);
 
   detail::LayoutOptions opt;
   opt.mxfp4_experts = has_blocks;
+  for (const auto& [name, info] : present)
+    if (ends_with(name, ".mlp.experts.gate_up_proj") || ends_with(name, ".mlp.experts.down_proj")) opt.fused_experts = true;
   opt.lm_head = true;
   std::vector<TensorDesc> layout = detail::checkpoint_layout(hp, opt);
   std::set<std::string_view> known;
@@ -82,6 +106,10 @@ std::vector<TensorDesc> classify(const HParams& hp_in, const std::vector<TensorI
            d.expert >= 0 ? fmt::format(", expert {}", d.expert) : std::string());
     }
     const TensorInfo& t = *it->second;
+    if (d.role == Role::SsmConv1d && t.shape.size() == 3 && d.hf_shape.size() == 3 && t.shape[0] == d.hf_shape[0] &&
+        t.shape[2] != d.hf_shape[2])
+      fail("tensor '{}' has conv kernel size {} but config field 'linear_conv_kernel_dim' is {}", t.name, t.shape[2],
+           d.hf_shape[2]);
     if (t.shape != d.hf_shape)
       fail("tensor '{}' has shape {} but the config implies {}", t.name, shape_text(t.shape), shape_text(d.hf_shape));
     if ((d.part == Part::MxBlocks || d.part == Part::MxScales) && !t.dtype.empty() && t.dtype != "U8")

@@ -71,6 +71,7 @@ std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_na
   }
   if (d.gguf_swa == detail::GgufSwaKeys::Always) put(k("attention.sliding_window"), u32(hp.sliding_window));
   if (d.gguf_expert_ff) put(k("expert_feed_forward_length"), u32(hp.n_ff_expert));
+  if (d.gguf_shared_expert_ff && hp.n_ff_shared > 0) put(k("expert_shared_feed_forward_length"), u32(hp.n_ff_shared));
   if (d.gguf_final_softcap && hp.final_logit_softcapping > 0) put(k("final_logit_softcapping"), hp.final_logit_softcapping);
   if (d.gguf_swa == detail::GgufSwaKeys::WhenSliding && hp.sliding_window > 0) {
     put(k("attention.sliding_window"), u32(hp.sliding_window));
@@ -163,6 +164,8 @@ HParams hparams_from_gguf(const GgufMetaLookup& get) {
   hp.n_expert_used = static_cast<int>(in.integer("expert_used_count", 0));
   hp.n_ff_expert = hp.n_expert > 0 ? static_cast<int>(in.integer("expert_feed_forward_length", hp.n_ff)) : 0;
   hp.norm_topk_prob = hp.n_expert > 0;
+  hp.n_ff_shared = hp.n_expert > 0 ? static_cast<int>(in.integer("expert_shared_feed_forward_length", 0)) : 0;
+  hp.n_shared_expert = hp.n_ff_shared > 0 ? 1 : 0;
   hp.router_gating = d.router_gating;
   hp.router_bias = hp.expert_bias = d.expert_biases;
   if (d.expert_biases) {

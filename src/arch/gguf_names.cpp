@@ -107,7 +107,8 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
     r.ne = std::move(ne);
     r.sources = std::move(sources);
     r.transform = tr;
-    r.force_f32 = t.is_bias || role_is_norm(t.role) || t.role == Role::AttnSinks || t.role == Role::Router;
+    r.force_f32 = t.is_bias || role_is_norm(t.role) || t.role == Role::AttnSinks || t.role == Role::Router ||
+                  t.role == Role::SharedExpertRouter;  // llama.cpp's converter keeps ffn_gate_inp_shexp F32
     return r;
   };
 
@@ -150,7 +151,10 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
       TensorDesc gate = t, up = t;
       gate.role = Role::ExpertGate;
       up.role = Role::ExpertUp;
-      if (t.part == Part::Bias) {
+      if (d.hf_fused_expert_halves) {  // transformers 5 [E, 2F, D]: per expert, gate rows then up rows
+        out.push_back(recipe(gate, {D, F, E}, {t.hf_name}, Transform::SplitGateUpLower));
+        out.push_back(recipe(up, {D, F, E}, {t.hf_name}, Transform::SplitGateUpUpper));
+      } else if (t.part == Part::Bias) {
         out.push_back(recipe(gate, {F, E}, {t.hf_name}, Transform::SplitGateUpEven));
         out.push_back(recipe(up, {F, E}, {t.hf_name}, Transform::SplitGateUpOdd));
       } else if (t.part == Part::MxBlocks) {
@@ -171,7 +175,9 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
       continue;
     }
     if (t.role == Role::ExpertDown && t.expert < 0) {  // gpt-oss stacked down projection
-      if (t.part == Part::Bias) {
+      if (d.hf_fused_expert_halves) {  // transformers 5 [E, D, F]: already [expert][out][in]
+        out.push_back(recipe(t, {F, D, E}, {t.hf_name}, Transform::None));
+      } else if (t.part == Part::Bias) {
         out.push_back(recipe(t, {D, E}, {t.hf_name}, Transform::None));
       } else if (t.part == Part::MxBlocks) {
         const TensorDesc* scales = mx_scales[{t.layer, t.role}];

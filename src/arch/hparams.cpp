@@ -136,6 +136,8 @@ void read_linear_attention(const ConfigReader& in, HParams& hp) {
   if (sections.size() > 4) sections.resize(4);
   while (sections.size() < 4) sections.push_back(0);
   hp.rope_sections = sections;
+  hp.n_mtp_layers = to_int(in.integer("mtp_num_hidden_layers", 0), "mtp_num_hidden_layers", path);
+  if (hp.n_mtp_layers < 0) fail("{}: mtp_num_hidden_layers must not be negative", path);
   hp.rope_dim = static_cast<int>(hp.head_dim * partial);  // int(), as convert_hf_to_gguf.py
   if (hp.rope_dim <= 0 || hp.rope_dim > hp.head_dim || hp.rope_dim % 2 != 0)
     fail("{}: partial_rotary_factor {} gives {} rotary dims of head_dim {}", path, partial, hp.rope_dim, hp.head_dim);

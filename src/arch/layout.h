@@ -11,6 +11,7 @@ namespace lp::arch::detail {
 struct LayoutOptions {
   bool mxfp4_experts = false;  // gpt-oss experts as *_blocks/*_scales (else the dense-BF16 transformers layout)
   bool lm_head = true;         // include lm_head.weight (absent when tied, but some tied checkpoints still store it)
+  bool fused_experts = false;  // transformers-5 fused experts (qwen35moe mlp.experts.gate_up_proj / down_proj)
 };
 
 // Appends checkpoint tensors (the family MoE layouts in families/ use it too).

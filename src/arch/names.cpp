@@ -87,6 +87,8 @@ std::string_view transform_name(Transform t) {
     case Transform::StackExperts: return "stack_experts";
     case Transform::SplitGateUpEven: return "split_gate_up_even";
     case Transform::SplitGateUpOdd: return "split_gate_up_odd";
+    case Transform::SplitGateUpLower: return "split_gate_up_lower";
+    case Transform::SplitGateUpUpper: return "split_gate_up_upper";
     case Transform::Mxfp4Repack: return "mxfp4_repack";
     case Transform::SplitGateUpEvenMxfp4: return "split_gate_up_even_mxfp4";
     case Transform::SplitGateUpOddMxfp4: return "split_gate_up_odd_mxfp4";

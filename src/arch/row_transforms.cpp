@@ -57,6 +57,7 @@ Transform row_part(Transform t) {
     case Transform::SplitGateUpEvenMxfp4: return Transform::SplitGateUpEven;
     case Transform::SplitGateUpOddMxfp4: return Transform::SplitGateUpOdd;
     case Transform::PermuteQK: case Transform::StackExperts: case Transform::SplitGateUpEven: case Transform::SplitGateUpOdd:
+    case Transform::SplitGateUpLower: case Transform::SplitGateUpUpper:
       return t;
     default:
       return Transform::None;  // AddOne, Mxfp4Repack: values change, rows stay; GenerateRopeFreqs has no source
@@ -82,6 +83,11 @@ RowMap::RowMap(Transform transform, int64_t rows, size_t n_sources, int heads, b
   } else if (n_sources != 1) {
     fail("{}: {} sources for transform {} (one expected)", name, n_sources, transform_name(transform));
   }
+  if (transform_ == Transform::SplitGateUpLower || transform_ == Transform::SplitGateUpUpper) {
+    // heads: the per-expert width F (output rows are [E][F], each expert's source rows [gate F, up F]).
+    if (heads <= 0 || rows % heads != 0) fail("{}: {} rows do not split into experts of {} rows", name, rows, heads);
+    rows_per_unit_ = heads;
+  }
   if (transform_ == Transform::PermuteQK) {
     if (heads <= 0 || rows % (2 * int64_t{heads}) != 0) fail("{}: cannot permute {} rows into {} heads", name, rows, heads);
     rows_per_unit_ = rows / heads;
@@ -100,6 +106,11 @@ SourceRow RowMap::locate(int64_t r) const {
       if (split_in_row_) return {0, r, parity};  // bias [E, 2F]: de-interleave inside the row
       return {0, 2 * r + parity, -1};             // rows of [E, 2F, D] (or of the transposed dense [E, D, 2F])
     }
+    case Transform::SplitGateUpLower:
+    case Transform::SplitGateUpUpper: {
+      const int64_t F = rows_per_unit_, e = r / F, f = r % F;
+      return {0, e * 2 * F + (transform_ == Transform::SplitGateUpUpper ? F : 0) + f, -1};
+    }
     default:
       return {0, vheads_.active() && !vheads_.columns ? vheads_.source(r) : r, -1};
   }
@@ -115,7 +126,9 @@ RowMap row_map(const HParams& hp, const GgufTensorRecipe& recipe, size_t source_
   for (size_t d = 1; d < recipe.ne.size(); ++d) rows *= recipe.ne[d];
   const bool mxfp4 = recipe_reads_mxfp4(recipe);
   const size_t n_sources = mxfp4 ? 1 : recipe.sources.size();
-  const int heads = recipe.role == Role::AttnQ ? hp.n_head : recipe.role == Role::AttnK ? hp.n_head_kv : 0;
+  int heads = recipe.role == Role::AttnQ ? hp.n_head : recipe.role == Role::AttnK ? hp.n_head_kv : 0;
+  if (recipe.transform == Transform::SplitGateUpLower || recipe.transform == Transform::SplitGateUpUpper)
+    heads = recipe.ne.size() >= 2 ? static_cast<int>(recipe.ne[1]) : 0;
   return RowMap(recipe.transform, rows, n_sources, heads, !mxfp4 && source_rank == 2, recipe.gguf_name, recipe.vheads);
 }
 

@@ -38,6 +38,8 @@ RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, c
   }
   if (recipe.role == arch::Role::AttnQ) heads_ = hp.n_head;
   if (recipe.role == arch::Role::AttnK) heads_ = hp.n_head_kv;
+  if (recipe.transform == arch::Transform::SplitGateUpLower || recipe.transform == arch::Transform::SplitGateUpUpper)
+    heads_ = recipe.ne.size() >= 2 ? static_cast<int>(recipe.ne[1]) : 0;  // the per-expert width F
   vheads_ = recipe.vheads;
   init(recipe.sources, recipe.transform, recipe.transpose_source, arch::recipe_reads_mxfp4(recipe), reversed(recipe.ne), recipe.role);
 }

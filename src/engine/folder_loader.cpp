@@ -72,7 +72,9 @@ void copy_rows(const uint8_t* src, uint8_t* dst, const std::vector<int64_t>& ord
 }
 
 bool is_expert_split(const arch::GgufTensorRecipe& r) {
-  return r.transform == arch::Transform::SplitGateUpEven || r.transform == arch::Transform::SplitGateUpOdd || r.transpose_source;
+  return r.transform == arch::Transform::SplitGateUpEven || r.transform == arch::Transform::SplitGateUpOdd ||
+         r.transform == arch::Transform::SplitGateUpLower || r.transform == arch::Transform::SplitGateUpUpper ||
+         r.transpose_source;
 }
 
 class FolderBuilder {

@@ -215,6 +215,50 @@ json gemma3_config(const ModelShape& s, const GenerateOptions& o) {
           {"transformers_version", kTransformersVersion}};
 }
 
+// Qwen 3.5 text configs (Qwen3_5TextConfig / Qwen3_5MoeTextConfig field sets, as the trained tiny-qwen35 fixture
+// and the released text configs carry them): layer_types spelled out, partial rotary 0.25 with interleaved
+// multimodal sections in rope_parameters, one MTP layer (its mtp.* tensors are in the checkpoint, see tensors.cpp).
+json qwen35_config(const ModelShape& s, const GenerateOptions& o, bool moe) {
+  const LinearAttentionShape l = linear_attention_shape(s);
+  json c = moe ? common_fields(s, o, "qwen3_5_moe_text", "Qwen3_5MoeForCausalLM")
+               : common_fields(s, o, "qwen3_5_text", "Qwen3_5ForCausalLM");
+  c["head_dim"] = s.head_dim;
+  c["max_position_embeddings"] = 4096;
+  c["rms_norm_eps"] = 1e-6;
+  c["attention_bias"] = false;
+  c["attn_output_gate"] = true;
+  c["linear_conv_kernel_dim"] = l.conv_kernel;
+  c["linear_key_head_dim"] = l.head_dim;
+  c["linear_value_head_dim"] = l.head_dim;
+  c["linear_num_key_heads"] = l.k_heads;
+  c["linear_num_value_heads"] = l.v_heads;
+  json types = json::array();
+  for (int64_t i = 0; i < s.layers; ++i)
+    types.push_back((i + 1) % l.full_interval == 0 ? "full_attention" : "linear_attention");
+  c["layer_types"] = std::move(types);
+  c["full_attention_interval"] = l.full_interval;
+  // mrope_section: rotary pairs split 3 ways as the release's [11, 11, 10] splits 32 (head_dim 256).
+  const int64_t pairs = s.head_dim / 8, a = (pairs + 2) / 3;
+  c["rope_parameters"] = {{"rope_type", "default"},
+                          {"rope_theta", 10000000.0},
+                          {"partial_rotary_factor", 0.25},
+                          {"mrope_section", {a, a, pairs - 2 * a}},
+                          {"mrope_interleaved", true}};
+  c["mtp_num_hidden_layers"] = l.mtp_layers;
+  c["mtp_use_dedicated_embeddings"] = false;
+  if (moe) {
+    c["intermediate_size"] = 3 * s.ffn;  // unused by the MoE layers (every layer is sparse)
+    c["moe_intermediate_size"] = s.ffn;
+    c["shared_expert_intermediate_size"] = s.ffn;
+    c["num_experts"] = s.experts;
+    c["num_experts_per_tok"] = s.experts_per_tok;
+    c["norm_topk_prob"] = true;
+    c["output_router_logits"] = false;
+    c["router_aux_loss_coef"] = 0.001;
+  }
+  return c;
+}
+
 }  // namespace
 
 json make_config(const GenerateOptions& options) {
@@ -230,6 +274,8 @@ json make_config(const GenerateOptions& options) {
     case Family::Qwen3Moe: c = qwen3_config(s, options, true); break;
     case Family::GptOss: c = gpt_oss_config(s, options); break;
     case Family::Gemma3: c = gemma3_config(s, options); break;
+    case Family::Qwen35: c = qwen35_config(s, options, false); break;
+    case Family::Qwen35Moe: c = qwen35_config(s, options, true); break;
   }
   const TokenLayout layout = token_layout(f, s.vocab);
   const FamilyTokens roles = family_tokens(f);

@@ -8,11 +8,18 @@
 
 namespace lp::testgen {
 
-enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3 };
+enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3, Qwen35, Qwen35Moe };
 
 Family family_from_name(const std::string& name);  // accepts aliases; throws lp::Error
 const char* family_name(Family f);                 // canonical name, e.g. "gpt-oss"
 bool family_is_moe(Family f);
+bool family_is_qwen35(Family f);  // Gated DeltaNet hybrids (qwen35, qwen35moe)
+
+// The Gated DeltaNet shape of the generated qwen35 checkpoints (tiny preset; other presets scale the heads).
+struct LinearAttentionShape {
+  int64_t k_heads = 2, v_heads = 4, head_dim = 64, conv_kernel = 4, full_interval = 4, mtp_layers = 1;
+};
+LinearAttentionShape linear_attention_shape(const ModelShape& s);
 
 // Where the family's special tokens sit in the vocabulary, and their ids.
 struct TokenLayout {

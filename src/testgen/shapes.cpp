@@ -24,6 +24,8 @@ const std::vector<FamilyInfo>& family_table() {
       {Family::Mixtral, "mixtral", {}},
       {Family::GptOss, "gpt-oss", {"gpt_oss", "gptoss"}},
       {Family::Gemma3, "gemma3", {"gemma3_text", "gemma3-text"}},
+      {Family::Qwen35, "qwen35", {"qwen3_5", "qwen3_5_text", "qwen3.5"}},
+      {Family::Qwen35Moe, "qwen35moe", {"qwen3_5_moe", "qwen3_5_moe_text", "qwen3.5-moe"}},
   };
   return table;
 }
@@ -53,6 +55,12 @@ ModelShape tiny_shape(Family f) {
       break;
     case Family::Gemma3:
       s.layers = 6; s.ffn = 768; s.kv_heads = 1; s.tie_embeddings = true; s.sliding_window = 32;
+      break;
+    case Family::Qwen35:  // 3 Gated DeltaNet layers + 1 gated full-attention layer
+      s.layers = 4; s.ffn = 768; s.tie_embeddings = true;
+      break;
+    case Family::Qwen35Moe:  // experts and the shared expert 256 wide (down rows stay K-quant aligned)
+      s.layers = 4; s.ffn = 256; s.experts = 8; s.experts_per_tok = 2; s.tie_embeddings = false;
       break;
   }
   return s;
@@ -118,7 +126,21 @@ const char* family_name(Family f) {
   return "?";
 }
 
-bool family_is_moe(Family f) { return f == Family::Qwen3Moe || f == Family::Mixtral || f == Family::GptOss; }
+bool family_is_moe(Family f) {
+  return f == Family::Qwen3Moe || f == Family::Mixtral || f == Family::GptOss || f == Family::Qwen35Moe;
+}
+
+bool family_is_qwen35(Family f) { return f == Family::Qwen35 || f == Family::Qwen35Moe; }
+
+// Two value heads per key head (as every released Qwen 3.5: 16 key / 32 value heads), so llama.cpp's V-head
+// reordering changes the layout; the linear head dim follows the attention head dim.
+LinearAttentionShape linear_attention_shape(const ModelShape& s) {
+  LinearAttentionShape l;
+  l.head_dim = s.head_dim;
+  l.k_heads = std::max<int64_t>(1, s.kv_heads);
+  l.v_heads = 2 * l.k_heads;
+  return l;
+}
 
 std::vector<std::string> supported_families() {
   std::vector<std::string> out;
@@ -180,6 +202,9 @@ ModelShape resolve_shape(const GenerateOptions& o) {
     fail("testgen: qwen2 has no head_dim field: head_dim * heads must equal hidden ({} * {} != {})", s.head_dim,
          s.heads, s.hidden);
   if (s.sliding_window < 0) fail("testgen: sliding_window must be >= 0");
+  if (family_is_qwen35(f) && (s.head_dim % 8 != 0 || s.layers % 4 != 0))
+    fail("testgen: qwen35 needs head_dim ({}) a multiple of 8 (partial rotary 0.25) and layers ({}) a multiple of 4",
+         s.head_dim, s.layers);
   token_layout(f, s.vocab);  // validates that the vocabulary can hold the special tokens
   return s;
 }

@@ -12,6 +12,7 @@ namespace {
 constexpr float kWeightStd = 0.02f;  // transformers' initializer_range
 constexpr float kBiasStd = 0.01f;    // small, so biases matter without dominating
 constexpr float kSinkStd = 1.0f;     // attention-sink logits live on the scale of attention scores
+constexpr float kConvStd = 0.25f;    // depthwise conv1d: kaiming-uniform scale for fan-in = kernel (4)
 
 struct Planner {
   const GenerateOptions& options;
@@ -31,6 +32,81 @@ struct Planner {
     out.push_back({base + "_scales", TensorDtype::U8, {experts, rows, cols / 32}, InitKind::Mxfp4Scales,
                    kWeightStd, 0.0f});
   }
+
+  // qwen35: transformers' Qwen3_5GatedDeltaNet parameters of one linear-attention layer.
+  void gated_deltanet(const std::string& l, const ModelShape& s) {
+    const LinearAttentionShape g = linear_attention_shape(s);
+    const int64_t H = s.hidden, k_dim = g.k_heads * g.head_dim, v_dim = g.v_heads * g.head_dim;
+    const std::string a = l + "linear_attn.";
+    weight(a + "in_proj_qkv.weight", {2 * k_dim + v_dim, H});
+    weight(a + "in_proj_z.weight", {v_dim, H});
+    weight(a + "in_proj_b.weight", {g.v_heads, H});
+    weight(a + "in_proj_a.weight", {g.v_heads, H});
+    weight(a + "conv1d.weight", {2 * k_dim + v_dim, 1, g.conv_kernel}, kConvStd);
+    weight(a + "dt_bias", {g.v_heads});
+    weight(a + "A_log", {g.v_heads});
+    norm(a + "norm.weight", g.head_dim, 1.0f);  // the gated output norm scales by w (not 1 + w)
+    weight(a + "out_proj.weight", {H, v_dim});
+  }
+  // qwen35 gated full attention: q_proj yields [query, gate] per head.
+  void gated_attention(const std::string& l, const ModelShape& s) {
+    const int64_t H = s.hidden, D = s.head_dim;
+    weight(l + "self_attn.q_proj.weight", {2 * s.heads * D, H});
+    weight(l + "self_attn.k_proj.weight", {s.kv_heads * D, H});
+    weight(l + "self_attn.v_proj.weight", {s.kv_heads * D, H});
+    weight(l + "self_attn.o_proj.weight", {H, s.heads * D});
+    norm(l + "self_attn.q_norm.weight", D, 0.0f);
+    norm(l + "self_attn.k_norm.weight", D, 0.0f);
+  }
+  // qwen35 FFN: dense SwiGLU, or (qwen35moe) routed experts + the sigmoid-gated shared expert.
+  void qwen35_ffn(const std::string& l, const ModelShape& s, bool moe) {
+    const int64_t H = s.hidden, F = s.ffn;
+    if (!moe) {
+      weight(l + "mlp.gate_proj.weight", {F, H});
+      weight(l + "mlp.up_proj.weight", {F, H});
+      weight(l + "mlp.down_proj.weight", {H, F});
+      return;
+    }
+    // Routed experts fused as transformers 5 saves them (the released Qwen 3.5 MoE checkpoints): gate_up_proj
+    // [E, 2F, H] (each expert's gate rows, then its up rows) and down_proj [E, H, F], no ".weight" suffix.
+    weight(l + "mlp.gate.weight", {s.experts, H});
+    weight(l + "mlp.experts.gate_up_proj", {s.experts, 2 * F, H});
+    weight(l + "mlp.experts.down_proj", {s.experts, H, F});
+    weight(l + "mlp.shared_expert.gate_proj.weight", {F, H});
+    weight(l + "mlp.shared_expert.up_proj.weight", {F, H});
+    weight(l + "mlp.shared_expert.down_proj.weight", {H, F});
+    weight(l + "mlp.shared_expert_gate.weight", {1, H});
+  }
+  // The whole qwen35 checkpoint: layers as layer_types lists them, then the MTP block as released (mtp.fc over
+  // [embedding, hidden], its two input norms, one full-attention decoder layer, its final norm).
+  void qwen35(const ModelShape& s, bool moe) {
+    const LinearAttentionShape g = linear_attention_shape(s);
+    const int64_t H = s.hidden;
+    weight("model.embed_tokens.weight", {s.vocab, H});
+    for (int64_t i = 0; i < s.layers; ++i) {
+      const std::string l = fmt::format("model.layers.{}.", i);
+      norm(l + "input_layernorm.weight", H, 0.0f);
+      if ((i + 1) % g.full_interval == 0) gated_attention(l, s);
+      else gated_deltanet(l, s);
+      norm(l + "post_attention_layernorm.weight", H, 0.0f);
+      qwen35_ffn(l, s, moe);
+    }
+    norm("model.norm.weight", H, 0.0f);
+    if (!s.tie_embeddings) weight("lm_head.weight", {s.vocab, H});
+    for (int64_t m = 0; m < g.mtp_layers; ++m) {
+      const std::string l = fmt::format("mtp.layers.{}.", m);
+      norm(l + "input_layernorm.weight", H, 0.0f);
+      gated_attention(l, s);
+      norm(l + "post_attention_layernorm.weight", H, 0.0f);
+      qwen35_ffn(l, s, moe);
+    }
+    if (g.mtp_layers > 0) {
+      weight("mtp.fc.weight", {H, 2 * H});
+      norm("mtp.pre_fc_norm_embedding.weight", H, 0.0f);
+      norm("mtp.pre_fc_norm_hidden.weight", H, 0.0f);
+      norm("mtp.norm.weight", H, 0.0f);
+    }
+  }
 };
 
 }  // namespace
@@ -47,6 +123,10 @@ std::vector<TensorPlan> plan_tensors(const GenerateOptions& options) {
   const Family f = family_from_name(options.family);
   const ModelShape s = resolve_shape(options);
   Planner p{options, {}};
+  if (family_is_qwen35(f)) {
+    p.qwen35(s, f == Family::Qwen35Moe);
+    return std::move(p.out);
+  }
   const int64_t H = s.hidden, F = s.ffn, E = s.experts, D = s.head_dim;
   const int64_t q_dim = s.heads * D, kv_dim = s.kv_heads * D;
   // gemma3 scales by (1 + w): a unit norm is stored as 0.

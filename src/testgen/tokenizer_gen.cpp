@@ -41,6 +41,8 @@ SpecialSpec special_spec(Family f) {
     case Family::Qwen2:
     case Family::Qwen3:
     case Family::Qwen3Moe:
+    case Family::Qwen35:
+    case Family::Qwen35Moe:
       return {{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, false};
     case Family::GptOss:
       return {{"<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>", "<|channel|>", "<|start|>",
@@ -95,6 +97,8 @@ FamilyTokens family_tokens(Family f) {
     case Family::Qwen2:
     case Family::Qwen3:
     case Family::Qwen3Moe:
+    case Family::Qwen35:
+    case Family::Qwen35Moe:
       return {"", "<|im_end|>", "<|endoftext|>", "", {"<|im_end|>"}, {"<|im_end|>", "<|endoftext|>"}};
     case Family::GptOss:
       return {"<|startoftext|>", "<|return|>", "<|endoftext|>", "", {"<|return|>"},
@@ -131,7 +135,9 @@ std::string chat_template(Family f) {
              "{%- endfor %}";
     case Family::Qwen2:
     case Family::Qwen3:
-    case Family::Qwen3Moe:  // ChatML
+    case Family::Qwen3Moe:
+    case Family::Qwen35:
+    case Family::Qwen35Moe:  // ChatML
       return "{%- for message in messages %}"
              "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
              "{%- endfor %}"
@@ -223,7 +229,7 @@ json make_tokenizer_json(const GenerateOptions& options) {
     post = f == Family::Llama ? json{{"type", "Sequence"}, {"processors", json::array({byte_level, templ})}} : templ;
   }
 
-  const bool qwen_like = f == Family::Qwen2 || f == Family::Qwen3 || f == Family::Qwen3Moe;
+  const bool qwen_like = f == Family::Qwen2 || f == Family::Qwen3 || f == Family::Qwen3Moe || family_is_qwen35(f);
   json model = {{"type", "BPE"},
                 {"dropout", nullptr},
                 {"unk_token", nullptr},
@@ -258,7 +264,7 @@ json make_tokenizer_config(const GenerateOptions& options) {
         {"content", layout.specials[i]}, {"single_word", false}, {"lstrip", false},
         {"rstrip", false},                {"normalized", false},  {"special", true}};
   }
-  const bool qwen_like = f == Family::Qwen2 || f == Family::Qwen3 || f == Family::Qwen3Moe;
+  const bool qwen_like = f == Family::Qwen2 || f == Family::Qwen3 || f == Family::Qwen3Moe || family_is_qwen35(f);
   const bool adds_bos = f == Family::Llama || f == Family::Mistral || f == Family::Mixtral || f == Family::Gemma3;
   json cfg = {{"add_bos_token", adds_bos},
               {"add_eos_token", false},

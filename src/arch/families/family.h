@@ -85,6 +85,8 @@ struct FamilyDesc {
   // ---- HF checkpoint layout (arch/layout.cpp) and mlx-lm (arch/mlx_names.cpp)
   bool sandwich_norms = false;                  // post-attention, pre- and post-FFN norms (gemma3)
   bool hf_stacked_experts = false;              // experts stored stacked (gate_up interleaved) in the checkpoint (gpt-oss)
+  bool hf_fused_expert_halves = false;          // stacked experts as transformers 5 fuses them: gate_up [E, 2F, D] = [gate; up]
+                                                // per expert, down [E, D, F] (qwen35moe; also per-expert tensors)
   // The routed-expert tensors of one MoE layer (`lp`: "model.layers.N."), as transformers names them.
   void (*hf_moe_layout)(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions& opt) = nullptr;
   std::string_view mlx_moe_block = "mlp";       // mlx-lm's module holding switch_mlp (mixtral: block_sparse_moe)
@@ -102,6 +104,7 @@ struct FamilyDesc {
   // ---- GGUF (keys and tensors beyond the common ones)
   bool gguf_vocab_and_rope_dims = false;        // {arch}.vocab_size and rope.dimension_count (llama)
   bool gguf_expert_ff = false;                  // {arch}.expert_feed_forward_length
+  bool gguf_shared_expert_ff = false;           // {arch}.expert_shared_feed_forward_length (qwen35moe)
   bool gguf_final_softcap = false;              // {arch}.final_logit_softcapping when set
   GgufSwaKeys gguf_swa = GgufSwaKeys::None;
   const char* gguf_ffn_norm = "ffn_norm";       // gpt-oss: its pre-FFN norm is llama.cpp's post_attention_norm
@@ -124,5 +127,6 @@ const FamilyDesc& mixtral_family();
 const FamilyDesc& gpt_oss_family();
 const FamilyDesc& gemma3_family();
 const FamilyDesc& qwen35_family();
+const FamilyDesc& qwen35moe_family();
 
 }  // namespace lp::arch::detail

@@ -13,8 +13,11 @@ const FamilyDesc& qwen35_family() {
     FamilyDesc f;
     f.family = Family::Qwen35;
     f.name = "qwen35";
-    f.model_types = {"qwen3_5_text"};
-    f.architectures = {"Qwen3_5ForCausalLM"};
+    f.model_types = {"qwen3_5_text", "qwen3_5"};
+    f.architectures = {"Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration"};
+    // The released checkpoints are the multimodal wrapper: text fields in text_config, the language model's tensors
+    // under model.language_model., the vision tower (model.visual.) ignored, mtp.* at the top level.
+    f.wrapper_model_type = "qwen3_5";
     f.gguf_arch = "qwen35";
     f.mlx_model_type = "qwen3_5";
     f.default_head_dim = 256;        // Qwen3_5TextConfig

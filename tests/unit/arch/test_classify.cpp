@@ -34,7 +34,8 @@ std::string classify_error(const HParams& hp, const std::vector<TensorInfo>& ten
 }
 
 TEST(Classify, EveryExpectedTensorOfEveryFamilyRoundTrips) {
-  for (const char* fam : {"llama", "llama3", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gptoss", "gemma3"}) {
+  for (const char* fam : {"llama", "llama3", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gptoss", "gemma3",
+                          "qwen35", "qwen35moe"}) {
     HParams hp = parse_hparams(tiny_config(fam), "x");
     auto expected = expected_tensors(hp);
     auto descs = classify(hp, expected);

@@ -50,7 +50,7 @@ TEST(Detect, NativeQuantizationFromConfigOrTensors) {
 }
 
 TEST(Detect, WeightsAndConfigCountsAgree) {
-  for (const char* fam : {"llama3", "qwen2", "qwen3moe", "mixtral", "gptoss", "gemma3"}) {
+  for (const char* fam : {"llama3", "qwen2", "qwen3moe", "mixtral", "gptoss", "gemma3", "qwen35", "qwen35moe"}) {
     auto from_config = detect(tiny_config(fam), "x");
     auto tensors = expected_tensors(from_config.hp);
     auto from_weights = detect(tiny_config(fam), "x", &tensors);

@@ -233,7 +233,7 @@ TEST(GgufMeta, KeysPerFamily) {
 }
 
 TEST(GgufMeta, HParamsRoundTripThroughMetadata) {
-  for (const char* fam : {"llama", "mixtral", "qwen2", "qwen3", "qwen3moe", "gptoss", "gemma3"}) {
+  for (const char* fam : {"llama", "mixtral", "qwen2", "qwen3", "qwen3moe", "gptoss", "gemma3", "qwen35", "qwen35moe"}) {
     auto m = model(fam);
     auto kv = meta(m);
     HParams back = hparams_from_gguf([&](std::string_view key) -> std::optional<lp::formats::GgufValue> {
@@ -248,6 +248,8 @@ TEST(GgufMeta, HParamsRoundTripThroughMetadata) {
     EXPECT_EQ(back.head_dim, m.hp.head_dim) << fam;
     EXPECT_EQ(back.n_expert, m.hp.n_expert) << fam;
     EXPECT_EQ(back.n_expert_used, m.hp.n_expert_used) << fam;
+    EXPECT_EQ(back.n_ff_expert, m.hp.n_ff_expert) << fam;
+    EXPECT_EQ(back.n_ff_shared, m.hp.n_ff_shared) << fam;
     EXPECT_EQ(back.sliding_window, m.hp.sliding_window) << fam;
     EXPECT_EQ(back.qk_norm, m.hp.qk_norm) << fam;
     EXPECT_EQ(back.attn_sinks, m.hp.attn_sinks) << fam;
@@ -256,6 +258,7 @@ TEST(GgufMeta, HParamsRoundTripThroughMetadata) {
     ASSERT_EQ(back.layers.size(), m.hp.layers.size()) << fam;
     for (size_t i = 0; i < back.layers.size(); ++i) {
       EXPECT_EQ(back.layers[i].sliding, m.hp.layers[i].sliding) << fam << " layer " << i;
+      EXPECT_EQ(back.layers[i].recurrent, m.hp.layers[i].recurrent) << fam << " layer " << i;
       EXPECT_NEAR(back.layers[i].rope_theta, m.hp.layers[i].rope_theta, 1e-3) << fam << " layer " << i;
     }
   }

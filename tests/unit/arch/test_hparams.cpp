@@ -29,7 +29,8 @@ TEST(HParams, UnknownArchitectureNamesFieldsAndListsFamilies) {
   EXPECT_NE(e.find("m/config.json"), std::string::npos) << e;
   EXPECT_NE(e.find("model_type 'falcon'"), std::string::npos) << e;
   EXPECT_NE(e.find("FalconForCausalLM"), std::string::npos) << e;
-  for (const char* f : {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3"})
+  for (const char* f : {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3", "qwen35 (",
+                        "qwen35moe (qwen3_5_moe_text"})
     EXPECT_NE(e.find(f), std::string::npos) << f << " missing from: " << e;
 }
 
@@ -58,7 +59,9 @@ TEST(HParams, GguFAndMlxNamesPerFamily) {
                  Row{"qwen2", Family::Qwen2, "qwen2", "qwen2"}, Row{"qwen3", Family::Qwen3, "qwen3", "qwen3"},
                  Row{"qwen3moe", Family::Qwen3Moe, "qwen3moe", "qwen3_moe"},
                  Row{"mixtral", Family::Mixtral, "llama", "mixtral"}, Row{"gptoss", Family::GptOss, "gpt-oss", "gpt_oss"},
-                 Row{"gemma3", Family::Gemma3, "gemma3", "gemma3_text"}}) {
+                 Row{"gemma3", Family::Gemma3, "gemma3", "gemma3_text"},
+                 Row{"qwen35", Family::Qwen35, "qwen35", "qwen3_5"},
+                 Row{"qwen35moe", Family::Qwen35Moe, "qwen35moe", "qwen3_5_moe"}}) {
     auto hp = parse_hparams(tiny_config(r.fam), "x");
     EXPECT_EQ(hp.family, r.f) << r.fam;
     EXPECT_EQ(hp.gguf_arch, r.gguf) << r.fam;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "arch/arch.h"
 #include "arch/row_map.h"
@@ -170,6 +172,221 @@ TEST(Qwen35, MissingRecurrentTensorOrWrongConvKernelNamesTheTensor) {
   } catch (const lp::Error& e) {
     EXPECT_NE(std::string(e.what()).find("model.layers.2.linear_attn.conv1d.weight"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Qwen 3.5 MoE (qwen35moe): the dense config plus Qwen3_5MoeTextConfig's MoE fields.
+json qwen35moe_config() {
+  json c = qwen35_config();
+  c["architectures"] = {"Qwen3_5MoeForCausalLM"};
+  c["model_type"] = "qwen3_5_moe_text";
+  c["num_experts"] = 8;
+  c["num_experts_per_tok"] = 2;
+  c["moe_intermediate_size"] = 256;
+  c["shared_expert_intermediate_size"] = 512;
+  c["tie_word_embeddings"] = false;
+  return c;
+}
+
+TEST(Qwen35Moe, HParamsLayoutAndGgufAsLlamaCpp) {
+  HParams hp = parse_hparams(qwen35moe_config(), "c.json");
+  EXPECT_EQ(hp.family, Family::Qwen35Moe);
+  EXPECT_EQ(hp.gguf_arch, "qwen35moe");
+  EXPECT_EQ(hp.n_expert, 8);
+  EXPECT_EQ(hp.n_expert_used, 2);
+  EXPECT_EQ(hp.n_ff_expert, 256);
+  EXPECT_EQ(hp.n_ff_shared, 512);
+  EXPECT_EQ(hp.n_shared_expert, 1);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(hp.layers[i].moe) << i;
+  EXPECT_TRUE(hp.layers[0].recurrent);
+  EXPECT_FALSE(hp.layers[3].recurrent);
+
+  auto recipes = gguf_tensors(hp, classify(hp, checkpoint_tensors(hp)));
+  auto find = [&](const std::string& n) -> const GgufTensorRecipe& {
+    auto it = std::find_if(recipes.begin(), recipes.end(), [&](const auto& r) { return r.gguf_name == n; });
+    if (it == recipes.end()) throw std::runtime_error("no recipe " + n);
+    return *it;
+  };
+  for (int il : {0, 3}) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    EXPECT_EQ(find(p + "ffn_gate_inp.weight").ne, (std::vector<int64_t>{256, 8}));
+    EXPECT_TRUE(find(p + "ffn_gate_inp.weight").force_f32);
+    EXPECT_EQ(find(p + "ffn_gate_exps.weight").ne, (std::vector<int64_t>{256, 256, 8}));
+    EXPECT_EQ(find(p + "ffn_gate_exps.weight").transform, Transform::StackExperts);
+    EXPECT_EQ(find(p + "ffn_down_exps.weight").ne, (std::vector<int64_t>{256, 256, 8}));
+    EXPECT_EQ(find(p + "ffn_up_shexp.weight").ne, (std::vector<int64_t>{256, 512}));
+    EXPECT_EQ(find(p + "ffn_down_shexp.weight").ne, (std::vector<int64_t>{512, 256}));
+    EXPECT_EQ(find(p + "ffn_gate_inp_shexp.weight").ne, (std::vector<int64_t>{256, 1}));
+    EXPECT_TRUE(find(p + "ffn_gate_inp_shexp.weight").force_f32);  // as llama.cpp's converter keeps it
+  }
+  EXPECT_EQ(find("blk.0.ssm_conv1d.weight").ne, (std::vector<int64_t>{4, 512}));
+  EXPECT_EQ(find("output.weight").ne, (std::vector<int64_t>{256, 4096}));
+
+  std::map<std::string, lp::formats::GgufValue> kv;
+  for (const auto& e : gguf_metadata(hp, "m")) kv.emplace(e.key, e.value);
+  EXPECT_EQ(kv.at("qwen35moe.expert_count").as_u32(), 8u);
+  EXPECT_EQ(kv.at("qwen35moe.expert_used_count").as_u32(), 2u);
+  EXPECT_EQ(kv.at("qwen35moe.expert_feed_forward_length").as_u32(), 256u);
+  EXPECT_EQ(kv.at("qwen35moe.expert_shared_feed_forward_length").as_u32(), 512u);
+  EXPECT_EQ(kv.at("qwen35moe.ssm.time_step_rank").as_u32(), 4u);
+  HParams back = hparams_from_gguf([&](std::string_view k) -> std::optional<lp::formats::GgufValue> {
+    auto it = kv.find(std::string(k));
+    if (it == kv.end()) return std::nullopt;
+    return it->second;
+  });
+  EXPECT_EQ(back.family, Family::Qwen35Moe);
+  EXPECT_EQ(back.n_ff_shared, 512);
+  EXPECT_TRUE(back.layers[0].moe && back.layers[0].recurrent);
+}
+
+// transformers 5 fused experts (the released checkpoints): gate_up_proj [E, 2F, D] = per expert [gate; up],
+// down_proj [E, D, F]; split into llama.cpp's ffn_gate_exps / ffn_up_exps and taken as is for ffn_down_exps.
+TEST(Qwen35Moe, FusedExpertsSplitIntoGateAndUpHalves) {
+  HParams hp = parse_hparams(qwen35moe_config(), "c.json");
+  std::vector<TensorInfo> tensors;
+  for (const auto& t : checkpoint_tensors(hp))
+    if (t.name.find(".mlp.experts.") == std::string::npos) tensors.push_back(t);
+  for (int il = 0; il < 4; ++il) {
+    const std::string p = "model.layers." + std::to_string(il) + ".mlp.experts.";
+    tensors.push_back({p + "gate_up_proj", "BF16", {8, 512, 256}});
+    tensors.push_back({p + "down_proj", "BF16", {8, 256, 256}});
+  }
+  auto recipes = gguf_tensors(hp, classify(hp, tensors));
+  auto find = [&](const std::string& n) -> const GgufTensorRecipe& {
+    auto it = std::find_if(recipes.begin(), recipes.end(), [&](const auto& r) { return r.gguf_name == n; });
+    if (it == recipes.end()) throw std::runtime_error("no recipe " + n);
+    return *it;
+  };
+  const auto& gate = find("blk.2.ffn_gate_exps.weight");
+  const auto& up = find("blk.2.ffn_up_exps.weight");
+  EXPECT_EQ(gate.ne, (std::vector<int64_t>{256, 256, 8}));
+  EXPECT_EQ(gate.transform, Transform::SplitGateUpLower);
+  EXPECT_EQ(up.transform, Transform::SplitGateUpUpper);
+  EXPECT_FALSE(gate.transpose_source);
+  EXPECT_EQ(find("blk.2.ffn_down_exps.weight").transform, Transform::None);
+  EXPECT_EQ(find("blk.2.ffn_down_exps.weight").ne, (std::vector<int64_t>{256, 256, 8}));
+  // Output row (expert e, row f) reads source row e * 2F + f (gate) or e * 2F + F + f (up).
+  const RowMap g = row_map(hp, gate, 3), u = row_map(hp, up, 3);
+  EXPECT_EQ(g.rows(), 8 * 256);
+  EXPECT_EQ(g.locate(0).row, 0);
+  EXPECT_EQ(g.locate(3 * 256 + 5).row, 3 * 512 + 5);
+  EXPECT_EQ(u.locate(3 * 256 + 5).row, 3 * 512 + 256 + 5);
+  EXPECT_EQ(u.locate(8 * 256 - 1).row, 8 * 512 - 1);
+  // A fused tensor whose shape disagrees with the config is named.
+  for (auto& t : tensors)
+    if (t.name == "model.layers.1.mlp.experts.gate_up_proj") t.shape = {8, 256, 256};
+  try {
+    classify(hp, tensors);
+    FAIL() << "no error";
+  } catch (const lp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.1.mlp.experts.gate_up_proj"), std::string::npos) << e.what();
+  }
+}
+
+// The released checkpoints' multimodal wrapper (Qwen3_5MoeForConditionalGeneration, model_type qwen3_5_moe): text
+// fields in text_config, language-model tensors under model.language_model., lm_head at the top, the vision tower
+// (model.visual.) ignored, mtp.* at the top level (counted, dropped). Same GGUF as the text-only layout.
+TEST(Qwen35Moe, MultimodalWrapperReadsTheTextModel) {
+  json wrapped = {{"architectures", {"Qwen3_5MoeForConditionalGeneration"}},
+                  {"model_type", "qwen3_5_moe"},
+                  {"tie_word_embeddings", false},
+                  {"text_config", qwen35moe_config()},
+                  {"vision_config", {{"model_type", "qwen3_5_moe"}, {"depth", 27}}}};
+  wrapped["text_config"].erase("architectures");
+  wrapped["text_config"]["mtp_num_hidden_layers"] = 1;
+  HParams hp = parse_hparams(wrapped, "c.json");
+  EXPECT_EQ(hp.family, Family::Qwen35Moe);
+  EXPECT_EQ(hp.model_type, "qwen3_5_moe_text");
+  EXPECT_EQ(hp.n_expert, 8);
+  EXPECT_EQ(hp.n_mtp_layers, 1);
+  const HParams text_hp = parse_hparams(qwen35moe_config(), "c.json");
+  std::vector<TensorInfo> tensors;
+  for (auto t : checkpoint_tensors(text_hp)) {
+    if (t.name.rfind("model.", 0) == 0) t.name = "model.language_model." + t.name.substr(6);
+    tensors.push_back(t);
+  }
+  tensors.push_back({"model.visual.blocks.0.attn.qkv.weight", "BF16", {3456, 1152}});
+  tensors.push_back({"mtp.fc.weight", "BF16", {256, 512}});
+  tensors.push_back({"mtp.layers.0.input_layernorm.weight", "BF16", {256}});
+  auto wrapped_recipes = gguf_tensors(hp, classify(hp, tensors));
+  auto text_recipes = gguf_tensors(text_hp, classify(text_hp, checkpoint_tensors(text_hp)));
+  ASSERT_EQ(wrapped_recipes.size(), text_recipes.size());
+  for (size_t i = 0; i < text_recipes.size(); ++i) {
+    EXPECT_EQ(wrapped_recipes[i].gguf_name, text_recipes[i].gguf_name);
+    EXPECT_EQ(wrapped_recipes[i].ne, text_recipes[i].ne);
+    ASSERT_FALSE(wrapped_recipes[i].sources.empty());
+    EXPECT_EQ(wrapped_recipes[i].sources[0].rfind("model.language_model.", 0) == 0 ||
+                  wrapped_recipes[i].sources[0] == "lm_head.weight",
+              true)
+        << wrapped_recipes[i].sources[0];
+  }
+}
+
+TEST(Qwen35Moe, ConfigErrorsNameTheField) {
+  json c = qwen35moe_config();
+  c["norm_topk_prob"] = false;
+  try {
+    parse_hparams(c, "c.json");
+    FAIL() << "no error";
+  } catch (const lp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("norm_topk_prob"), std::string::npos) << e.what();
+  }
+  c = qwen35moe_config();
+  c["shared_expert_intermediate_size"] = 0;
+  try {
+    parse_hparams(c, "c.json");
+    FAIL() << "no error";
+  } catch (const lp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shared_expert_intermediate_size"), std::string::npos) << e.what();
+  }
+}
+
+// MTP layers (mtp.*) are dropped, but their count must be the config's mtp_num_hidden_layers.
+TEST(Qwen35, MtpTensorsDroppedAndCountedAgainstTheConfig) {
+  json c = qwen35_config();
+  c["mtp_num_hidden_layers"] = 1;
+  HParams hp = parse_hparams(c, "c.json");
+  auto tensors = checkpoint_tensors(hp);
+  const size_t n_trunk = tensors.size();
+  tensors.push_back({"mtp.fc.weight", "BF16", {256, 512}});
+  tensors.push_back({"mtp.layers.0.self_attn.q_proj.weight", "BF16", {512, 256}});
+  tensors.push_back({"mtp.norm.weight", "BF16", {256}});
+  EXPECT_EQ(classify(hp, tensors).size(), n_trunk);
+  tensors.push_back({"mtp.layers.1.self_attn.q_proj.weight", "BF16", {512, 256}});
+  try {
+    classify(hp, tensors);
+    FAIL() << "no error";
+  } catch (const lp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'mtp_num_hidden_layers' is 1 but the checkpoint has 2"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The 35B-A3B shapes (Qwen3_5MoeTextConfig's defaults for the MoE and linear-attention fields, written out here for
+// the others; 40 layers LLLF, 256 experts top-8, vocabulary 248320, untied): the parameter counts the model's name
+// promises, counted from the layout (vision tower and MTP block not included).
+TEST(Qwen35Moe, ThirtyFiveBA3BShapesGiveTheNamedParameterCounts) {
+  json c = {{"architectures", {"Qwen3_5MoeForCausalLM"}}, {"model_type", "qwen3_5_moe_text"}, {"vocab_size", 248320},
+            {"hidden_size", 2048}, {"num_hidden_layers", 40}, {"num_attention_heads", 16}, {"num_key_value_heads", 2},
+            {"intermediate_size", 512}, {"tie_word_embeddings", false}};
+  const HParams hp = parse_hparams(c, "c.json");
+  EXPECT_EQ(hp.head_dim, 256);
+  EXPECT_EQ(hp.n_expert, 256);
+  EXPECT_EQ(hp.n_expert_used, 8);
+  EXPECT_EQ(hp.ssm_v_heads, 32);
+  EXPECT_EQ(hp.rope_dim, 64);
+  EXPECT_EQ(hp.rope_sections, (std::vector<int32_t>{11, 11, 10, 0}));
+  const ParamCounts p = count_params(hp, classify(hp, expected_tensors(hp)));
+  EXPECT_GT(p.total, 34'000'000'000);
+  EXPECT_LT(p.total, 36'000'000'000);
+  EXPECT_GT(p.active, 2'500'000'000);
+  EXPECT_LT(p.active, 3'600'000'000);
 }
 
 }  // namespace

@@ -59,6 +59,26 @@ inline nlohmann::json tiny_config(const std::string& family) {
     c["rope_theta"] = 1000000.0;
     c["query_pre_attn_scalar"] = 16;
     c.erase("tie_word_embeddings");  // gemma3 ties by default
+  } else if (family == "qwen35" || family == "qwen35moe") {
+    // 3 Gated DeltaNet layers (1 key / 2 value heads of 16) + 1 gated full-attention layer, rotary 4 of 16 dims
+    c["model_type"] = family == "qwen35" ? "qwen3_5_text" : "qwen3_5_moe_text";
+    c["head_dim"] = 16;
+    c["num_hidden_layers"] = 4;
+    c["linear_conv_kernel_dim"] = 4;
+    c["linear_num_key_heads"] = 1;
+    c["linear_num_value_heads"] = 2;
+    c["linear_key_head_dim"] = 16;
+    c["linear_value_head_dim"] = 16;
+    c["full_attention_interval"] = 4;
+    c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1e7}, {"partial_rotary_factor", 0.25},
+                            {"mrope_section", {1, 1, 0}}};
+    c.erase("rope_theta");
+    if (family == "qwen35moe") {
+      c["num_experts"] = 4;
+      c["num_experts_per_tok"] = 2;
+      c["moe_intermediate_size"] = 32;
+      c["shared_expert_intermediate_size"] = 48;
+    }
   }
   return c;
 }

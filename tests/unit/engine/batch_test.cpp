@@ -1,17 +1,23 @@
 // Multi-sequence forward pass (Context::decode) on the trained fixtures of every family the engine runs:
 // dense qwen3, qwen3moe (routed experts), gpt-oss (sliding window + sinks, MoE), gemma3 (local/global layers,
-// softcap), qwen35 (Gated DeltaNet recurrent state per sequence). Rows of four sequences in one pass give the logits each sequence gets alone, up to float summation
+// softcap), qwen35 (Gated DeltaNet recurrent state per sequence), and a generated qwen35moe checkpoint (no trained
+// fixture: `make-test-model --family qwen35moe`, recurrent state + routed and shared experts, read as its HF folder). Rows of four sequences in one pass give the logits each sequence gets alone, up to float summation
 // order (the multi-token GEMM tiles add in another order than the one-token path): |diff| <= kTolerance.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "engine/context.h"
 #include "engine/model.h"
 #include "peer_skip.h"
+#include "testgen/generate.h"
 #include "tiny_fixture.h"
 
 namespace lp::engine {
@@ -22,7 +28,35 @@ namespace {
 // AVX-512, 2026-12-07), so 1e-3 is over ten times the noise and far below a masking bug (differences of O(1)).
 constexpr double kTolerance = 1e-3;
 
-const char* const kFamilies[] = {"tiny-qwen3", "tiny-qwen3moe", "tiny-gptoss", "tiny-gemma3", "tiny-qwen35"};
+const char* const kFamilies[] = {"tiny-qwen3", "tiny-qwen3moe", "tiny-gptoss", "tiny-gemma3", "tiny-qwen35",
+                                 "generated-qwen35moe"};
+
+// A shared fixture's folder, or for "generated-F" a tiny checkpoint of family F generated once per run (seed 7)
+// under the temp dir and removed at exit.
+std::string model_dir(const std::string& name) {
+  constexpr std::string_view kGenerated = "generated-";
+  if (name.rfind(kGenerated, 0) != 0) return testing::fixture_dir(name);
+  struct Generated {
+    std::filesystem::path dir;
+    ~Generated() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir.parent_path(), ec);
+    }
+  };
+  static std::map<std::string, Generated> cache;
+  Generated& g = cache[name];
+  if (g.dir.empty()) {
+    std::string root = (std::filesystem::temp_directory_path() / "lp-batch-gen-XXXXXX").string();
+    if (!mkdtemp(root.data())) return "";
+    testgen::GenerateOptions o;
+    o.family = name.substr(kGenerated.size());
+    o.seed = 7;
+    o.progress = false;
+    g.dir = std::filesystem::path(root) / "model";
+    testgen::generate_checkpoint(o, g.dir);
+  }
+  return g.dir.string();
+}
 
 std::vector<int32_t> tokens(int seq, int n, int vocab) {
   std::vector<int32_t> t(n);
@@ -44,7 +78,7 @@ class Batch : public ::testing::TestWithParam<const char*> {};
 // those are small); sequence 3 joins after the others have decoded three tokens. Teacher-forced with the
 // tokens each sequence picks alone, so a difference cannot compound.
 TEST_P(Batch, FourSequencesInOnePassMatchEachAlone) {
-  const std::string dir = testing::fixture_dir(GetParam());
+  const std::string dir = model_dir(GetParam());
   if (dir.empty()) LP_SKIP_OR_FAIL(std::string("shared fixture ") + GetParam() + " missing");
   auto m = Model::load(dir);
   const int vocab = m->hp().n_vocab;
@@ -113,7 +147,7 @@ TEST_P(Batch, FourSequencesInOnePassMatchEachAlone) {
 
 // Copying a sequence's cells (a shared prompt prefix) continues exactly like evaluating them.
 TEST_P(Batch, CopiedPrefixContinuesLikeEvaluated) {
-  const std::string dir = testing::fixture_dir(GetParam());
+  const std::string dir = model_dir(GetParam());
   if (dir.empty()) LP_SKIP_OR_FAIL(std::string("shared fixture ") + GetParam() + " missing");
   auto m = Model::load(dir);
   const int vocab = m->hp().n_vocab;

@@ -28,8 +28,30 @@ GenerateOptions tiny(const std::string& family, uint64_t seed = 1) {
   return o;
 }
 
+bool is_qwen35(const std::string& family) { return family == "qwen35" || family == "qwen35moe"; }
+
 // Names the family must have (layer 0 and globals), as transformers / the releases name them.
 std::vector<std::string> required_names(const std::string& family) {
+  if (is_qwen35(family)) {  // layer 0: Gated DeltaNet; layer 3: gated full attention; the MTP block as released
+    const std::string l = "model.layers.0.linear_attn.", f = "model.layers.3.";
+    std::vector<std::string> n = {
+        "model.embed_tokens.weight", "model.norm.weight", "model.layers.0.input_layernorm.weight",
+        "model.layers.0.post_attention_layernorm.weight", l + "in_proj_qkv.weight", l + "in_proj_z.weight",
+        l + "in_proj_b.weight", l + "in_proj_a.weight", l + "conv1d.weight", l + "dt_bias", l + "A_log",
+        l + "norm.weight", l + "out_proj.weight", f + "self_attn.q_proj.weight", f + "self_attn.q_norm.weight",
+        f + "self_attn.k_norm.weight", "mtp.fc.weight", "mtp.pre_fc_norm_embedding.weight",
+        "mtp.pre_fc_norm_hidden.weight", "mtp.norm.weight", "mtp.layers.0.self_attn.q_proj.weight"};
+    if (family == "qwen35") {
+      n.push_back("model.layers.0.mlp.down_proj.weight");
+    } else {
+      for (const char* m : {"mlp.gate.weight", "mlp.experts.gate_up_proj", "mlp.experts.down_proj",
+                            "mlp.shared_expert.gate_proj.weight", "mlp.shared_expert.up_proj.weight",
+                            "mlp.shared_expert.down_proj.weight", "mlp.shared_expert_gate.weight"})
+        n.push_back(std::string("model.layers.0.") + m);
+      n.push_back("lm_head.weight");
+    }
+    return n;
+  }
   const std::string l = "model.layers.0.";
   std::vector<std::string> n = {"model.embed_tokens.weight",        "model.norm.weight",
                                 l + "input_layernorm.weight",        l + "post_attention_layernorm.weight",
@@ -121,8 +143,22 @@ TEST_P(FamilyTest, TensorsMatchPlanNamesShapesAndConfig) {
   EXPECT_EQ(c.at("architectures").size(), 1u);
   EXPECT_EQ(ck.find("lm_head.weight") == nullptr, s.tie_embeddings);
   const int64_t head_dim = c.contains("head_dim") ? c["head_dim"].get<int64_t>() : s.hidden / s.heads;
-  EXPECT_EQ(ck.tensor("model.layers.0.self_attn.q_proj.weight").shape, (std::vector<int64_t>{s.heads * head_dim, s.hidden}));
-  EXPECT_EQ(ck.tensor("model.layers.0.self_attn.k_proj.weight").shape,
+  // qwen35: layer 3 is the first full-attention layer, and q_proj yields [query, gate] per head.
+  const bool q35 = is_qwen35(canonical_family(GetParam()));
+  const std::string fl = q35 ? "model.layers.3." : "model.layers.0.";
+  EXPECT_EQ(ck.tensor(fl + "self_attn.q_proj.weight").shape,
+            (std::vector<int64_t>{(q35 ? 2 : 1) * s.heads * head_dim, s.hidden}));
+  if (q35) {
+    EXPECT_EQ(c.at("layer_types")[0], "linear_attention");
+    EXPECT_EQ(c.at("layer_types")[3], "full_attention");
+    const int64_t nk = c.at("linear_num_key_heads"), nv = c.at("linear_num_value_heads"), hd = c.at("linear_key_head_dim");
+    EXPECT_EQ(nv, 2 * nk);  // the V-head reordering changes the layout
+    EXPECT_EQ(ck.tensor("model.layers.0.linear_attn.in_proj_qkv.weight").shape,
+              (std::vector<int64_t>{(2 * nk + nv) * hd, s.hidden}));
+    EXPECT_EQ(ck.tensor("model.layers.0.linear_attn.conv1d.weight").shape,
+              (std::vector<int64_t>{(2 * nk + nv) * hd, 1, c.at("linear_conv_kernel_dim").get<int64_t>()}));
+  }
+  EXPECT_EQ(ck.tensor(fl + "self_attn.k_proj.weight").shape,
             (std::vector<int64_t>{s.kv_heads * head_dim, s.hidden}));
   EXPECT_EQ(ck.tensor("model.embed_tokens.weight").shape, (std::vector<int64_t>{s.vocab, s.hidden}));
   ASSERT_TRUE(ck.generation_config());
@@ -146,7 +182,10 @@ TEST_P(FamilyTest, ValuesAreFiniteWithTheIntendedDistribution) {
     if (t.init == InitKind::Constant) {
       EXPECT_EQ(s.std, 0.0);
       EXPECT_EQ(s.mean, t.value);
-      EXPECT_EQ(t.value, canonical_family(GetParam()) == "gemma3" ? 0.0f : 1.0f);
+      // gemma3 and qwen35 norms scale by (1 + w): stored 0; qwen35's gated DeltaNet norm scales by w.
+      const std::string fam = canonical_family(GetParam());
+      const bool zero_centred = fam == "gemma3" || (is_qwen35(fam) && t.name.find("linear_attn.norm") == std::string::npos);
+      EXPECT_EQ(t.value, zero_centred ? 0.0f : 1.0f);
       continue;
     }
     EXPECT_LT(s.max_abs, 7.0 * t.std);
@@ -218,6 +257,8 @@ TEST_P(FamilyTest, TokenizerCoversTheVocabularyAndTheTemplateTokens) {
       {"qwen2", {"<|im_start|>", "<|im_end|>"}},
       {"qwen3", {"<|im_start|>", "<|im_end|>"}},
       {"qwen3moe", {"<|im_start|>", "<|im_end|>"}},
+      {"qwen35", {"<|im_start|>", "<|im_end|>"}},
+      {"qwen35moe", {"<|im_start|>", "<|im_end|>"}},
       {"gpt-oss", {"<|start|>", "<|message|>", "<|channel|>", "<|end|>"}},
       {"gemma3", {"<bos>", "<start_of_turn>", "<end_of_turn>"}}};
   const auto templ = ck.chat_template();
@@ -237,7 +278,8 @@ TEST_P(FamilyTest, TokenizerCoversTheVocabularyAndTheTemplateTokens) {
   }
   const std::map<std::string, std::string> eos_token = {
       {"llama", "<|eot_id|>"}, {"mistral", "</s>"},         {"mixtral", "</s>"},    {"qwen2", "<|im_end|>"},
-      {"qwen3", "<|im_end|>"}, {"qwen3moe", "<|im_end|>"}, {"gpt-oss", "<|return|>"}, {"gemma3", "<end_of_turn>"}};
+      {"qwen3", "<|im_end|>"}, {"qwen3moe", "<|im_end|>"}, {"gpt-oss", "<|return|>"}, {"gemma3", "<end_of_turn>"},
+      {"qwen35", "<|im_end|>"}, {"qwen35moe", "<|im_end|>"}};
   json eos = ck.config().at("eos_token_id");
   if (!eos.is_array()) eos = json::array({eos});
   bool found = false;
@@ -258,9 +300,11 @@ INSTANTIATE_TEST_SUITE_P(AllFamilies, FamilyTest, ::testing::ValuesIn(supported_
                            return n;
                          });
 
-TEST(Testgen, ListsTheEightFamiliesAndResolvesAliases) {
+TEST(Testgen, ListsTheTenFamiliesAndResolvesAliases) {
   EXPECT_EQ(supported_families(), (std::vector<std::string>{"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral",
-                                                            "gpt-oss", "gemma3"}));
+                                                            "gpt-oss", "gemma3", "qwen35", "qwen35moe"}));
+  EXPECT_EQ(canonical_family("qwen3_5_moe_text"), "qwen35moe");
+  EXPECT_EQ(canonical_family("qwen3_5"), "qwen35");
   EXPECT_EQ(canonical_family("gpt_oss"), "gpt-oss");
   EXPECT_EQ(canonical_family("Qwen3_MoE"), "qwen3moe");
   EXPECT_EQ(canonical_family("gemma3_text"), "gemma3");
