@@ -7,6 +7,8 @@
 //      --output-format dat), writes the same tensor bytes as llama-quantize --imatrix THEIRS.
 //  (c) on the same text and chunks, calibrate's importance equals llama-imatrix's column by column (a column-order error
 //      shared by our writer and reader would pass (a), since both tools then read the same wrong file).
+//  (d) the same on tiny-qwen35 (issue #20), whose linear-attention projections llama.cpp's converter reorders by value
+//      head: every matrix, ssm_out's value-head columns included, in GGUF order.
 // Precisions where the importance changes the bytes: Q4_K_M, IQ4_XS, Q2_K. A control proves it does: llama-quantize
 // without an imatrix gives different tensors, so a file that was silently ignored (or read in another column order)
 // cannot pass. Tensors are compared block by block through node-llama-cpp's GGUF parser; metadata differs by design
