@@ -5,7 +5,8 @@
 #   bench/quality_vs_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
 #   env: WORK (scratch, default /tmp/lp-quality-bench), MAX_TOKENS (0 = all 138 chunks), PRESETS (default
 #        "q3_k_m q4_k_m q5_k_m"; the i-quant mixes work too: "iq2_xs iq3_xxs iq3_m"), LLAMA_QUANTIZE (cross-check one point with llama.cpp's own quantizer),
-#        THREADS, SENS_CHUNKS (sensitivity chunks, default 4), UNIFORM=0 skips the uniform Q4_K row,
+#        THREADS, SENS_CHUNKS (sensitivity chunks, default 4), UNIFORM=0 skips the uniform Q4_K row, CALIB (calibration
+#        text instead of the build-calibration set),
 #        MLX (MLX precisions to add as rows, e.g. "2bit 3bit"), LLAMA_PERPLEXITY (llama-perplexity: every GGUF row
 #        also gets llama.cpp's own KLD, against llama.cpp's logits of our F32 GGUF: the fixtures README's protocol)
 #
@@ -36,9 +37,13 @@ LLAMA_PERPLEXITY=${LLAMA_PERPLEXITY:-}
 mkdir -p "$WORK"
 T=(); [ "$THREADS" != 0 ] && T=(--threads "$THREADS")
 
-# Calibration set and imatrix (ctx 256, as the README's llama.cpp imatrix).
-[ -d "$WORK/calib" ] || "$Q" build-calibration --output "$WORK/calib" >/dev/null
-[ -f "$WORK/imatrix.gguf" ] || "$Q" calibrate "$MODEL" --calibration "$WORK/calib" --ctx 256 -o "$WORK/imatrix.gguf" -q "${T[@]}" >/dev/null
+# Calibration set and imatrix (ctx 256, as the README's llama.cpp imatrix). CALIB: other calibration text (a file or
+# folder) for the imatrix and the sensitivity, e.g. Genesis as the fixtures README's llama.cpp imatrix (give it its own
+# WORK: the imatrix is cached there).
+CAL=${CALIB:-$WORK/calib}
+if [ -z "${CALIB:-}" ]; then [ -d "$CAL" ] || "$Q" build-calibration --output "$CAL" >/dev/null
+else [ -e "$CAL" ] || { echo "error: CALIB=$CAL not found" >&2; exit 1; }; fi
+[ -f "$WORK/imatrix.gguf" ] || "$Q" calibrate "$MODEL" --calibration "$CAL" --ctx 256 -o "$WORK/imatrix.gguf" -q "${T[@]}" >/dev/null
 
 ROWS=$WORK/rows.tsv
 : > "$ROWS"
@@ -60,10 +65,16 @@ llama_kld() {  # gguf
   local base=$WORK/llama-kld-base.bin
   if [ ! -f "$base" ]; then
     local f32; f32=$(convert "$WORK/f32-kld" --precision f32 --no-architecture-aware)
-    "$LLAMA_PERPLEXITY" -m "$f32" -f "$HELDOUT" -c 256 -b 256 --kl-divergence-base "$base" >/dev/null 2>&1
+    local ch=(); [ "$MAX_TOKENS" != 0 ] && ch=(--chunks "$((MAX_TOKENS / 256))")
+    "$LLAMA_PERPLEXITY" -m "$f32" -f "$HELDOUT" -c 256 -b 256 "${ch[@]}" --kl-divergence-base "$base" >/dev/null 2>&1
   fi
-  "$LLAMA_PERPLEXITY" -m "$1" -c 256 -b 256 --kl-divergence-base "$base" --kl-divergence 2>&1 |
-    awk '/^Mean +KLD:/ {print $3}'
+  # One retry: a run of the prebuilt llama-perplexity once ended without its summary here (not reproduced).
+  local k
+  for _ in 1 2; do
+    k=$("$LLAMA_PERPLEXITY" -m "$1" -c 256 -b 256 --kl-divergence-base "$base" --kl-divergence 2>&1 | awk '/^Mean +KLD:/ {print $3}' || true)
+    [ -n "$k" ] && break
+  done
+  echo "${k:-failed}"
 }
 convert() {  # out-dir args...
   local out=$1; shift
@@ -83,7 +94,7 @@ for P in $PRESETS; do
   # imatrix the mix has the same size).
   BYTES=$(stat -c %s "$WORK/$P-mix-im"/gguf/*.gguf)
   validate "auto @ $P size + imatrix + sensitivity" "$(convert "$WORK/$P-auto" --precision auto --target-size "$BYTES" \
-    --imatrix "$WORK/imatrix.gguf" --calibration "$WORK/calib" --sensitivity-chunks "$SENS_CHUNKS")"
+    --imatrix "$WORK/imatrix.gguf" --calibration "$CAL" --sensitivity-chunks "$SENS_CHUNKS")"
 done
 
 # MLX affine artifacts (mlx-lm's layout; no imatrix, as mlx-lm's own quantization) in the same table: MLX="2bit 3bit".
