@@ -7,6 +7,8 @@
 //      --output-format dat), writes the same tensor bytes as llama-quantize --imatrix THEIRS.
 //  (c) on the same text and chunks, calibrate's importance equals llama-imatrix's column by column (a column-order error
 //      shared by our writer and reader would pass (a), since both tools then read the same wrong file).
+//  (d) the same on tiny-qwen35 (issue #20), whose linear-attention projections llama.cpp's converter reorders by value
+//      head: every matrix, ssm_out's value-head columns included, in GGUF order.
 // Precisions where the importance changes the bytes: Q4_K_M, IQ4_XS, Q2_K. A control proves it does: llama-quantize
 // without an imatrix gives different tensors, so a file that was silently ignored (or read in another column order)
 // cannot pass. Tensors are compared block by block through node-llama-cpp's GGUF parser; metadata differs by design
@@ -164,3 +166,54 @@ for (const legacy of [false, true]) {
     await bothQuantizers(theirsFile(legacy), legacy ? "theirs-dat" : "theirs-gguf");
   }));
 }
+
+// (d) Issue #20: Qwen 3.5's linear-attention projections (attn_qkv, attn_gate, ssm_alpha, ssm_beta, ssm_out) get
+// importance under llama.cpp's names, and in GGUF column order: ssm_out's columns are value heads, which the converter
+// reorders from grouped-by-key-head to tiled, so an importance collected in checkpoint order would weigh the wrong
+// columns. Same text and chunks as llama-imatrix on our F32 GGUF of tiny-qwen35: equal column by column. Control: the
+// same vectors in checkpoint (grouped) head order fail this check, so it can see a head-order error.
+const missing35 = () => firstReason(fixtureMissing("tiny-qwen35"), skipUnless(quantBin, heldout),
+  skipUnless(llamaImatrix) && `${skipUnless(llamaImatrix)} (build it: scripts/build_llama_tools.sh ${path.relative(process.cwd(), buildDir) || buildDir} llama-imatrix)`);
+test("(d) tiny-qwen35: calibrate's importance for the linear-attention projections equals llama-imatrix's, in GGUF (V-head reordered) column order",
+  { timeout: 900_000 }, gated(missing35, async () => {
+    const dir = tempDir("lp-imatrix-qwen35-");
+    const out = path.join(dir, "f32");
+    quant(["convert", fixture("tiny-qwen35"), "-o", out, "--formats", "gguf", "--precision", "f32", "-q"]);
+    const f32 = path.join(out, "gguf", fs.readdirSync(path.join(out, "gguf")).find((f) => f.endsWith(".gguf")));
+    const oursPath = path.join(dir, "ours.gguf"), theirsPath = path.join(dir, "theirs.gguf");
+    quant(["calibrate", fixture("tiny-qwen35"), "--calibration", heldout, "--ctx", String(CTX), "--chunks", String(CHUNKS), "-o", oursPath, "-q", "-t", "2"]);
+    mustRun(llamaImatrix, ["-m", f32, "-f", heldout, "-c", String(CTX), "--chunks", String(CHUNKS), "-o", theirsPath, "-t", "2",
+      "--no-ppl", "--output-format", "gguf"]);
+    const ours = await readImportance(oursPath), theirs = await readImportance(theirsPath);
+    const cfg = JSON.parse(fs.readFileSync(path.join(fixture("tiny-qwen35"), "config.json"), "utf8"));
+    const nk = cfg.linear_num_key_heads, nv = cfg.linear_num_value_heads, hd = cfg.linear_value_head_dim, ratio = nv / nk;
+    // Tiled (GGUF) head r * nk + k holds checkpoint head k * ratio + r.
+    const toCheckpointOrder = (v) => {
+      const o = new Array(v.length);
+      for (let k = 0; k < nk; k++)
+        for (let r = 0; r < ratio; r++)
+          for (let c = 0; c < hd; c++) o[(k * ratio + r) * hd + c] = v[(r * nk + k) * hd + c];
+      return o;
+    };
+    const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+    const failures = [];
+    let worstCorr = 1, worstGrouped = -1, n = 0;
+    for (const [name, t] of theirs) {
+      const o = ours.get(name);
+      if (!o) { failures.push(`${name}: in llama-imatrix's file, not in ours`); continue; }
+      if (o.length !== t.length) { failures.push(`${name}: ${o.length} columns, llama-imatrix ${t.length}`); continue; }
+      const r = correlation(o, t), dm = Math.abs(mean(o) / mean(t) - 1);
+      worstCorr = Math.min(worstCorr, r);
+      n++;
+      if (!(r > 0.999) || !(dm < 0.01)) failures.push(`${name}: correlation ${r.toFixed(5)}, means ${mean(o)} vs ${mean(t)}`);
+      if (/ssm_out/.test(name)) worstGrouped = Math.max(worstGrouped, correlation(toCheckpointOrder(o), t));
+    }
+    for (const role of ["attn_qkv", "attn_gate", "ssm_alpha", "ssm_beta", "ssm_out"])
+      for (let l = 0; l < cfg.num_hidden_layers; l++)
+        if (cfg.layer_types[l] === "linear_attention" && !ours.has(`blk.${l}.${role}.weight`)) failures.push(`blk.${l}.${role}.weight: no importance in ours`);
+    console.log(`# tiny-qwen35: ${n} tensors in both, worst correlation ${worstCorr.toFixed(6)}; ssm_out in checkpoint head order: ` +
+      `best correlation ${worstGrouped.toFixed(3)} (control, must fail the 0.999 bound)`);
+    assert.ok(n > 0, "no common tensors");
+    assert.ok(worstGrouped >= -1 && worstGrouped < 0.999, `control: ssm_out importance in checkpoint head order would pass (${worstGrouped})`);
+    assert.deepEqual(failures.slice(0, 10), []);
+  }));
