@@ -26,7 +26,7 @@ void softmax(const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] *= inv;
 }
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+float moe_silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // Expert activation in place on gate (n values), up unchanged.
 void activate(FfnKind kind, const HParams& hp, float* gate, const float* up, size_t n) {
@@ -40,7 +40,7 @@ void activate(FfnKind kind, const HParams& hp, float* gate, const float* up, siz
     return;
   }
   if (kind == FfnKind::GeGLU) fail("engine: GeGLU experts are not supported");
-  for (size_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
+  for (size_t i = 0; i < n; ++i) gate[i] = moe_silu(gate[i]) * up[i];
 }
 
 void add_rows(float* y, const float* bias, int n_rows, int n) {
