@@ -22,6 +22,5 @@ function(lp_add_unit_tests name)
   target_compile_definitions(test_${name} PRIVATE
     LP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     LP_SHARED_FIXTURES="${PROJECT_SOURCE_DIR}/../shared/fixtures")
-  lp_unity_test_options(test_${name})
   gtest_discover_tests(test_${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
 endfunction()

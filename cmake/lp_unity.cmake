@@ -12,14 +12,12 @@ set(LP_UNITY_BATCH_SIZE 8 CACHE STRING "Sources per unity translation unit when 
 if(LP_UNITY_BUILD)
   set(CMAKE_UNITY_BUILD ON)
   set(CMAKE_UNITY_BUILD_BATCH_SIZE ${LP_UNITY_BATCH_SIZE})
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # GCC's -Wsubobject-linkage flags a type from an anonymous namespace used by a type with linkage (a TEST_F's
+    # fixture as base class, a pimpl Impl's field) only when the anonymous type is outside the main file, taking it
+    # for a header's. In a unity translation unit every source is an included file, so the warning would fire on
+    # code that is one file's own; the release build (one file per translation unit) keeps it for real headers.
+    add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-Wno-subobject-linkage>)
+  endif()
 endif()
 
-# lp_unity_test_options(TARGET): for a GoogleTest binary. GCC's -Wsubobject-linkage flags a type from an anonymous
-# namespace used by a type with linkage only when the anonymous type is not in the main file, taking it for a header.
-# In a unity translation unit every source is an included file, so each test fixture in an anonymous namespace
-# (TEST_F's base class) would be flagged. The release build (one file per translation unit) keeps the warning.
-function(lp_unity_test_options target)
-  if(LP_UNITY_BUILD AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
-  endif()
-endfunction()

@@ -14,7 +14,7 @@ namespace lp::arch {
 
 namespace {
 
-bool has_prefix(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 bool ends_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(s.size() - p.size()) == p; }
 
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
@@ -28,8 +28,8 @@ bool is_ignored_tensor(const HParams& hp, std::string_view name) {
   if (hp.native_quant == NativeQuant::Fp8 && (ends_with(name, "_scale_inv") || ends_with(name, ".weight_scale")))
     return true;
   if (!detail::family_info(hp.family).wrapper_model_type.empty() && !hp.tensor_prefix.empty())
-    return has_prefix(name, "vision_tower.") || has_prefix(name, "multi_modal_projector.") ||
-           has_prefix(name, "model.vision_tower.") || has_prefix(name, "model.multi_modal_projector.");
+    return starts_with(name, "vision_tower.") || starts_with(name, "multi_modal_projector.") ||
+           starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.");
   return false;
 }
 
@@ -46,7 +46,7 @@ std::vector<TensorDesc> classify(const HParams& hp_in, const std::vector<TensorI
   HParams hp = hp_in;
   if (!hp.tensor_prefix.empty())  // which of the two multimodal gemma3 namings this checkpoint uses
     for (const auto& t : tensors)
-      if (has_prefix(t.name, detail::kNewMultimodalPrefix)) hp.tensor_prefix = detail::kNewMultimodalPrefix;
+      if (starts_with(t.name, detail::kNewMultimodalPrefix)) hp.tensor_prefix = detail::kNewMultimodalPrefix;
   std::map<std::string_view, const TensorInfo*> present;
   bool has_blocks = false;
   for (const auto& t : tensors) {

@@ -15,7 +15,7 @@
 namespace lp::engine {
 namespace {
 
-const float* f32(const Weight& w) { return reinterpret_cast<const float*>(w.t->data); }
+const float* la_f32(const Weight& w) { return reinterpret_cast<const float*>(w.t->data); }
 float la_silu(float x) { return x / (1.0f + std::exp(-x)); }
 float softplus(float x) { return x > 20.0f ? x : std::log(1.0f + std::exp(x)); }  // ggml's op_softplus
 
@@ -64,8 +64,8 @@ void Context::linear_attention(const LayerDesc& L, int il, const BatchRow* rows,
   matmul(L.ssm_gate, xn_.data(), n, z_.data(), threads_);
   matmul(L.ssm_beta, xn_.data(), n, beta_.data(), threads_);
   matmul(L.ssm_alpha, xn_.data(), n, alpha_.data(), threads_);
-  const float* w = f32(L.ssm_conv1d);  // [C][K]
-  const float *dt = f32(L.ssm_dt), *A = f32(L.ssm_a), *wn = f32(L.ssm_norm);
+  const float* w = la_f32(L.ssm_conv1d);  // [C][K]
+  const float *dt = la_f32(L.ssm_dt), *A = la_f32(L.ssm_a), *wn = la_f32(L.ssm_norm);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   float* conv = conv_out_.data();
 
