@@ -16,13 +16,13 @@ using detail::family_info;
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool has_prefix(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 // Multimodal gemma3 checkpoints keep the language model under "language_model."; the MLX output is text-only.
 std::string mlx_base_name(const HParams& hp, const std::string& hf) {
   if (hp.tensor_prefix.empty()) return hf;
-  if (starts_with(hf, "language_model.")) return hf.substr(std::string_view("language_model.").size());
-  if (starts_with(hf, "model.language_model.")) return "model." + hf.substr(std::string_view("model.language_model.").size());
+  if (has_prefix(hf, "language_model.")) return hf.substr(std::string_view("language_model.").size());
+  if (has_prefix(hf, "model.language_model.")) return "model." + hf.substr(std::string_view("model.language_model.").size());
   return hf;
 }
 

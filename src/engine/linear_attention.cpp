@@ -15,8 +15,8 @@
 namespace lp::engine {
 namespace {
 
-const float* f32(const Weight& w) { return reinterpret_cast<const float*>(w.t->data); }
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+const float* la_f32(const Weight& w) { return reinterpret_cast<const float*>(w.t->data); }
+float la_silu(float x) { return x / (1.0f + std::exp(-x)); }
 float softplus(float x) { return x > 20.0f ? x : std::log(1.0f + std::exp(x)); }  // ggml's op_softplus
 
 void l2_norm(float* x, int n, float eps) {
@@ -64,8 +64,8 @@ void Context::linear_attention(const LayerDesc& L, int il, const BatchRow* rows,
   matmul(L.ssm_gate, xn_.data(), n, z_.data(), threads_);
   matmul(L.ssm_beta, xn_.data(), n, beta_.data(), threads_);
   matmul(L.ssm_alpha, xn_.data(), n, alpha_.data(), threads_);
-  const float* w = f32(L.ssm_conv1d);  // [C][K]
-  const float *dt = f32(L.ssm_dt), *A = f32(L.ssm_a), *wn = f32(L.ssm_norm);
+  const float* w = la_f32(L.ssm_conv1d);  // [C][K]
+  const float *dt = la_f32(L.ssm_dt), *A = la_f32(L.ssm_a), *wn = la_f32(L.ssm_norm);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   float* conv = conv_out_.data();
 
@@ -80,7 +80,7 @@ void Context::linear_attention(const LayerDesc& L, int il, const BatchRow* rows,
       float acc = 0.0f;
       for (int j = 0; j < K - 1; ++j) acc += cs[size_t(j) * C + c] * wc[j];
       acc += x[c] * wc[K - 1];
-      conv[c] = silu(acc);
+      conv[c] = la_silu(acc);
     }
     for (int j = 0; j + 1 < K - 1; ++j) std::copy_n(cs + size_t(j + 1) * C, C, cs + size_t(j) * C);
     if (K > 1) std::copy_n(x, C, cs + size_t(K - 2) * C);
@@ -115,7 +115,7 @@ void Context::linear_attention(const LayerDesc& L, int il, const BatchRow* rows,
       }
       rms_norm(o, wn, hd, hp.rms_eps);
       const float* z = &z_[size_t(t) * vd + h * hd];
-      for (int i = 0; i < hd; ++i) o[i] *= silu(z[i]);
+      for (int i = 0; i < hd; ++i) o[i] *= la_silu(z[i]);
     }
   }
   matmul(L.ssm_out, attn_.data(), n, o_.data(), threads_);

@@ -11,7 +11,7 @@
 namespace lp::engine {
 namespace {
 
-const float* f32(const Weight& w) { return reinterpret_cast<const float*>(w.t->data); }
+const float* moe_f32(const Weight& w) { return reinterpret_cast<const float*>(w.t->data); }
 
 // ggml_soft_max: exp(x - max) with a double sum, then one float scale.
 void softmax(const float* x, float* y, int n) {
@@ -26,7 +26,7 @@ void softmax(const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] *= inv;
 }
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+float moe_silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // Expert activation in place on gate (n values), up unchanged.
 void activate(FfnKind kind, const HParams& hp, float* gate, const float* up, size_t n) {
@@ -40,7 +40,7 @@ void activate(FfnKind kind, const HParams& hp, float* gate, const float* up, siz
     return;
   }
   if (kind == FfnKind::GeGLU) fail("engine: GeGLU experts are not supported");
-  for (size_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
+  for (size_t i = 0; i < n; ++i) gate[i] = moe_silu(gate[i]) * up[i];
 }
 
 void add_rows(float* y, const float* bias, int n_rows, int n) {
@@ -103,7 +103,7 @@ void moe_ffn(const HParams& hp, const LayerDesc& L, int layer, const float* xn, 
   s.selected.resize(size_t(n) * k);
   s.weights.resize(size_t(n) * k);
   matmul(m.router, xn, n, s.logits.data(), threads);
-  if (m.router_bias) add_rows(s.logits.data(), f32(m.router_bias), n, ne);
+  if (m.router_bias) add_rows(s.logits.data(), moe_f32(m.router_bias), n, ne);
   for (int t = 0; t < n; ++t) route_token(&s.logits[size_t(t) * ne], cfg, &s.selected[size_t(t) * k], &s.weights[size_t(t) * k]);
   if (const Observers* o = current_observers(); o && o->routing) o->routing(RoutingEvent{layer, n, ne, k, s.selected.data(), s.weights.data()});
 
@@ -132,11 +132,11 @@ void moe_ffn(const HParams& hp, const LayerDesc& L, int layer, const float* xn, 
     }
     matmul_expert(m.gate_exps, e, s.gathered.data(), rows, s.gate.data(), threads);
     matmul_expert(m.up_exps, e, s.gathered.data(), rows, s.up.data(), threads);
-    if (m.gate_exps_b) add_rows(s.gate.data(), f32(m.gate_exps_b) + size_t(e) * nf, rows, nf);
-    if (m.up_exps_b) add_rows(s.up.data(), f32(m.up_exps_b) + size_t(e) * nf, rows, nf);
+    if (m.gate_exps_b) add_rows(s.gate.data(), moe_f32(m.gate_exps_b) + size_t(e) * nf, rows, nf);
+    if (m.up_exps_b) add_rows(s.up.data(), moe_f32(m.up_exps_b) + size_t(e) * nf, rows, nf);
     activate(L.ffn, hp, s.gate.data(), s.up.data(), size_t(rows) * nf);
     matmul_expert(m.down_exps, e, s.gate.data(), rows, s.down.data(), threads);
-    if (m.down_exps_b) add_rows(s.down.data(), f32(m.down_exps_b) + size_t(e) * d, rows, d);
+    if (m.down_exps_b) add_rows(s.down.data(), moe_f32(m.down_exps_b) + size_t(e) * d, rows, d);
     for (int r = 0; r < rows; ++r) {
       const int slot = s.order[begin + r];
       const float w = s.weights[slot];

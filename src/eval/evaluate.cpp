@@ -545,7 +545,7 @@ ojson to_json(const EvaluateRun& run, const std::string& model, bool items) {
 }
 
 namespace {
-std::string pct(const ojson& v) { return v.is_number() ? fmt::format("{:5.1f}%", 100 * v.get<double>()) : "    - "; }
+std::string score_pct(const ojson& v) { return v.is_number() ? fmt::format("{:5.1f}%", 100 * v.get<double>()) : "    - "; }
 }  // namespace
 
 std::string render_table(const EvaluateRun& run) {
@@ -561,16 +561,16 @@ std::string render_table(const EvaluateRun& run) {
       continue;
     }
     const auto& ov = r["overall"];
-    out += fmt::format("{} {}/{} [{:.1f}-{:.1f}%] ({})", pct(ov["accuracy"]), ov["correct"].get<int>(), ov["total"].get<int>(),
+    out += fmt::format("{} {}/{} [{:.1f}-{:.1f}%] ({})", score_pct(ov["accuracy"]), ov["correct"].get<int>(), ov["total"].get<int>(),
                        100 * ov["ci95"][0].get<double>(), 100 * ov["ci95"][1].get<double>(), r["method"].get<std::string>());
-    if (!ov["acc_norm"].is_null()) out += fmt::format(" acc_norm {}", pct(ov["acc_norm"]));
+    if (!ov["acc_norm"].is_null()) out += fmt::format(" acc_norm {}", score_pct(ov["acc_norm"]));
     const auto& sp = r["speed"];
     if (sp["prefill_tok_s"].is_number()) out += fmt::format("  pp {:.1f} tok/s", sp["prefill_tok_s"].get<double>());
     if (sp["decode_tok_s"].is_number()) out += fmt::format("  tg {:.1f} tok/s", sp["decode_tok_s"].get<double>());
     out += fmt::format("  {:.1f} s  {}{}\n", sp["wall_s"].get<double>(), format_bytes(sp["peak_rss_bytes"].get<uint64_t>()),
                        art.value("baseline", false) ? "  (baseline)" : "");
     std::string cats;
-    for (const auto& [name, c] : r["categories"].items()) cats += fmt::format("{}{} {}", cats.empty() ? "      " : ", ", name, pct(c["accuracy"]));
+    for (const auto& [name, c] : r["categories"].items()) cats += fmt::format("{}{} {}", cats.empty() ? "      " : ", ", name, score_pct(c["accuracy"]));
     out += cats + "\n";
     if (!run.files[i].empty()) out += fmt::format("      {}\n", run.files[i]);
   }

@@ -80,7 +80,7 @@ json format_json(const ValidationReport& r, const FormatReport& f) {
 }
 
 // Markdown table cells: newlines and pipes would break the row.
-std::string escape_cell(const std::string& text) {
+std::string report_escape_cell(const std::string& text) {
   std::string out;
   for (char c : text) {
     if (c == '\n') out += "<br>";
@@ -90,7 +90,7 @@ std::string escape_cell(const std::string& text) {
   return out;
 }
 
-std::string pct(double v, int digits = 2) { return fmt::format("{:.{}f}%", 100 * v, digits); }
+std::string report_pct(double v, int digits = 2) { return fmt::format("{:.{}f}%", 100 * v, digits); }
 
 // "+0.05% ± 0.11% ~": the paired standard error, "~" when the difference is inside twice of it.
 std::string delta_ppl(const FormatReport& f) {
@@ -118,13 +118,13 @@ std::string render_moe_markdown(const ValidationReport& r) {
   for (const auto& f : r.formats)
     if (f.moe)
       md += fmt::format("| {} {} | {:.4f} | {} | {} / {} of {} | corr > {}, agreement > {} |\n", f.format, f.precision, f.moe->correlation,
-                        pct(f.moe->topk_agreement), f.moe->never_original, f.moe->never_quantized, f.moe->total_experts,
-                        f.gate.min_expert_correlation, pct(f.gate.min_router_agreement, 0));
+                        report_pct(f.moe->topk_agreement), f.moe->never_original, f.moe->never_quantized, f.moe->total_experts,
+                        f.gate.min_expert_correlation, report_pct(f.gate.min_router_agreement, 0));
   for (const auto& f : r.formats) {
     if (!f.moe) continue;
     md += fmt::format("\n### Per layer: {} {}\n\n| Layer | Expert corr | Router top-k agreement | Unused (orig / quant) |\n|---|---|---|---|\n", f.format, f.precision);
     for (const auto& l : f.moe->layers)
-      md += fmt::format("| {} | {:.4f} | {} | {} / {} of {} |\n", l.layer, l.correlation, pct(l.topk_agreement), l.never_original,
+      md += fmt::format("| {} | {:.4f} | {} | {} / {} of {} |\n", l.layer, l.correlation, report_pct(l.topk_agreement), l.never_original,
                         l.never_quantized, l.n_expert);
   }
   return md;
@@ -176,7 +176,7 @@ std::string render_table(const ValidationReport& r) {
     }
     const auto& s = f.stats;
     out += fmt::format("{:<18} | {:>9} | {:>6.3f} | {:>9.4f} | {:>18} | {:>9.6f} | {:>9.6f} | {:>10}", name, format_bytes(f.size_bytes),
-                       f.bpw, s.perplexity, delta_ppl(f), s.kld_mean, s.kld_p99, pct(s.same_top1));
+                       f.bpw, s.perplexity, delta_ppl(f), s.kld_mean, s.kld_p99, report_pct(s.same_top1));
     if (r.metrics.generation) out += fmt::format(" | {:>9}", divergence(r, f));
     if (r.is_moe) out += moe_cells(f);
     out += " | " + f.status;
@@ -222,7 +222,7 @@ std::string render_markdown(const ValidationReport& r) {
     const auto& s = f.stats;
     md += fmt::format("| {} {} | {} | {:.3f} | {:.4f} | {} | {:.6f} | {:.6f} | {:.6f} | {:.6f} | {} | {} |", f.format, f.precision,
                       format_bytes(f.size_bytes), f.bpw, s.perplexity, delta_ppl(f), s.kld_mean, s.kld_median, s.kld_p99,
-                      s.kld_max, pct(s.same_top1), pct(s.dp_top_mean, 3));
+                      s.kld_max, report_pct(s.same_top1), report_pct(s.dp_top_mean, 3));
     if (r.metrics.generation) md += fmt::format(" {} |", divergence(r, f));
     md += fmt::format(" {} |\n", f.status);
   }
@@ -235,7 +235,7 @@ std::string render_markdown(const ValidationReport& r) {
         "or --max-ppl-increase / --max-kld).\n";
   for (const auto& f : r.formats) {
     if (f.status == "SKIP") continue;
-    md += fmt::format("- {} {}: Δ PPL ≤ {}, mean KLD ≤ {}{}\n", f.format, f.precision, pct(f.gate.max_ppl_increase), f.gate.max_kld_mean,
+    md += fmt::format("- {} {}: Δ PPL ≤ {}, mean KLD ≤ {}{}\n", f.format, f.precision, report_pct(f.gate.max_ppl_increase), f.gate.max_kld_mean,
                       f.failures.empty() ? "" : " — failed: " + f.failures.front());
   }
   for (const auto& f : r.formats) {
@@ -243,7 +243,7 @@ std::string render_markdown(const ValidationReport& r) {
     md += fmt::format("\n## Greedy generation: {} {}\n", f.format, f.precision);
     for (const auto& g : f.samples)
       md += fmt::format("\nPrompt: `{}` — first {} of {} tokens identical\n\n| original | quantized |\n|---|---|\n| {} | {} |\n",
-                        g.prompt, g.first_divergence, g.reference_tokens, escape_cell(g.reference_text), escape_cell(g.quantized_text));
+                        g.prompt, g.first_divergence, g.reference_tokens, report_escape_cell(g.reference_text), report_escape_cell(g.quantized_text));
   }
   return md;
 }

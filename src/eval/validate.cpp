@@ -31,9 +31,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double validate_seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-std::string iso_now() {
+std::string validate_iso_now() {
   std::time_t t = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
@@ -339,7 +339,7 @@ ValidationReport validate(const ValidateOptions& o) {
   if (!o.save_reference.empty() && !o.reference_file.empty()) fail("--save-reference and --reference exclude each other");
   if (o.reference_top_k < 1) fail("--reference-top-k must be at least 1 (got {})", o.reference_top_k);
   ValidationReport rep;
-  rep.created = iso_now();
+  rep.created = validate_iso_now();
   rep.original_path = o.original;
   rep.metrics = o.metrics;
   rep.ctx = o.ctx;
@@ -447,7 +447,7 @@ ValidationReport validate(const ValidateOptions& o) {
       check_reference_tokens(*ref.file, chunk, c, "the first format", o.reference_file);
       for (int j = first; j < o.ctx - 1; ++j) ref_ppl.add(ref.file->row(static_cast<int>(c), j - first).nll);
     }
-    rep.ref_seconds += seconds_since(t0);
+    rep.ref_seconds += validate_seconds_since(t0);
     for (size_t f = 0; f < rep.formats.size(); ++f) {
       if (!runtimes[f]) continue;
       t0 = Clock::now();
@@ -466,12 +466,12 @@ ValidationReport validate(const ValidateOptions& o) {
           acc[f].add(compare_token_topk(rr, q_row, chunk[j + 1]), rr.nll);
         }
       }
-      rep.formats[f].seconds += seconds_since(t0);
+      rep.formats[f].seconds += validate_seconds_since(t0);
     }
     progress.advance(1, "ppl " + std::to_string(ref_ppl.perplexity()));
     if (plain && ((c + 1) % plain_every == 0 || c + 1 == n_chunks)) {
       // What has been measured so far, one line per step: survives a kill, readable in a log.
-      std::string line = fmt::format("validate: chunk {}/{} ({:.0f} s), original PPL {:.4f}", c + 1, n_chunks, seconds_since(t_start),
+      std::string line = fmt::format("validate: chunk {}/{} ({:.0f} s), original PPL {:.4f}", c + 1, n_chunks, validate_seconds_since(t_start),
                                      ref_ppl.perplexity());
       for (size_t f = 0; f < rep.formats.size(); ++f)
         if (runtimes[f]) {
@@ -518,7 +518,7 @@ ValidationReport validate(const ValidateOptions& o) {
     rep.notes.push_back("MoE routing metrics are not measured against a saved reference; run with --original instead");
   }
   rep.reference_removed = tmp.owned;
-  rep.seconds = seconds_since(t_start);
+  rep.seconds = validate_seconds_since(t_start);
   return rep;
 }
 

@@ -23,7 +23,7 @@
 namespace lp::kernels {
 namespace {
 
-constexpr int64_t kRowBlock = 16;
+constexpr int64_t kMlxRowBlock = 16;
 
 struct MlxActivations {
   std::vector<int8_t> q;             // n_tokens × cols, `layout` order inside each 32-block
@@ -103,13 +103,13 @@ void check(const MlxWeights& w, int64_t cols, const char* who) {
 
 template <class BlockFn>
 void for_row_blocks(int64_t rows, int threads, BlockFn&& block) {
-  const int64_t nblocks = (rows + kRowBlock - 1) / kRowBlock;
+  const int64_t nblocks = (rows + kMlxRowBlock - 1) / kMlxRowBlock;
   if (threads <= 1 || nblocks == 1) {
-    for (int64_t b = 0; b < nblocks; ++b) block(b * kRowBlock, std::min(rows, (b + 1) * kRowBlock));
+    for (int64_t b = 0; b < nblocks; ++b) block(b * kMlxRowBlock, std::min(rows, (b + 1) * kMlxRowBlock));
     return;
   }
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t b = 0; b < nblocks; ++b) block(b * kRowBlock, std::min(rows, (b + 1) * kRowBlock));
+  for (int64_t b = 0; b < nblocks; ++b) block(b * kMlxRowBlock, std::min(rows, (b + 1) * kMlxRowBlock));
 }
 
 // Code i of a little-endian bit stream of `bits`-bit values (read bytewise: no read past the row).

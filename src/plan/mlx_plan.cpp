@@ -13,7 +13,7 @@ namespace {
 
 using arch::Role;
 
-bool use_more_bits(int i_layer, int n_layers) {
+bool mlx_use_more_bits(int i_layer, int n_layers) {
   return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 || (i_layer - n_layers / 8) % 3 == 2;
 }
 
@@ -101,7 +101,7 @@ MlxPlan plan_mlx(const arch::HParams& hp, const std::vector<arch::MlxTensorRecip
           rule = "arch:gqa_kv";
           reason = fmt::format("GQA {}:1 v_proj: small and shared by {} query heads", n_gqa, n_gqa);
         } else if ((r.role == Role::FfnDown || r.role == Role::ExpertDown) && options.precision.mixed &&
-                   use_more_bits(r.layer, hp.n_layer)) {
+                   mlx_use_more_bits(r.layer, hp.n_layer)) {
           bits = clamp_bits(std::max(body + 2, 6));
           rule = "mixed:down_proj";
           reason = "down_proj on a use_more_bits layer (as mlx-lm's mixed recipes)";

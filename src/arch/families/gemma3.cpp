@@ -7,7 +7,7 @@
 namespace lp::arch::detail {
 
 namespace {
-void mlx_config(const HParams& hp, nlohmann::json& cfg) {
+void gemma3_mlx_config(const HParams& hp, nlohmann::json& cfg) {
   cfg["rope_global_base_freq"] = hp.rope_theta;
   cfg["rope_local_base_freq"] = hp.rope_theta_local;
   cfg["query_pre_attn_scalar"] = hp.query_pre_attn_scalar;
@@ -50,7 +50,7 @@ const FamilyDesc& gemma3_family() {
     f.gguf_swa = GgufSwaKeys::WhenSliding;
     f.trim_embd_to_tokenizer = true;
     f.sandwich_norms = true;
-    f.mlx_config = mlx_config;
+    f.mlx_config = gemma3_mlx_config;
     return f;
   }();
   return d;

@@ -8,14 +8,14 @@
 namespace lp::arch::detail {
 
 namespace {
-void read_moe(const ConfigReader& in, HParams& hp, MoeLayout&) {
+void gpt_oss_read_moe(const ConfigReader& in, HParams& hp, MoeLayout&) {
   hp.n_expert = in.count("num_local_experts", 128);
   hp.n_expert_used = in.to_int(in.integer("num_experts_per_tok", in.integer("experts_per_token", 4)), "num_experts_per_tok");
   hp.n_ff_expert = hp.n_ff;
   hp.norm_topk_prob = true;  // softmax over the top-k router logits
   hp.swiglu_limit = in.number("swiglu_limit", 7.0);
 }
-void hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions& opt) {
+void gpt_oss_hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions& opt) {
   const int64_t D = hp.n_embd, F = hp.n_ff_expert, E = hp.n_expert;
   b.add(lp + "mlp.router.weight", Role::Router, il, {E, D});
   b.add(lp + "mlp.router.bias", Role::Router, il, {E}, Part::Bias);
@@ -37,7 +37,7 @@ void hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, i
   b.add(x + "down_proj_bias", Role::ExpertDown, il, {E, D}, Part::Bias);
 }
 
-void mlx_config(const HParams& hp, nlohmann::json& cfg) {
+void gpt_oss_mlx_config(const HParams& hp, nlohmann::json& cfg) {
   cfg["num_local_experts"] = hp.n_expert;
   cfg["num_experts_per_tok"] = hp.n_expert_used;
   cfg["sliding_window"] = hp.sliding_window;
@@ -72,13 +72,13 @@ const FamilyDesc& gpt_oss_family() {
     f.ffn_act = FfnAct::GptOssSwiglu;
     f.router_gating = RouterGating::TopKThenSoftmax;
     f.expert_biases = true;
-    f.read_moe = read_moe;
+    f.read_moe = gpt_oss_read_moe;
     f.native_mxfp4_experts = true;
     f.gguf_expert_ff = true;
     f.gguf_swa = GgufSwaKeys::Always;
     f.gguf_ffn_norm = "post_attention_norm";  // llama.cpp's LLM_TENSOR_ATTN_POST_NORM (models/openai-moe.cpp)
-    f.hf_moe_layout = hf_moe_layout;
-    f.mlx_config = mlx_config;
+    f.hf_moe_layout = gpt_oss_hf_moe_layout;
+    f.mlx_config = gpt_oss_mlx_config;
     f.hf_stacked_experts = true;
     return f;
   }();

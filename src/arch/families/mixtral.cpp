@@ -7,13 +7,13 @@
 namespace lp::arch::detail {
 
 namespace {
-void read_moe(const ConfigReader& in, HParams& hp, MoeLayout&) {
+void mixtral_read_moe(const ConfigReader& in, HParams& hp, MoeLayout&) {
   hp.n_expert = in.count("num_local_experts", 8);
   hp.n_expert_used = in.count("num_experts_per_tok", 2);
   hp.n_ff_expert = hp.n_ff;
   hp.norm_topk_prob = true;  // MixtralSparseMoeBlock always renormalises the top-k weights
 }
-void hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions&) {
+void mixtral_hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions&) {
   const int64_t D = hp.n_embd, F = hp.n_ff_expert, E = hp.n_expert;
   b.add(lp + "block_sparse_moe.gate.weight", Role::Router, il, {E, D});
   for (int e = 0; e < E; ++e) {
@@ -24,7 +24,7 @@ void hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, i
   }
 }
 
-void mlx_config(const HParams& hp, nlohmann::json& cfg) {
+void mixtral_mlx_config(const HParams& hp, nlohmann::json& cfg) {
   cfg["num_local_experts"] = hp.n_expert;
   cfg["num_experts_per_tok"] = hp.n_expert_used;
 }
@@ -42,9 +42,9 @@ const FamilyDesc& mixtral_family() {
     f.default_rms_eps = 1e-5;
     f.default_rope_theta = 1e6;
     f.sliding = SlidingRule::AllWhenWindow;
-    f.read_moe = read_moe;
-    f.hf_moe_layout = hf_moe_layout;
-    f.mlx_config = mlx_config;
+    f.read_moe = mixtral_read_moe;
+    f.hf_moe_layout = mixtral_hf_moe_layout;
+    f.mlx_config = mixtral_mlx_config;
     f.mlx_moe_block = "block_sparse_moe";
     f.mlx_attention_bias = false;
     return f;

@@ -7,7 +7,7 @@
 namespace lp::arch::detail {
 
 namespace {
-void read_moe(const ConfigReader& in, HParams& hp, MoeLayout& layout) {
+void qwen3moe_read_moe(const ConfigReader& in, HParams& hp, MoeLayout& layout) {
   hp.n_expert = in.count("num_experts", 128);
   hp.n_expert_used = in.count("num_experts_per_tok", 8);
   hp.n_ff_expert = in.count("moe_intermediate_size", 768);
@@ -18,7 +18,7 @@ void read_moe(const ConfigReader& in, HParams& hp, MoeLayout& layout) {
     for (const auto& v : in.cfg["mlp_only_layers"]) layout.mlp_only.push_back(v.get<int>());
   }
 }
-void hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions&) {
+void qwen3moe_hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions&) {
   const int64_t D = hp.n_embd, F = hp.n_ff_expert, E = hp.n_expert;
   b.add(lp + "mlp.gate.weight", Role::Router, il, {E, D});
   for (int e = 0; e < E; ++e) {
@@ -29,7 +29,7 @@ void hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, i
   }
 }
 
-void mlx_config(const HParams& hp, nlohmann::json& cfg) {
+void qwen3moe_mlx_config(const HParams& hp, nlohmann::json& cfg) {
   cfg["num_experts"] = hp.n_expert;
   cfg["num_experts_per_tok"] = hp.n_expert_used;
   cfg["moe_intermediate_size"] = hp.n_ff_expert;
@@ -49,10 +49,10 @@ const FamilyDesc& qwen3moe_family() {
     f.gguf_arch = "qwen3moe";
     f.mlx_model_type = "qwen3_moe";
     f.moe = true;
-    f.read_moe = read_moe;
+    f.read_moe = qwen3moe_read_moe;
     f.gguf_expert_ff = true;
-    f.hf_moe_layout = hf_moe_layout;
-    f.mlx_config = mlx_config;
+    f.hf_moe_layout = qwen3moe_hf_moe_layout;
+    f.mlx_config = qwen3moe_mlx_config;
     return f;
   }();
   return d;

@@ -16,7 +16,7 @@
 namespace lp::engine {
 namespace {
 
-const char* const kFamilies[] = {"tiny-qwen3", "tiny-qwen3moe", "tiny-gptoss", "tiny-gemma3"};
+const char* const kKvFamilies[] = {"tiny-qwen3", "tiny-qwen3moe", "tiny-gptoss", "tiny-gemma3"};
 
 std::vector<double> log_softmax(const float* l, int n) {
   double mx = -INFINITY, sum = 0;
@@ -100,7 +100,7 @@ TEST_P(KvTypes, EveryTypeCloseToF32AndPrefillEqualsPooledDecode) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, KvTypes, ::testing::ValuesIn(kFamilies),
+INSTANTIATE_TEST_SUITE_P(Families, KvTypes, ::testing::ValuesIn(kKvFamilies),
                          [](const auto& info) { return std::string(info.param).substr(5); });
 
 }  // namespace

@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kTiny = fs::path(LP_SHARED_FIXTURES) / "tiny-qwen3";
+const fs::path kTinyQwen3 = fs::path(LP_SHARED_FIXTURES) / "tiny-qwen3";
 
 const char* kSuite =
     R"({"id": "a", "category": "knowledge", "type": "multiple_choice", "question": "And the LORD said unto Moses,", "choices": [" Go in unto Pharaoh", " the cat sat on the mat"], "answer": 0})" "\n"
@@ -35,11 +35,11 @@ class EvaluateTiny : public ::testing::Test {
  protected:
   static inline fs::path work;
   static void SetUpTestSuite() {
-    if (!fs::exists(kTiny / "model.safetensors")) return;
+    if (!fs::exists(kTinyQwen3 / "model.safetensors")) return;
     work = fs::temp_directory_path() / ("lp-evaluate-test-" + std::to_string(::getpid()));
     fs::remove_all(work);
     convert::ConvertOptions co;
-    co.model = kTiny.string();
+    co.model = kTinyQwen3.string();
     co.output = work / "out";
     co.precision.gguf = {plan::Preset::F32};
     co.architecture_aware = false;
@@ -52,7 +52,7 @@ class EvaluateTiny : public ::testing::Test {
     if (!work.empty()) fs::remove_all(work, ec);
   }
   void SetUp() override {
-    if (!fs::exists(kTiny / "model.safetensors")) LP_SKIP_OR_FAIL("fixture tiny-qwen3 missing in " << kTiny.parent_path());
+    if (!fs::exists(kTinyQwen3 / "model.safetensors")) LP_SKIP_OR_FAIL("fixture tiny-qwen3 missing in " << kTinyQwen3.parent_path());
   }
   static fs::path gguf() {
     for (const auto& e : fs::directory_iterator(work / "out" / "gguf"))

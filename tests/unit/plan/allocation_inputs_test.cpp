@@ -18,14 +18,14 @@ using namespace lp::plan;
 
 namespace {
 
-struct Model {
+struct PublicModel {
   lp::arch::HParams hp;
   std::vector<lp::arch::GgufTensorRecipe> gguf;
 };
 
-Model load_public(const std::string& name) {
+PublicModel load_public_model(const std::string& name) {
   std::ifstream in(std::filesystem::path(LP_SOURCE_DIR) / "tests/data/configs" / name / "config.json");
-  Model m;
+  PublicModel m;
   m.hp = lp::arch::parse_hparams(nlohmann::json::parse(in), "config.json");
   m.gguf = lp::arch::gguf_tensors(m.hp, lp::arch::classify(m.hp, lp::arch::expected_tensors(m.hp)));
   return m;
@@ -42,7 +42,7 @@ std::string first_config() { return "Qwen3-8B"; }
 }  // namespace
 
 TEST(AssignedTypes, ApplyBelowUserOverrides) {
-  const Model m = load_public(first_config());
+  const PublicModel m = load_public_model(first_config());
   GgufPlanOptions o;
   o.preset = Preset::Q4_K_M;
   o.assigned["blk.0.attn_q.weight"] = {GgmlType::Q2_K, "allocate:measured", "test", 1e-5};
@@ -110,7 +110,7 @@ TEST(PrecisionFlags, CliBeforeRecipeAndDefaults) {
 }
 
 TEST(Priors, ExplainEveryFactorAndDependOnEvidence) {
-  const Model m = load_public(first_config());
+  const PublicModel m = load_public_model(first_config());
   const auto& v = [&]() -> const lp::arch::GgufTensorRecipe& {
     for (const auto& t : m.gguf)
       if (t.role == lp::arch::Role::AttnV && t.layer == 0) return t;

@@ -54,7 +54,7 @@ std::string model_with_template(const std::string& family, const std::string& tm
   return dirs[key] = d.string();
 }
 
-RuntimeOptions small_ctx() {
+RuntimeOptions tools_ctx() {
   RuntimeOptions o;
   o.ctx = 2048;
   o.threads = 1;  // tiny models: one thread beats OpenMP hand-offs on a shared machine
@@ -157,7 +157,7 @@ bool call_validates(const ReplyMessage::Call& c) {
 // Required / named on `seeds` seeds; half of them with parallel_tool_calls false. Returns the most calls one
 // reply made (parallel_tool_calls true lets the grammar write several where the format has a list form).
 size_t expect_valid_calls(const std::string& family, const std::string& tmpl, int seeds) {
-  Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
+  Runtime rt = Runtime::open(model_with_template(family, tmpl), tools_ctx());
   size_t most = 0;
   for (int seed = 0; seed < seeds; ++seed) {
     const std::string choice = seed % 2 ? "required" : "named";
@@ -258,7 +258,7 @@ std::vector<std::string> vocab_bytes(const Runtime& rt) {
 // format's call marker every call must validate. Even seeds are steered to the marker (`steers`, in turn), odd
 // seeds are the random model's own choice; a third of the seeds set parallel_tool_calls false (at most one call).
 void expect_strict_auto_calls(const std::string& family, const std::string& tmpl, const std::vector<std::string>& steers) {
-  Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
+  Runtime rt = Runtime::open(model_with_template(family, tmpl), tools_ctx());
   const std::vector<std::string> bytes = vocab_bytes(rt);
   int calls = 0;
   for (int seed = 0; seed < seeds(); ++seed) {
@@ -316,7 +316,7 @@ TEST(ToolCalling, Gemma3GenericStrictAutoCallsValidate) { expect_strict_auto_cal
 
 // Without strict tools and with parallel calls allowed, tool_choice auto leaves the model free.
 TEST(ToolCalling, AutoWithoutStrictIsUnconstrained) {
-  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), small_ctx());
+  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), tools_ctx());
   RequestDefaults d;
   GenerationRequest r = parse_chat_request(tools_body(0, "auto").dump(), d);
   const ChatPrompt p = render_chat_prompt(rt.chat_template_info(), r);
@@ -325,7 +325,7 @@ TEST(ToolCalling, AutoWithoutStrictIsUnconstrained) {
 }
 
 TEST(ToolCalling, HistoryWithToolResultsRenders) {
-  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), small_ctx());
+  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), tools_ctx());
   json body = tools_body(1, "auto");
   body["messages"].push_back({{"role", "assistant"}, {"content", nullptr},
                               {"tool_calls", {{{"id", "call_1"}, {"type", "function"}, {"function", {{"name", "get_time"}, {"arguments", "{\"zone\": \"UTC\"}"}}}}}}});
@@ -337,7 +337,7 @@ TEST(ToolCalling, HistoryWithToolResultsRenders) {
   EXPECT_NE(p.text.find("<tool_response>\n12:00\n</tool_response>"), std::string::npos) << p.text;
   EXPECT_NE(p.text.find("\"name\": \"get_weather\""), std::string::npos) << "tools in the system prompt";
   // Gemma 3 has no tool support: the generic system prompt and tool results as user turns.
-  Runtime gemma = Runtime::open(model_with_template("gemma3", "gemma3.jinja"), small_ctx());
+  Runtime gemma = Runtime::open(model_with_template("gemma3", "gemma3.jinja"), tools_ctx());
   const ChatPrompt gp = render_chat_prompt(gemma.chat_template_info(), r);
   EXPECT_NE(gp.text.find("{\"tool_calls\": [{\"name\": \"<tool name>\""), std::string::npos) << gp.text;
   EXPECT_NE(gp.text.find("Result of tool call call_1: 12:00"), std::string::npos) << gp.text;
@@ -346,7 +346,7 @@ TEST(ToolCalling, HistoryWithToolResultsRenders) {
 TEST(Reasoning, TemplateSwitchesReachTheTemplate) {
   RequestDefaults d;
   auto render = [&](const std::string& family, const std::string& tmpl, const json& extra) {
-    Runtime rt = Runtime::open(model_with_template(family, tmpl), small_ctx());
+    Runtime rt = Runtime::open(model_with_template(family, tmpl), tools_ctx());
     json body = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}};
     body.update(extra);
     GenerationRequest r = parse_chat_request(body.dump(), d);
@@ -394,7 +394,7 @@ const json kCoverSchema = json::parse(R"({
   "additionalProperties": false})");
 
 TEST(StructuredOutput, JsonSchemaOutputsValidateOnEverySeed) {
-  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), small_ctx());
+  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), tools_ctx());
   for (int seed = 0; seed < seeds(); ++seed) {
     json body = {{"messages", {{{"role", "user"}, {"content", "Describe a point."}}}},
                  {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "cover"}, {"strict", true}, {"schema", kCoverSchema}}}}},
@@ -408,7 +408,7 @@ TEST(StructuredOutput, JsonSchemaOutputsValidateOnEverySeed) {
 }
 
 TEST(StructuredOutput, JsonObjectMode) {
-  Runtime rt = Runtime::open(model_with_template("llama", "meta-llama-Llama-3.1-8B-Instruct.jinja"), small_ctx());
+  Runtime rt = Runtime::open(model_with_template("llama", "meta-llama-Llama-3.1-8B-Instruct.jinja"), tools_ctx());
   for (int seed = 0; seed < 20; ++seed) {
     json body = {{"messages", {{{"role", "user"}, {"content", "JSON please"}}}}, {"response_format", {{"type", "json_object"}}},
                  {"temperature", 1.0}, {"seed", seed}, {"max_tokens", 300}};
@@ -421,7 +421,7 @@ TEST(StructuredOutput, JsonObjectMode) {
 }
 
 TEST(StructuredOutput, UnsupportedKeywordsAreNamed) {
-  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), small_ctx());
+  Runtime rt = Runtime::open(model_with_template("qwen3", "qwen3.jinja"), tools_ctx());
   for (const char* kw : {"pattern", "minimum", "oneOf", "format", "patternProperties"}) {
     json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "string"}, {kw, kw == std::string("minimum") ? json(1) : json("x")}}}}}};
     json body = {{"messages", {{{"role", "user"}, {"content", "x"}}}},
@@ -448,9 +448,9 @@ TEST(StructuredOutput, UnsupportedKeywordsAreNamed) {
 }
 
 // The HTTP server: streamed tool-call deltas reassemble to the non-streamed answer; logprobs in both forms.
-class Running : public test::Running {
+class ToolsServer : public test::Running {
  public:
-  explicit Running(const std::string& model) : test::Running(model, small_ctx()) {}
+  explicit ToolsServer(const std::string& model) : test::Running(model, tools_ctx()) {}
   json post(const json& body, std::string* raw = nullptr) {
     auto c = client(120);
     auto res = c.Post("/v1/chat/completions", body.dump(), "application/json");
@@ -472,7 +472,7 @@ std::vector<json> sse(const std::string& body) {
 TEST(ToolCalling, StreamedDeltasReassembleToTheAnswer) {
   for (const auto& [family, tmpl] : {std::pair{"qwen3", "qwen3.jinja"}, std::pair{"gpt-oss", "openai-gpt-oss-120b.jinja"},
                                      std::pair{"mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja"}}) {
-    Running s(model_with_template(family, tmpl));
+    ToolsServer s(model_with_template(family, tmpl));
     for (int seed = 0; seed < 5; ++seed) {
       json body = tools_body(seed, "required");
       body["max_tokens"] = 400;
@@ -548,11 +548,11 @@ TEST(Reasoning, ServerSplitsThinkBlocksAndAnalysisChannel) {
                         Case{"gpt-oss", "openai-gpt-oss-120b.jinja",
                              "<|channel|>analysis<|message|>The user greets me.<|end|><|start|>assistant<|channel|>final<|message|>Hello there!"}}) {
     const std::string model = model_with_template(k.family, k.tmpl);
-    const Runtime vocab_rt = Runtime::open(model, small_ctx());
+    const Runtime vocab_rt = Runtime::open(model, tools_ctx());
     const std::vector<std::string> bytes = vocab_bytes(vocab_rt);
     set_constraint_wrapper_for_tests([&](std::shared_ptr<TokenConstraint>) { return std::make_shared<ForceText>(vocab_rt, bytes, k.reply); });
     {
-      Running s(model);
+      ToolsServer s(model);
       json body = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 100}, {"seed", 1}};
       const json whole = s.post(body);
       ASSERT_TRUE(whole.contains("choices")) << whole.dump();
@@ -582,7 +582,7 @@ TEST(Reasoning, ServerSplitsThinkBlocksAndAnalysisChannel) {
 }
 
 TEST(Logprobs, ChatAndStreamCarryOnePerToken) {
-  Running s(model_with_template("qwen3", "qwen3.jinja"));
+  ToolsServer s(model_with_template("qwen3", "qwen3.jinja"));
   json body = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"temperature", 0}, {"max_tokens", 12},
                {"logprobs", true}, {"top_logprobs", 3}};
   const json whole = s.post(body);

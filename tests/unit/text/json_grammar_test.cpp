@@ -10,22 +10,22 @@
 namespace lp::text {
 namespace {
 
-using json = nlohmann::ordered_json;  // schemas keep their key order
+using ojson = nlohmann::ordered_json;  // schemas keep their key order
 
-std::shared_ptr<const Grammar> compile(const json& schema) {
+std::shared_ptr<const Grammar> compile(const ojson& schema) {
   auto g = std::make_shared<Grammar>();
   g->set_root(compile_json_schema(*g, schema));
   g->finalize();
   return g;
 }
 
-bool matches(const json& schema, std::string_view text) {
+bool matches(const ojson& schema, std::string_view text) {
   GrammarMatcher m(compile(schema));
   return m.accept(text) && m.can_end();
 }
 
 TEST(JsonGrammar, KeywordsAcceptAndReject) {
-  const json obj = json::parse(R"({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "boolean"}},
+  const ojson obj = ojson::parse(R"({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "boolean"}},
                                   "required": ["b"]})");
   EXPECT_TRUE(matches(obj, R"({"b":"x"})"));
   EXPECT_TRUE(matches(obj, R"({"a": 1, "b": "x", "c": true})"));
@@ -36,7 +36,7 @@ TEST(JsonGrammar, KeywordsAcceptAndReject) {
   EXPECT_FALSE(matches(obj, R"({"a":1.5,"b":"x"})")) << "integer";
   EXPECT_FALSE(matches(obj, R"({"b":"x"} )")) << "nothing after the value";
 
-  const json arr = json::parse(R"({"type": "array", "items": {"enum": ["x", 2, null]}, "minItems": 2, "maxItems": 3})");
+  const ojson arr = ojson::parse(R"({"type": "array", "items": {"enum": ["x", 2, null]}, "minItems": 2, "maxItems": 3})");
   EXPECT_FALSE(matches(arr, R"(["x"])"));
   EXPECT_TRUE(matches(arr, R"(["x", 2])"));
   EXPECT_TRUE(matches(arr, R"(["x",2,null])"));
@@ -44,16 +44,16 @@ TEST(JsonGrammar, KeywordsAcceptAndReject) {
   EXPECT_FALSE(matches(arr, R"(["y",2])"));
 
   EXPECT_TRUE(matches({{"const", {{"k", {1, 2}}}}}, R"({"k":[1,2]})"));
-  EXPECT_TRUE(matches(json::parse(R"({"type": ["number", "null"]})"), "-12.5e+3"));
-  EXPECT_TRUE(matches(json::parse(R"({"type": ["number", "null"]})"), "null"));
-  EXPECT_FALSE(matches(json::parse(R"({"type": "number"})"), "012"));
-  EXPECT_TRUE(matches(json::parse(R"({"type": "string", "minLength": 2, "maxLength": 3})"), R"("\u00e9\n")"));
-  EXPECT_FALSE(matches(json::parse(R"({"type": "string", "minLength": 2, "maxLength": 3})"), R"("abcd")"));
-  EXPECT_FALSE(matches(json::parse(R"({"type": "string"})"), "\"\xff\"")) << "invalid UTF-8";
-  EXPECT_FALSE(matches(json::parse(R"({"type": "string"})"), R"("\ud800")")) << "lone surrogate";
-  EXPECT_TRUE(matches(json::parse(R"({"anyOf": [{"type": "integer"}, {"type": "string"}]})"), R"("7")"));
+  EXPECT_TRUE(matches(ojson::parse(R"({"type": ["number", "null"]})"), "-12.5e+3"));
+  EXPECT_TRUE(matches(ojson::parse(R"({"type": ["number", "null"]})"), "null"));
+  EXPECT_FALSE(matches(ojson::parse(R"({"type": "number"})"), "012"));
+  EXPECT_TRUE(matches(ojson::parse(R"({"type": "string", "minLength": 2, "maxLength": 3})"), R"("\u00e9\n")"));
+  EXPECT_FALSE(matches(ojson::parse(R"({"type": "string", "minLength": 2, "maxLength": 3})"), R"("abcd")"));
+  EXPECT_FALSE(matches(ojson::parse(R"({"type": "string"})"), "\"\xff\"")) << "invalid UTF-8";
+  EXPECT_FALSE(matches(ojson::parse(R"({"type": "string"})"), R"("\ud800")")) << "lone surrogate";
+  EXPECT_TRUE(matches(ojson::parse(R"({"anyOf": [{"type": "integer"}, {"type": "string"}]})"), R"("7")"));
   // $ref, recursive.
-  const json tree = json::parse(R"({"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"},
+  const ojson tree = ojson::parse(R"({"$defs": {"node": {"type": "object", "properties": {"v": {"type": "integer"},
       "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["v"]}}, "$ref": "#/$defs/node"})");
   EXPECT_TRUE(matches(tree, R"({"v":1,"kids":[{"v":2},{"v":3,"kids":[]}]})"));
   EXPECT_FALSE(matches(tree, R"({"v":1,"kids":[{"w":2}]})"));
@@ -61,7 +61,7 @@ TEST(JsonGrammar, KeywordsAcceptAndReject) {
 
 TEST(JsonGrammar, UnsupportedKeywordsAreNamed) {
   for (const char* kw : {"pattern", "minimum", "oneOf", "allOf", "not", "format", "patternProperties", "uniqueItems"}) {
-    const json s = {{"type", "object"}, {"properties", {{"p", {{"type", "string"}, {kw, 1}}}}}};
+    const ojson s = {{"type", "object"}, {"properties", {{"p", {{"type", "string"}, {kw, 1}}}}}};
     try {
       compile(s);
       ADD_FAILURE() << kw;
@@ -71,15 +71,15 @@ TEST(JsonGrammar, UnsupportedKeywordsAreNamed) {
       EXPECT_NE(std::string(e.what()).find(kw), std::string::npos);
     }
   }
-  EXPECT_THROW(compile(json::parse(R"({"$ref": "#/$defs/missing"})")), SchemaError);
-  EXPECT_THROW(compile(json::parse(R"({"type": "object", "properties": {}, "required": ["x"]})")), SchemaError);
+  EXPECT_THROW(compile(ojson::parse(R"({"$ref": "#/$defs/missing"})")), SchemaError);
+  EXPECT_THROW(compile(ojson::parse(R"({"type": "object", "properties": {}, "required": ["x"]})")), SchemaError);
   // A $ref cycle that consumes nothing is refused, not a hang.
-  EXPECT_THROW(GrammarMatcher(compile(json::parse(R"({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"})"))), std::runtime_error);
+  EXPECT_THROW(GrammarMatcher(compile(ojson::parse(R"({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"})"))), std::runtime_error);
 }
 
 // Random walks: pick any allowed byte until the grammar must end (or may, by a coin); the text parses.
 TEST(JsonGrammar, RandomWalksGiveValidJson) {
-  const json schema = json::parse(R"({"type": "object", "properties": {
+  const ojson schema = ojson::parse(R"({"type": "object", "properties": {
       "s": {"type": "string", "maxLength": 5}, "n": {"type": "number"}, "i": {"type": "integer"},
       "l": {"type": "array", "items": {"type": "boolean"}, "maxItems": 3}, "e": {"enum": ["a", "b"]}},
       "required": ["s", "n", "i", "l", "e"]})");
@@ -99,8 +99,8 @@ TEST(JsonGrammar, RandomWalksGiveValidJson) {
       out += c;
     }
     if (!m.can_end()) continue;  // ran out of steps in a long number
-    json v;
-    ASSERT_NO_THROW(v = json::parse(out)) << out;
+    ojson v;
+    ASSERT_NO_THROW(v = ojson::parse(out)) << out;
     for (const char* k : {"s", "n", "i", "l", "e"}) EXPECT_TRUE(v.contains(k)) << out;
     EXPECT_TRUE(v["i"].is_number_integer()) << out;
     EXPECT_LE(v["l"].size(), 3u) << out;

@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
-std::string data_template(const std::string& name) {
+std::string tool_template(const std::string& name) {
   std::ifstream in(fs::path(LP_SOURCE_DIR) / "tests/data/templates" / name, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -106,21 +106,21 @@ const ordered_json kParis = {{"city", "Paris"}, {"days", {1, 2}}};
 const ordered_json kZone = {{"zone", "Europe/Paris"}};
 
 TEST(ToolCalls, DetectsFormatsFromTemplates) {
-  EXPECT_EQ(detect_chat_format(data_template("qwen3.jinja")).tools, ToolFormat::Hermes);
-  EXPECT_TRUE(detect_chat_format(data_template("qwen3.jinja")).think_tags);
-  EXPECT_EQ(detect_chat_format(data_template("extra/Qwen-Qwen2.5-7B-Instruct.jinja")).tools, ToolFormat::Hermes);
-  EXPECT_FALSE(detect_chat_format(data_template("extra/Qwen-Qwen2.5-7B-Instruct.jinja")).think_tags);
-  EXPECT_EQ(detect_chat_format(data_template("meta-llama-Llama-3.1-8B-Instruct.jinja")).tools, ToolFormat::Llama3);
-  EXPECT_EQ(detect_chat_format(data_template("extra/meta-llama-Llama-3.2-3B-Instruct.jinja")).tools, ToolFormat::Llama3);
-  EXPECT_EQ(detect_chat_format(data_template("mistralai-Mistral-Nemo-Instruct-2407.jinja")).tools, ToolFormat::Mistral);
-  EXPECT_EQ(detect_chat_format(data_template("extra/Mistral-Small-3.2-24B-Instruct-2506.jinja")).tools, ToolFormat::Mistral);
-  EXPECT_EQ(detect_chat_format(data_template("openai-gpt-oss-120b.jinja")).tools, ToolFormat::Harmony);
-  EXPECT_EQ(detect_chat_format(data_template("gemma3.jinja")).tools, ToolFormat::Generic);
-  EXPECT_EQ(detect_chat_format(data_template("chatml.jinja")).tools, ToolFormat::Generic);
+  EXPECT_EQ(detect_chat_format(tool_template("qwen3.jinja")).tools, ToolFormat::Hermes);
+  EXPECT_TRUE(detect_chat_format(tool_template("qwen3.jinja")).think_tags);
+  EXPECT_EQ(detect_chat_format(tool_template("extra/Qwen-Qwen2.5-7B-Instruct.jinja")).tools, ToolFormat::Hermes);
+  EXPECT_FALSE(detect_chat_format(tool_template("extra/Qwen-Qwen2.5-7B-Instruct.jinja")).think_tags);
+  EXPECT_EQ(detect_chat_format(tool_template("meta-llama-Llama-3.1-8B-Instruct.jinja")).tools, ToolFormat::Llama3);
+  EXPECT_EQ(detect_chat_format(tool_template("extra/meta-llama-Llama-3.2-3B-Instruct.jinja")).tools, ToolFormat::Llama3);
+  EXPECT_EQ(detect_chat_format(tool_template("mistralai-Mistral-Nemo-Instruct-2407.jinja")).tools, ToolFormat::Mistral);
+  EXPECT_EQ(detect_chat_format(tool_template("extra/Mistral-Small-3.2-24B-Instruct-2506.jinja")).tools, ToolFormat::Mistral);
+  EXPECT_EQ(detect_chat_format(tool_template("openai-gpt-oss-120b.jinja")).tools, ToolFormat::Harmony);
+  EXPECT_EQ(detect_chat_format(tool_template("gemma3.jinja")).tools, ToolFormat::Generic);
+  EXPECT_EQ(detect_chat_format(tool_template("chatml.jinja")).tools, ToolFormat::Generic);
 }
 
 TEST(ToolCalls, Qwen3SeveralCallsPerTurn) {
-  const std::string tmpl = data_template("qwen3.jinja");
+  const std::string tmpl = tool_template("qwen3.jinja");
   const std::string text = generated_part(
       tmpl, {{"role", "assistant"}, {"content", "Let me look."}, {"tool_calls", {call("a", "get_weather", kParis), call("b", "get_time", kZone)}}});
   ASSERT_NE(text.find("<tool_call>"), std::string::npos) << text;
@@ -132,7 +132,7 @@ TEST(ToolCalls, Qwen3SeveralCallsPerTurn) {
 }
 
 TEST(ToolCalls, Qwen25) {
-  const std::string tmpl = data_template("extra/Qwen-Qwen2.5-7B-Instruct.jinja");
+  const std::string tmpl = tool_template("extra/Qwen-Qwen2.5-7B-Instruct.jinja");
   const std::string text = generated_part(tmpl, {{"role", "assistant"}, {"content", ""}, {"tool_calls", {call("a", "get_weather", kParis)}}});
   const auto m = parse_checked(detect_chat_format(tmpl), text);
   EXPECT_EQ(m.content, "");
@@ -141,7 +141,7 @@ TEST(ToolCalls, Qwen25) {
 }
 
 TEST(ToolCalls, Llama31JsonCall) {
-  const std::string tmpl = data_template("meta-llama-Llama-3.1-8B-Instruct.jinja");
+  const std::string tmpl = tool_template("meta-llama-Llama-3.1-8B-Instruct.jinja");
   const std::string text = generated_part(tmpl, {{"role", "assistant"}, {"content", ""}, {"tool_calls", {call("a", "get_weather", kParis)}}});
   ASSERT_NE(text.find("\"parameters\""), std::string::npos) << text;
   const auto m = parse_checked(detect_chat_format(tmpl), text);
@@ -156,7 +156,7 @@ TEST(ToolCalls, Llama31JsonCall) {
 
 // Two calls in one turn, rendered by a Mistral template; `marker` shows which of its call syntaxes it is.
 void expect_two_mistral_calls(const std::string& file, const std::string& marker) {
-  const std::string tmpl = data_template(file);
+  const std::string tmpl = tool_template(file);
   const std::string text = generated_part(
       tmpl, {{"role", "assistant"}, {"content", ""}, {"tool_calls", {call("abcDEF123", "get_weather", kParis), call("xyzXYZ789", "get_time", kZone)}}});
   ASSERT_NE(text.find(marker), std::string::npos) << text;
@@ -170,7 +170,7 @@ TEST(ToolCalls, MistralNemoArray) { expect_two_mistral_calls("mistralai-Mistral-
 TEST(ToolCalls, MistralSmallArgsFormat) { expect_two_mistral_calls("extra/Mistral-Small-3.2-24B-Instruct-2506.jinja", "[ARGS]"); }
 
 TEST(ToolCalls, GptOssHarmonyCallAndAnalysis) {
-  const std::string tmpl = data_template("openai-gpt-oss-120b.jinja");
+  const std::string tmpl = tool_template("openai-gpt-oss-120b.jinja");
   const ChatFormat f = detect_chat_format(tmpl);
   const std::string call_text = generated_part(tmpl, {{"role", "assistant"}, {"content", ""}, {"tool_calls", {call("a", "get_weather", kParis)}}});
   ASSERT_NE(call_text.find("to=functions.get_weather"), std::string::npos) << call_text;
@@ -187,7 +187,7 @@ TEST(ToolCalls, GptOssHarmonyCallAndAnalysis) {
 }
 
 TEST(ToolCalls, Qwen3ThinkSplit) {
-  const ChatFormat f = detect_chat_format(data_template("qwen3.jinja"));
+  const ChatFormat f = detect_chat_format(tool_template("qwen3.jinja"));
   auto m = parse_checked(f, "<think>\nThe user greets.\n</think>\n\nHello there.");
   EXPECT_EQ(m.reasoning, "The user greets.");
   EXPECT_EQ(m.content, "Hello there.");
@@ -208,7 +208,7 @@ TEST(ToolCalls, Qwen3ThinkSplit) {
 }
 
 TEST(ToolCalls, GenericFallbackForGemma3) {
-  const ChatFormat f = detect_chat_format(data_template("gemma3.jinja"));
+  const ChatFormat f = detect_chat_format(tool_template("gemma3.jinja"));
   auto m = parse_checked(f, "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": [1, 2]}}]}");
   ASSERT_EQ(m.tool_calls.size(), 1u);
   expect_call(m.tool_calls[0], "get_weather", kParis);
@@ -223,7 +223,7 @@ TEST(ToolCalls, GenericFallbackForGemma3) {
 }
 
 TEST(ToolCalls, StreamingSendsNameBeforeArguments) {
-  const ChatFormat f = detect_chat_format(data_template("qwen3.jinja"));
+  const ChatFormat f = detect_chat_format(tool_template("qwen3.jinja"));
   ReplyStream rs(f, false, "");
   std::vector<ReplyDelta> all;
   for (const char* piece : {"<tool", "_call>\n{\"name\": \"get_", "time\", \"argu", "ments\": {\"zone\"", ": \"UTC\"}}\n</tool_call>"})
