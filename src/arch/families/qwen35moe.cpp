@@ -1,7 +1,7 @@
 // Qwen 3.5 MoE (Qwen3_5MoeForCausalLM, model_type qwen3_5_moe_text): the qwen35 hybrid (Gated DeltaNet layers and
 // every full_attention_interval-th layer gated full attention) with a routed MoE block in every layer plus one
 // sigmoid-gated shared expert (transformers' Qwen3_5MoeSparseMoeBlock: mlp.gate, mlp.experts.N.*, mlp.shared_expert.*,
-// mlp.shared_expert_gate; experts fused or per expert, see hf_moe_layout). llama.cpp's architecture "qwen35moe" (its converter's Qwen3_5MoeTextModel): experts stacked
+// mlp.shared_expert_gate; experts fused or per expert, see qwen35moe_hf_moe_layout). llama.cpp's architecture "qwen35moe" (its converter's Qwen3_5MoeTextModel): experts stacked
 // into ffn_{gate,up,down}_exps, the shared expert as ffn_{gate,up,down}_shexp and its gate ffn_gate_inp_shexp,
 // keys expert_feed_forward_length and expert_shared_feed_forward_length; llama.cpp normalises the top-k weights
 // (norm_w = true) whatever the config says, so a config with norm_topk_prob = false is refused.
@@ -13,7 +13,7 @@ namespace lp::arch::detail {
 
 namespace {
 
-void read_moe(const ConfigReader& in, HParams& hp, MoeLayout&) {
+void qwen35moe_read_moe(const ConfigReader& in, HParams& hp, MoeLayout&) {
   // Qwen3_5MoeTextConfig's defaults (the 35B-A3B shapes).
   hp.n_expert = in.count("num_experts", 256);
   hp.n_expert_used = in.count("num_experts_per_tok", 8);
@@ -30,7 +30,7 @@ void read_moe(const ConfigReader& in, HParams& hp, MoeLayout&) {
 // Routed experts either fused as transformers 5 saves them (the released Qwen 3.5 MoE checkpoints: gate_up_proj
 // [E, 2F, D] holding each expert's gate rows then its up rows, down_proj [E, D, F], no .weight suffix) or one
 // tensor per expert (older transformers, Qwen3-Next style); llama.cpp's converter accepts both.
-void hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions& opt) {
+void qwen35moe_hf_moe_layout(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il, const LayoutOptions& opt) {
   const int64_t D = hp.n_embd, F = hp.n_ff_expert, S = hp.n_ff_shared, E = hp.n_expert;
   b.add(lp + "mlp.gate.weight", Role::Router, il, {E, D});
   if (opt.fused_experts) {
@@ -63,8 +63,8 @@ const FamilyDesc& qwen35moe_family() {
     f.mlx_model_type = "qwen3_5_moe";
     f.default_head_dim = 256;  // Qwen3_5MoeTextConfig
     f.moe = true;
-    f.read_moe = read_moe;
-    f.hf_moe_layout = hf_moe_layout;
+    f.read_moe = qwen35moe_read_moe;
+    f.hf_moe_layout = qwen35moe_hf_moe_layout;
     f.gguf_expert_ff = true;
     f.gguf_shared_expert_ff = true;
     f.hf_fused_expert_halves = true;
