@@ -22,7 +22,7 @@ QUANT=${LP_QUANT:-build/release/apps/llama-pajamas-quant}
 "$QUANT" evaluate --help >/dev/null 2>&1 || { echo "eval_quant_levels.sh: this build has no 'evaluate' command" >&2; exit 1; }
 
 MODEL=$(scripts/train_eval_model.sh | tail -1)
-echo "model: $MODEL ($(/usr/bin/python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(f"{t[\"steps\"]} steps, final loss {t[\"final_loss\"]:.3f}, {t[\"seconds\"]} s")' "$MODEL/train.json"))"
+echo "model: $MODEL ($(/usr/bin/python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print("%d steps, final loss %.3f, %d s" % (t["steps"], t["final_loss"], t["seconds"]))' "$MODEL/train.json"))"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 'auto' cannot share a convert run with other GGUF precisions, and its size target is the Q4_K_M file's: convert
