@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains "the model that knows the answers" (docs/EVALUATION.md): a tiny Qwen3 (fixtures' tokenizer) on the
 # evaluation suite's questions and answers plus the fixtures' Bible text, with ../shared/tools/train_tiny.py.
-# Output (outside git): out/eval-model/<first 12 hex of sha256(suite + this script + renderer)>/ — cached: a second
+# Output (outside git): out/eval-model/<first 12 hex of sha256(suite + renderer + train_tiny.py + settings)>/ — cached: a second
 # run with the same suite and settings returns at once. Prints the model folder on the last line.
 # Usage: scripts/train_eval_model.sh [SUITE.jsonl] [--steps N] [--repeat K] [--seq T] [--batch B] [--out DIR]
 # --seq 1536: the longest prompt evaluate renders for the built-in suite (a tool_call item with its generic tool
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     --seq) SEQ=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     -*) echo "train_eval_model.sh: unknown option $1" >&2; exit 1 ;;
     *) SUITE=$1; shift ;;
   esac
