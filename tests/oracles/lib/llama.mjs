@@ -19,6 +19,8 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "llama_wo
 //        [positions x vocab] of the next token after each prefix tokens[0..i] to `out` (temperature 1, no truncation)
 //   {op: "perplexity", tokens, window, chunks}     -> {ppl, scored}  (llama-perplexity -c window --chunks chunks,
 //        BOS in each window's first position when the GGUF says add_bos_token)
+//   probs / perplexity with {text, maxTokens} instead of tokens: the model's own tokenization of text (special: false),
+//        first maxTokens; the result then carries the `tokens` used (one worker run instead of tokenize, then run)
 // Returns {ok: true, results} or {ok: false, error} (load failure, or a crash: error carries stderr).
 export function llamaJobs(modelPath, jobs, opts = {}) {
   return llamaBatch([{ modelPath, jobs }], opts)[0];
