@@ -38,7 +38,7 @@ std::string slurp(const fs::path& p) {
 }
 
 // ctest runs every test case in its own process, so a suite-wide set-up would convert every artifact in each of them
-// (six conversions, ~4 s under ASan, in nine processes); each test converts only what it reads, once per process.
+// (six conversions, 4-6 s under ASan, in nine processes); each test converts only what it reads, once per process.
 class ValidateTiny : public ::testing::Test {
  protected:
   static inline fs::path work;
