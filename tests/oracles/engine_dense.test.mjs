@@ -23,6 +23,7 @@ import { execFileSync } from "node:child_process";
 import { llamaBatch, llamaUnavailable, readProbs, topKAgreement } from "./lib/llama.mjs";
 import { quantBin, runBin, fixture, fixturesDir, haveFixture, fixtureMissing, skipUnless } from "./lib/paths.mjs";
 import { missingCases } from "./lib/require.mjs";
+import { readGgufFileInfo } from "node-llama-cpp";
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "lp-engine-dense-"));
 const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? "passive" };
@@ -74,38 +75,45 @@ if (!missing)
         cases.push({ family: name, precision, trained: true, exact: precision === "f32", tol: precision === "f32" ? [2e-3, 2e-4] : TRAINED_TOL[name] });
 
 const N = 128;
+// Rows of token_embd.weight (the logits' width, as the worker reports it), read from the GGUF header: no llama.cpp
+// run is needed before the one that computes the probabilities (which reports the vocabulary again: checked equal).
+async function embeddingRows(file) {
+  const info = await readGgufFileInfo(file, { readTensorInfo: true, logWarnings: false, spliceSplitFiles: false });
+  const embd = info.tensorInfo.find((t) => t.name === "token_embd.weight");
+  return embd ? Number(embd.dimensions[1]) : info.metadata.tokenizer.ggml.tokens.length;
+}
+
 let peer = null;
-function peerResults() {
+async function peerResults() {
   if (peer) return peer;
   for (const c of cases) c.file = convert(c.family, c.precision);
-  // Token ids drawn from each model's vocabulary (seeded), so no tokenizer is involved.
-  const models = cases.map((c, i) => {
-    c.probsFile = path.join(workDir, `probs-${i}.f32`);
-    return { modelPath: c.file, jobs: [{ op: "info" }] };
-  });
-  const info = llamaBatch(models, { contextSize: 256 });
   const heldout = cases.some((c) => c.trained) ? fs.readFileSync(path.join(fixturesDir, "heldout.txt"), "utf8").slice(0, 4000) : "";
-  const toks = llamaBatch(cases.filter((c) => c.trained).map((c) => ({ modelPath: c.file, jobs: [{ op: "tokenize", texts: [heldout] }] })), { contextSize: 256 });
-  let k = 0;
-  const jobs = cases.map((c, i) => {
-    assert.ok(info[i].ok, `${c.family} ${c.precision}: llama.cpp failed to load: ${info[i].error}`);
-    const vocab = info[i].results[0].vocab;
-    let s = 12345;
-    c.tokens = Array.from({ length: N }, () => { s = (s * 1103515245 + 12345) % 2147483648; return 1 + (s % (vocab - 1)); });
+  const jobs = [];
+  for (const [i, c] of cases.entries()) {
+    c.probsFile = path.join(workDir, `probs-${i}.f32`);
+    // Generated models: token ids drawn from the model's vocabulary (seeded), so no tokenizer is involved. Trained
+    // fixtures: held-out text, tokenized by llama.cpp in the same run.
     if (c.trained) {
-      const t = toks[k++];
-      assert.ok(t.ok, `${c.family} ${c.precision}: ${t.error}`);
-      c.tokens = t.results[0].ids[0].slice(0, 200);
+      jobs.push({ modelPath: c.file, jobs: [{ op: "info" }, { op: "probs", text: heldout, maxTokens: 200, out: c.probsFile }] });
+      continue;
     }
-    return { modelPath: c.file, jobs: [{ op: "info" }, { op: "probs", tokens: c.tokens, out: c.probsFile }] };
-  });
+    c.vocab = await embeddingRows(c.file);
+    let s = 12345;
+    c.tokens = Array.from({ length: N }, () => { s = (s * 1103515245 + 12345) % 2147483648; return 1 + (s % (c.vocab - 1)); });
+    jobs.push({ modelPath: c.file, jobs: [{ op: "info" }, { op: "probs", tokens: c.tokens, out: c.probsFile }] });
+  }
   peer = llamaBatch(jobs, { contextSize: 256 });
+  cases.forEach((c, i) => {
+    if (!peer[i].ok) return;
+    if (c.trained) c.tokens = peer[i].results[1].tokens;
+    else assert.equal(peer[i].results[0].vocab, c.vocab, `${c.family} ${c.precision}: llama.cpp's vocabulary vs the GGUF's token_embd rows`);
+  });
   return peer;
 }
 
 cases.forEach((c, i) => {
-  test(`logits match llama.cpp: ${c.family} ${c.precision}`, () => {
-    const r = peerResults()[i];
+  test(`logits match llama.cpp: ${c.family} ${c.precision}`, async () => {
+    const r = (await peerResults())[i];
     assert.ok(r.ok, `llama.cpp failed: ${r.error}`);
     const a = agreement(c.file, c.tokens, readProbs(c.probsFile, r.results[0].vocab));
     console.log(`${c.family} ${c.precision}: top-1 ${a.top1}/${a.positions}, |dlogp| max ${a.maxDiff.toExponential(3)} mean ${a.meanDiff.toExponential(3)}` +

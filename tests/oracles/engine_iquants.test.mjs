@@ -53,16 +53,16 @@ function peerResults() {
     c.file = files[c.name][c.preset];
     c.probsFile = path.join(workDir, `probs-${i}.f32`);
   });
-  const toks = llamaBatch(cases.map((c) => ({ modelPath: c.file, jobs: [{ op: "tokenize", texts: [heldout.slice(0, 120_000)] }] })),
-    { contextSize: WINDOW });
-  const jobs = cases.map((c, i) => {
-    assert.ok(toks[i].ok, `${c.name} ${c.preset}: llama.cpp failed: ${toks[i].error}`);
-    const ids = toks[i].results[0].ids[0];
-    c.tokens = ids.slice(0, 200);
-    return { modelPath: c.file, jobs: [{ op: "info" }, { op: "probs", tokens: c.tokens, out: c.probsFile },
-      { op: "perplexity", tokens: ids.slice(0, WINDOW * CHUNKS), window: WINDOW, chunks: CHUNKS }] };
-  });
+  // Each file's own llama.cpp tokenization of the text, done in the same worker run as the probs and perplexity.
+  const text = heldout.slice(0, 120_000);
+  const jobs = cases.map((c) => ({ modelPath: c.file, jobs: [{ op: "info" }, { op: "probs", text, maxTokens: 200, out: c.probsFile },
+    { op: "perplexity", text, maxTokens: WINDOW * CHUNKS, window: WINDOW, chunks: CHUNKS }] }));
   peer = llamaBatch(jobs, { contextSize: WINDOW });
+  cases.forEach((c, i) => {
+    if (!peer[i].ok) return;
+    c.tokens = peer[i].results[1].tokens;
+    assert.deepEqual(peer[i].results[2].tokens.slice(0, 200), c.tokens, `${c.name} ${c.preset}: probs and perplexity tokens`);
+  });
   return peer;
 }
 

@@ -68,12 +68,6 @@ for (const [family, presets] of Object.entries(FAMILY_PRESETS)) {
 // more; the controls in the test prove the check fails for one.
 const TOL = { maxAbsDlogp: 0.3, meanKld: 2e-4, top1: 0.98 };
 
-function heldoutTokens(f32File, n) {
-  const text = fs.readFileSync(path.join(fixturesDir, "heldout.txt"), "utf8").slice(0, 8 * n);
-  const [r] = llamaBatch([{ modelPath: f32File, jobs: [{ op: "tokenize", texts: [text] }] }]);
-  assert.ok(r.ok, r.error);
-  return r.results[0].ids[0].slice(0, n);
-}
 
 // Corrupts Q4_0 blocks of `tensor` in a copy of `file` the way a layout bug would. Q4_0 block: 2 bytes f16 scale,
 // 16 bytes of packed 4-bit quants. kind "qs": swap the two nibbles of every quant byte (element order bug);
@@ -172,13 +166,17 @@ function prepareBytes() {
 
 test("tiny-qwen3: llama.cpp's distributions on our quantized GGUFs equal those on our dequantized F32 copies", gated(() => firstReason(skipAll(), fixtureMissing("tiny-qwen3")), () => {
   const { f32, pairs } = prepareBytes();
-  const tokens = heldoutTokens(f32, 300);
-  assert.equal(tokens.length, 300);
-  const probsJob = (f) => ({ modelPath: f, jobs: [{ op: "probs", tokens, out: `${f}.probs` }] });
+  // 300 held-out positions, tokenized by llama.cpp in the same worker run (every file has tiny-qwen3's tokenizer: the
+  // tokens must be the same for all, or the positions would not line up).
+  const text = fs.readFileSync(path.join(fixturesDir, "heldout.txt"), "utf8").slice(0, 8 * 300);
+  const probsJob = (f) => ({ modelPath: f, jobs: [{ op: "probs", text, maxTokens: 300, out: `${f}.probs` }] });
   const models = [probsJob(f32)];
   for (const p of pairs) models.push(probsJob(p.file), ...(p.corrupt ? [] : [probsJob(p.deq)]));
   const replies = llamaBatch(models);
   replies.forEach((r, i) => assert.ok(r.ok, `${models[i].modelPath}: ${r.error}`));
+  const tokens = replies[0].results[0].tokens;
+  assert.equal(tokens.length, 300);
+  replies.forEach((r, i) => assert.deepEqual(r.results[0].tokens, tokens, `${models[i].modelPath}: tokens differ from the F32 file's`));
   const probs = (f) => readProbs(`${f}.probs`, 4096);
   const ref = probs(f32);
 
@@ -217,20 +215,24 @@ for (const [name, presets] of Object.entries(FIXTURE_PRESETS)) {
       const files = convertGguf(fixture(name), path.join(dir, "out"), presets.join(","));
       if (FIXTURE_AUTO[name]) files.push(...convertGguf(fixture(name), path.join(dir, "out-auto"), "auto", FIXTURE_AUTO[name]));
       const f32 = files.find((f) => precisionOf(f) === "f32");
+      // Each file's llama.cpp tokenization of heldout.txt, in the same worker run; ours gets the F32 file's tokens, and
+      // every other file's must equal them (same tokenizer), so both engines score one token stream.
       const text = fs.readFileSync(path.join(fixturesDir, "heldout.txt"), "utf8");
-      const [tok] = llamaBatch([{ modelPath: f32, jobs: [{ op: "tokenize", texts: [text] }] }]);
-      assert.ok(tok.ok, tok.error);
-      const tokens = tok.results[0].ids[0];
-      const tokensFile = path.join(dir, "tokens.txt");
-      fs.writeFileSync(tokensFile, tokens.slice(0, WINDOW * CHUNKS).join(" "));
       const jobs = [{ op: "generate", prompt: "And the LORD said unto Moses,", maxTokens: 16 },
-        { op: "perplexity", tokens: tokens.slice(0, WINDOW * CHUNKS), window: WINDOW, chunks: CHUNKS }];
+        { op: "perplexity", text, maxTokens: WINDOW * CHUNKS, window: WINDOW, chunks: CHUNKS }];
       const replies = llamaBatch(files.map((f) => ({ modelPath: f, jobs })), { contextSize: WINDOW });
+      const f32Reply = replies[files.indexOf(f32)];
+      assert.ok(f32Reply.ok, f32Reply.error);
+      const tokens = f32Reply.results[1].tokens;
+      assert.equal(tokens.length, WINDOW * CHUNKS);
+      const tokensFile = path.join(dir, "tokens.txt");
+      fs.writeFileSync(tokensFile, tokens.join(" "));
       const failures = [];
       files.forEach((f, i) => {
         const r = replies[i];
         if (!r.ok) return failures.push(`${path.basename(f)}: ${r.error}`);
         const [gen, ppl] = r.results;
+        if (JSON.stringify(ppl.tokens) !== JSON.stringify(tokens)) failures.push(`${path.basename(f)}: llama.cpp tokenizes heldout.txt unlike the F32 file`);
         const ours = JSON.parse(run(["perplexity", "--model", f, "--tokens-file", tokensFile, "--ctx", String(WINDOW),
           "--chunks", String(CHUNKS), "--json"], { env: { OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? "passive" } }));
         const tol = precisionOf(f) === "f32" ? PPL_TOL.f32 : PPL_TOL.quantized;

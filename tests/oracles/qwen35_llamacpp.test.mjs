@@ -45,11 +45,8 @@ test("tiny-qwen35: llama.cpp gives our F32 GGUF the reference perplexity and gen
     assert.ok(shapes["blk.3.post_attention_norm.weight"], "pre-FFN norm must be named post_attention_norm");
 
     const text = fs.readFileSync(path.join(fixturesDir, "heldout.txt"), "utf8");
-    const [tok] = llamaBatch([{ modelPath: f32, jobs: [{ op: "tokenize", texts: [text] }] }]);
-    assert.ok(tok.ok, tok.error);
-    const tokens = tok.results[0].ids[0].slice(0, WINDOW * CHUNKS);
     const [r] = llamaBatch([{ modelPath: f32, jobs: [
-      { op: "perplexity", tokens, window: WINDOW, chunks: CHUNKS },
+      { op: "perplexity", text, maxTokens: WINDOW * CHUNKS, window: WINDOW, chunks: CHUNKS },
       { op: "generate", prompt: "And the LORD said unto Moses,", maxTokens: 12 }] }], { contextSize: WINDOW });
     assert.ok(r.ok, r.error);
     const [ppl, gen] = r.results;
@@ -62,7 +59,7 @@ test("tiny-qwen35: llama.cpp gives our F32 GGUF the reference perplexity and gen
     assert.ok(gen.tokens.length > 0, "generated nothing");
     f32File = f32;
     llamaPpl = ppl;
-    heldoutTokens = tokens;
+    heldoutTokens = ppl.tokens;
   }));
 
 let f32File = null, llamaPpl = null, heldoutTokens = null;

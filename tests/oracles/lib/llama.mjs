@@ -19,6 +19,8 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "llama_wo
 //        [positions x vocab] of the next token after each prefix tokens[0..i] to `out` (temperature 1, no truncation)
 //   {op: "perplexity", tokens, window, chunks}     -> {ppl, scored}  (llama-perplexity -c window --chunks chunks,
 //        BOS in each window's first position when the GGUF says add_bos_token)
+//   probs / perplexity with {text, maxTokens} instead of tokens: the model's own tokenization of text (special: false),
+//        first maxTokens; the result then carries the `tokens` used (one worker run instead of tokenize, then run)
 // Returns {ok: true, results} or {ok: false, error} (load failure, or a crash: error carries stderr).
 export function llamaJobs(modelPath, jobs, opts = {}) {
   return llamaBatch([{ modelPath, jobs }], opts)[0];
@@ -64,6 +66,23 @@ export function readProbs(file, vocab) {
   return rows;
 }
 
+// The ids of the `n` largest entries of `p`, largest first; equal values in id order (what a stable sort of all ids by
+// descending p gives, in one pass instead of sorting the vocabulary at every position).
+export function mostLikely(p, n) {
+  const top = [];
+  for (let t = 0; t < p.length; t++) {
+    const v = p[t];
+    if (top.length === n && !(v > p[top[n - 1]])) continue;
+    let j = top.length < n ? top.push(t) - 1 : n - 1;
+    while (j > 0 && p[top[j - 1]] < v) {
+      top[j] = top[j - 1];
+      j--;
+    }
+    top[j] = t;
+  }
+  return top;
+}
+
 // Compares two next-token distributions position by position.
 //   maxAbsDlogp: max |log p - log q| over each position's `topN` most likely reference tokens (float noise in
 //                 tiny probabilities is meaningless, a decoding error moves the likely ones);
@@ -72,11 +91,11 @@ export function compareDistributions(ref, other, { topN = 10 } = {}) {
   let maxAbsDlogp = 0, top1 = 0, kld = 0, worst = -1;
   for (let i = 0; i < ref.length; i++) {
     const p = ref[i], q = other[i];
-    const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
+    const order = mostLikely(p, topN);
     let qArg = 0;
     for (let t = 1; t < q.length; t++) if (q[t] > q[qArg]) qArg = t;
     if (qArg === order[0]) top1++;
-    for (const t of order.slice(0, topN)) {
+    for (const t of order) {
       const d = Math.abs(Math.log(Math.max(p[t], 1e-30)) - Math.log(Math.max(q[t], 1e-30)));
       if (d > maxAbsDlogp) { maxAbsDlogp = d; worst = i; }
     }

@@ -66,22 +66,24 @@ async function runModel(llama, { modelPath, jobs }, req) {
     } else if (job.op === "probs") {
       await sequence.clearHistory();
       const options = { temperature: 1, topK: 0, topP: 1, minP: 0 };
-      const out = await sequence.controlledEvaluate(job.tokens.map((t) => [t, { generateNext: { probabilities: true, options } }]));
+      const tokens = jobTokens(model, job);
+      const out = await sequence.controlledEvaluate(tokens.map((t) => [t, { generateNext: { probabilities: true, options } }]));
       const matrix = new Float32Array(out.length * nVocab);
       out.forEach((o, i) => {
         for (const [token, p] of o.next.probabilities) matrix[i * nVocab + token] = p;
       });
       fs.writeFileSync(job.out, Buffer.from(matrix.buffer));
-      results.push({ positions: out.length, vocab: nVocab });
+      results.push({ positions: out.length, vocab: nVocab, ...(job.tokens ? {} : { tokens }) });
     } else if (job.op === "perplexity") {
       // llama-perplexity's protocol: non-overlapping windows of `window` tokens, each in a fresh sequence,
       // scoring the second half of every window; when the model adds BOS, the window's first token is replaced
       // by BOS (perplexity.cpp: tokens[batch_start] = bos).
       const w = job.window, first = w >> 1;
       const addBos = model.fileInfo.metadata?.tokenizer?.ggml?.add_bos_token === true;
+      const tokens = jobTokens(model, job);
       let nll = 0, count = 0;
-      for (let c = 0; c + w <= job.tokens.length && c / w < job.chunks; c += w) {
-        const chunk = job.tokens.slice(c, c + w);
+      for (let c = 0; c + w <= tokens.length && c / w < job.chunks; c += w) {
+        const chunk = tokens.slice(c, c + w);
         if (addBos) chunk[0] = model.tokens.bos;
         await sequence.clearHistory();
         const options = { temperature: 1, topK: 0, topP: 1, minP: 0 };
@@ -93,7 +95,7 @@ async function runModel(llama, { modelPath, jobs }, req) {
           count++;
         }
       }
-      results.push({ ppl: Math.exp(nll / count), scored: count });
+      results.push({ ppl: Math.exp(nll / count), scored: count, ...(job.tokens ? {} : { tokens }) });
     } else {
       throw new Error(`unknown job op '${job.op}'`);
     }
@@ -101,6 +103,15 @@ async function runModel(llama, { modelPath, jobs }, req) {
   await context.dispose();
   await model.dispose();
   return results;
+}
+
+// A probs / perplexity job's tokens: `tokens` as given, or `text` tokenized by this model (as the tokenize op does,
+// special: false) and cut to the first `maxTokens`; then the reply carries them. Saves a tokenize-only round trip (a
+// worker start and a load of every model) where the tokens come from the model's own tokenizer.
+function jobTokens(model, job) {
+  if (job.tokens) return job.tokens;
+  if (typeof job.text !== "string") throw new Error(`${job.op} job without tokens or text`);
+  return Array.from(model.tokenize(job.text)).slice(0, job.maxTokens ?? Infinity);
 }
 
 // Rows of token_embd.weight (the logits' width); falls back to the tokenizer's token list.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "eval/corpus.h"
 #include "formats/gguf.h"
 #include "peer_skip.h"
+#include "scratch_path.h"
 
 namespace lp::eval {
 namespace {
@@ -35,27 +37,47 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// ctest runs every test case in its own process, so a suite-wide set-up would convert every artifact in each of them
+// (six conversions, 4-6 s under ASan, in nine processes); each test converts only what it reads, once per process.
 class ValidateTiny : public ::testing::Test {
  protected:
   static inline fs::path work;
+  static inline std::set<std::string> converted;
   static void SetUpTestSuite() {
-    if (!fs::exists(kTiny / "model.safetensors")) return;
-    work = fs::temp_directory_path() / ("lp-eval-test-" + std::to_string(::getpid()));
-    fs::remove_all(work);
-    convert::ConvertOptions co;
-    co.model = kTiny.string();
-    co.output = work / "presets";
-    co.precision.gguf = {plan::Preset::Q8_0, plan::Preset::Q6_K, plan::Preset::Q4_K_M, plan::Preset::Q3_K_M, plan::Preset::Q2_K};
-    co.architecture_aware = false;  // llama.cpp's own mixes, comparable with the fixture README
-    co.progress = false;
-    convert::convert(co);
-    co.output = work / "f32";
-    co.precision.gguf = {plan::Preset::F32};
-    convert::convert(co);
+    work = test::scratch_path("lp-eval-test");
+    fs::create_directories(work);
   }
   static void TearDownTestSuite() {
     std::error_code ec;
     if (!work.empty()) fs::remove_all(work, ec);
+    converted.clear();
+  }
+  // work/<name>: the tiny-qwen3 fixture converted to `presets` with llama.cpp's own mixes (architecture rules off,
+  // comparable with the fixture README).
+  static fs::path artifacts(const std::string& name, std::vector<plan::Preset> presets) {
+    const fs::path dir = work / name;
+    if (!converted.contains(name)) {
+      convert::ConvertOptions co;
+      co.model = kTiny.string();
+      co.output = dir;
+      co.precision.gguf = std::move(presets);
+      co.architecture_aware = false;
+      co.progress = false;
+      convert::convert(co);
+      converted.insert(name);
+    }
+    return dir;
+  }
+  static fs::path presets() {
+    return artifacts("presets", {plan::Preset::Q8_0, plan::Preset::Q6_K, plan::Preset::Q4_K_M, plan::Preset::Q3_K_M, plan::Preset::Q2_K});
+  }
+  static fs::path f32() { return artifacts("f32", {plan::Preset::F32}); }
+  // The Q8_0 file alone (the same file the presets' conversion writes: a preset's file does not depend on the others).
+  static std::string q8_0() {
+    const fs::path dir = artifacts("q8_0", {plan::Preset::Q8_0});
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+      if (e.path().string().find("q8_0") != std::string::npos && e.path().extension() == ".gguf") return e.path().string();
+    return {};
   }
   void SetUp() override {
     if (!fs::exists(kTiny / "model.safetensors") || !fs::exists(kHeldout)) LP_SKIP_OR_FAIL("fixture tiny-qwen3 / heldout.txt missing in " << kFixtures);
@@ -71,16 +93,11 @@ class ValidateTiny : public ::testing::Test {
     o.progress = false;
     return o;
   }
-  static std::string gguf_of(const fs::path& dir) {
-    for (const auto& e : fs::recursive_directory_iterator(dir))
-      if (e.path().extension() == ".gguf") return e.path().string();
-    return {};
-  }
 };
 
 // 16 chunks keep the test short; the 64-chunk numbers (reference.json's protocol) are in docs/VALIDATION.md.
 TEST_F(ValidateTiny, KldOrderingFollowsBitWidth) {
-  const ValidationReport r = validate(options(work / "presets", 4096));
+  const ValidationReport r = validate(options(presets(), 4096));
   EXPECT_EQ(r.chunks, 16);
   EXPECT_EQ(r.scored_tokens, 16u * 127u);
   ASSERT_EQ(r.formats.size(), 5u);
@@ -109,7 +126,7 @@ TEST_F(ValidateTiny, KldOrderingFollowsBitWidth) {
 }
 
 TEST_F(ValidateTiny, F32ReexportIsIdenticalToTheOriginal) {
-  const ValidationReport r = validate(options(work / "f32", 4096));
+  const ValidationReport r = validate(options(f32(), 4096));
   ASSERT_EQ(r.formats.size(), 1u);
   const FormatReport& f = r.formats[0];
   EXPECT_EQ(f.precision, "F32");
@@ -121,14 +138,10 @@ TEST_F(ValidateTiny, F32ReexportIsIdenticalToTheOriginal) {
 }
 
 TEST_F(ValidateTiny, ZeroedTensorFailsTheGate) {
-  const std::string src = gguf_of(work / "presets");
-  ASSERT_FALSE(src.empty());
   // A Q8_0 copy whose layer-1 FFN down projection is all zero bytes (zero scales: the tensor is zero).
-  const std::string damaged = (work / "damaged-q8_0.gguf").string();
-  std::string q8;
-  for (const auto& e : fs::recursive_directory_iterator(work / "presets"))
-    if (e.path().string().find("q8_0") != std::string::npos && e.path().extension() == ".gguf") q8 = e.path().string();
+  const std::string q8 = q8_0();
   ASSERT_FALSE(q8.empty());
+  const std::string damaged = (work / "damaged-q8_0.gguf").string();
   {
     const auto g = formats::GgufFile::open(q8);
     const auto& t = g.require_tensor("blk.1.ffn_down.weight");
@@ -147,7 +160,7 @@ TEST_F(ValidateTiny, ZeroedTensorFailsTheGate) {
 }
 
 TEST_F(ValidateTiny, ShortCorpusIsRefusedAndManifestUnchanged) {
-  const fs::path dir = work / "f32";
+  const fs::path dir = f32();
   const std::string before = slurp(dir / "manifest.json");
   const fs::path small = work / "small.txt";
   std::ofstream(small) << "In the beginning.\n";
@@ -164,7 +177,7 @@ TEST_F(ValidateTiny, ShortCorpusIsRefusedAndManifestUnchanged) {
 }
 
 TEST_F(ValidateTiny, OutputsGoNextToTheManifest) {
-  const fs::path dir = work / "f32";
+  const fs::path dir = f32();
   const ValidationReport r = validate(options(dir, 1024));
   write_outputs((dir / "manifest.json").string(), r);
   const auto m = nlohmann::json::parse(slurp(dir / "manifest.json"));
@@ -184,7 +197,7 @@ TEST_F(ValidateTiny, OutputsGoNextToTheManifest) {
 }
 
 TEST_F(ValidateTiny, GenerationIsComparedSideBySide) {
-  ValidateOptions o = options(work / "f32", 256);
+  ValidateOptions o = options(f32(), 256);
   o.metrics = {true, true, true};
   o.gen_tokens = 8;
   const ValidationReport r = validate(o);
@@ -255,11 +268,7 @@ TEST_F(ValidateTiny, MlxFoldersAreMeasuredLikeGguf) {
 }
 
 TEST_F(ValidateTiny, SavedReferenceReproducesTheLiveRun) {
-  const std::string q8 = [&] {
-    for (const auto& e : fs::recursive_directory_iterator(work / "presets"))
-      if (e.path().string().find("q8_0") != std::string::npos && e.path().extension() == ".gguf") return e.path().string();
-    return std::string();
-  }();
+  const std::string q8 = q8_0();
   ASSERT_FALSE(q8.empty());
   const std::string saved = (work / "reference.lpref").string();
   ValidateOptions o = options(q8, 1024);
