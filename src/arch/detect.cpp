@@ -86,9 +86,9 @@ void recommend(ModelReport& r) {
   }
   if (hp.n_embd_per_layer > 0)
     s["per_layer_embeddings"] = fmt::format(
-        "per_layer_token_embd at the preset type, like token_embd (llama.cpp's rule): a lookup table read one row of "
-        "{} values per token, so its bits cost file size and memory ({:.0f}% of the parameters) but almost no decode "
-        "time; per_layer_model_proj unquantized (F16, as llama.cpp keeps it)",
+        "per_layer_token_embd typed as llama.cpp types token_embd (tied: the output's type, Q6_K in Q4_K_M): a lookup "
+        "table read one row of {} values per token, so its bits cost file size and memory ({:.0f}% of the parameters) "
+        "but almost no decode time; per_layer_model_proj unquantized (F16, as llama.cpp keeps it)",
         int64_t{hp.n_layer} * hp.n_embd_per_layer,
         r.params.total ? 100.0 * static_cast<double>(int64_t{hp.n_vocab} * hp.n_layer * hp.n_embd_per_layer) /
                              static_cast<double>(r.params.total) : 0.0);

@@ -170,7 +170,6 @@ const FamilyDesc& gemma4_family() {
     f.sandwich_norms = true;
     f.read_config = gemma4_read_config;
     f.gguf_keys = gemma4_gguf_keys;
-    f.engine_runs = false;           // engine support is on branch gemma4-engine-wip (not yet equal to llama.cpp)
     return f;
   }();
   return d;
