@@ -23,9 +23,9 @@ namespace lp::arch {
 // ---------------------------------------------------------------------------------------------------------------
 // Families and roles
 
-enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3, Qwen35, Qwen35Moe };
+enum class Family { Llama, Mistral, Qwen2, Qwen3, Qwen3Moe, Mixtral, GptOss, Gemma3, Qwen35, Qwen35Moe, Gemma4 };
 
-std::string_view family_name(Family f);          // "llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3", "qwen35", "qwen35moe"
+std::string_view family_name(Family f);          // "llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral", "gpt-oss", "gemma3", "qwen35", "qwen35moe", "gemma4"
 const std::vector<Family>& all_families();
 std::string supported_families_text();           // "llama (LlamaForCausalLM / llama), mistral (...), ..." for errors
 // The family a GGUF's general.architecture reads back as (llama with experts: mixtral); nullopt when unknown.
@@ -73,6 +73,14 @@ enum class Role : uint8_t {
   SsmA,            // A_log [n_v_heads]; GGUF ssm_a holds -exp(A_log)
   SsmNorm,         // gated RMSNorm weight [head_v_dim] (plain w, not 1 + w)
   SsmOut,          // out_proj [n_embd, v_dim]
+  // Gemma 4 per-layer embeddings (PLE) and layer scalars; GGUF names as llama.cpp's GEMMA4 arch.
+  PleEmbd,         // embed_tokens_per_layer [vocab, n_layer * n_embd_per_layer]: a lookup table (per_layer_token_embd)
+  PleModelProj,    // per_layer_model_projection [n_layer * n_embd_per_layer, n_embd] (per_layer_model_proj)
+  PleProjNorm,     // per_layer_projection_norm [n_embd_per_layer] (per_layer_proj_norm)
+  PleInpGate,      // per_layer_input_gate [n_embd_per_layer, n_embd] (blk.N.inp_gate)
+  PleProj,         // per_layer_projection [n_embd, n_embd_per_layer] (blk.N.proj)
+  PlePostNorm,     // post_per_layer_input_norm [n_embd] (blk.N.post_norm)
+  LayerOutScale,   // layer_scalar [1]: the layer's output times this scalar (blk.N.layer_output_scale)
   Count
 };
 
@@ -120,6 +128,13 @@ struct LayerKind {
   bool rope_scaled = true;  // whether rope_scaling applies (gemma3: global layers only)
   bool moe = false;         // FFN is a routed MoE block
   bool recurrent = false;   // Gated DeltaNet linear attention instead of softmax attention (qwen35)
+  // Per-layer attention shapes (gemma4: full-attention layers have global_head_dim and, with attention_k_eq_v,
+  // num_global_key_value_heads and no v_proj); 0 = the model-wide value.
+  int head_dim = 0;
+  int n_head_kv = 0;
+  int n_ff = 0;             // gemma4 use_double_wide_mlp: KV-shared layers have 2 * intermediate_size
+  bool kv_shared = false;   // gemma4: no k/v projections, reads the KV of the last non-shared layer of its type
+  bool k_eq_v = false;      // gemma4 attention_k_eq_v on full layers: v = k projection (no v_proj)
 };
 
 struct RopeScaling {
@@ -177,6 +192,17 @@ struct HParams {
   int n_mtp_layers = 0;              // config mtp_num_hidden_layers: multi-token-prediction layers (mtp.* tensors, dropped)
   std::vector<int32_t> rope_sections;  // multimodal rope sections (qwen35 mrope_section, 4 entries in GGUF)
 
+  // Gemma 4: per-layer embeddings (PLE), KV sharing, global head dim, proportional rope on full layers
+  int n_embd_per_layer = 0;          // hidden_size_per_layer_input; 0 = no PLE
+  int n_kv_shared_layers = 0;        // num_kv_shared_layers: the last N layers reuse earlier layers' KV
+  int head_dim_global = 0;           // global_head_dim of full-attention layers; 0 = head_dim
+  double rope_partial_global = 1.0;  // full-attention partial_rotary_factor ("proportional" rope)
+  bool layer_scalar = false;         // layer_scalar per layer
+  bool double_wide_mlp = false;      // use_double_wide_mlp
+  int layer_head_dim(int il) const { return layers[il].head_dim > 0 ? layers[il].head_dim : head_dim; }
+  int layer_n_head_kv(int il) const { return layers[il].n_head_kv > 0 ? layers[il].n_head_kv : n_head_kv; }
+  int layer_n_ff(int il) const { return layers[il].n_ff > 0 ? layers[il].n_ff : n_ff; }
+
   // FFN / MoE
   FfnAct ffn_act = FfnAct::SiluGlu;
   std::string hidden_act;            // verbatim
@@ -221,6 +247,7 @@ struct TensorDesc {
   Part part = Part::Weight;
   std::string dtype;
   std::vector<int64_t> hf_shape;
+  bool optional = false;             // may be absent (gemma4 KV-shared layers' unused k/v, in some released archives)
 };
 
 // Tensor names + shapes the config implies, in checkpoint order and naming (per-expert tensors for qwen3moe and
@@ -325,6 +352,9 @@ HParams hparams_from_gguf(const GgufMetaLookup& get);
 // (engine/folder_loader.cpp), so running a folder and running its converted GGUF read the same rows.
 // GenerateRopeFreqs: llama3 rope scaling factors (LlamaModel.generate_extra_tensors), head_dim/2 values.
 std::vector<float> llama3_rope_factors(const HParams& hp);
+// The rope_freqs tensor of the family: llama3 factors, or (gemma4) the proportional-rope factors of the full-attention
+// layers (1 for the rotated pairs, 1e30 for the rest, as Gemma4Model.generate_extra_tensors).
+std::vector<float> rope_freq_factors(const HParams& hp);
 // PermuteQK: the HF row that GGUF row `r` holds (heads of `rows_per_head` rows; HF rotate-half -> interleaved).
 int64_t permute_qk_source_row(int64_t r, int64_t rows_per_head);
 

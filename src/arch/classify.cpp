@@ -30,7 +30,9 @@ bool is_ignored_tensor(const HParams& hp, std::string_view name) {
   if (!detail::family_info(hp.family).wrapper_model_type.empty() && !hp.tensor_prefix.empty())
     return starts_with(name, "vision_tower.") || starts_with(name, "multi_modal_projector.") ||
            starts_with(name, "model.vision_tower.") || starts_with(name, "model.multi_modal_projector.") ||
-           starts_with(name, "model.visual.");  // qwen35's vision tower
+           starts_with(name, "model.visual.") ||  // qwen35's vision tower
+           starts_with(name, "model.audio_tower.") || starts_with(name, "model.embed_vision.") ||
+           starts_with(name, "model.embed_audio.");  // gemma4's audio tower and multimodal embedders
   return false;
 }
 
@@ -39,7 +41,8 @@ std::vector<TensorInfo> expected_tensors(const HParams& hp) {
   opt.mxfp4_experts = detail::family_info(hp.family).native_mxfp4_experts && hp.native_quant == NativeQuant::Mxfp4;
   opt.lm_head = !hp.tied_embeddings;
   std::vector<TensorInfo> out;
-  for (auto& t : detail::checkpoint_layout(hp, opt)) out.push_back({t.hf_name, t.dtype, t.hf_shape});
+  for (auto& t : detail::checkpoint_layout(hp, opt))
+    if (!t.optional) out.push_back({t.hf_name, t.dtype, t.hf_shape});
   return out;
 }
 
@@ -101,6 +104,7 @@ std::vector<TensorDesc> classify(const HParams& hp_in, const std::vector<TensorI
     auto it = present.find(d.hf_name);
     if (it == present.end()) {
       if (d.role == Role::Output && hp.tied_embeddings) continue;  // tied: lm_head is optional
+      if (d.optional) continue;
       fail("missing tensor '{}' ({} of {}{})", d.hf_name, role_name(d.role),
            d.layer >= 0 ? fmt::format("layer {}", d.layer) : std::string("the model"),
            d.expert >= 0 ? fmt::format(", expert {}", d.expert) : std::string());
@@ -136,7 +140,7 @@ ParamCounts count_params(const HParams& hp, const std::vector<TensorDesc>& tenso
     if (t.role == Role::Output && hp.tied_embeddings) continue;  // the same matrix as token_embd: count once
     int64_t n = tensor_param_count(t);
     c.total += n;
-    if (t.role == Role::TokenEmbd) c.embedding += n;
+    if (t.role == Role::TokenEmbd || t.role == Role::PleEmbd) c.embedding += n;  // gemma4 PLE: a lookup table too
     if (role_is_routed_expert(t.role)) c.routed_expert += n;
   }
   c.active = c.total;

@@ -84,6 +84,19 @@ void recommend(ModelReport& r) {
     s["dense_attention"] = fmt::format("full-attention layers (one in {}): q6_k; they are the only exact long-range "
                                        "memory", hp.full_attention_interval);
   }
+  if (hp.n_embd_per_layer > 0)
+    s["per_layer_embeddings"] = fmt::format(
+        "per_layer_token_embd typed as llama.cpp types token_embd (tied: the output's type, Q6_K in Q4_K_M): a lookup "
+        "table read one row of {} values per token, so its bits cost file size and memory ({:.0f}% of the parameters) "
+        "but almost no decode time; per_layer_model_proj unquantized (F16, as llama.cpp keeps it)",
+        int64_t{hp.n_layer} * hp.n_embd_per_layer,
+        r.params.total ? 100.0 * static_cast<double>(int64_t{hp.n_vocab} * hp.n_layer * hp.n_embd_per_layer) /
+                             static_cast<double>(r.params.total) : 0.0);
+  if (hp.n_kv_shared_layers > 0)
+    s["kv_sharing"] = fmt::format("the last {} layers reuse the KV of layers {} (sliding) and {} (full): those two "
+                                  "source layers' attn_k/attn_v feed {} layers each way; keep them one step higher",
+                                  hp.n_kv_shared_layers, hp.n_layer - hp.n_kv_shared_layers - 2,
+                                  hp.n_layer - hp.n_kv_shared_layers - 1, hp.n_kv_shared_layers);
   const bool mixed = r.attention_pattern == "alternating" || r.attention_pattern == "hybrid_local_global";
   if (mixed) {
     s["sparse_attention"] = fmt::format("sliding layers (window {}): q5_k; they only see recent tokens", hp.sliding_window);
@@ -109,6 +122,7 @@ ModelReport detect(const json& config, const std::string& config_path, const std
     opt.mxfp4_experts = detail::family_info(hp.family).native_mxfp4_experts && hp.native_quant == NativeQuant::Mxfp4;
     opt.lm_head = !hp.tied_embeddings;
     descs = detail::checkpoint_layout(hp, opt);
+    std::erase_if(descs, [](const TensorDesc& t) { return t.optional; });
   }
   r.params = count_params(hp, descs);
 
@@ -171,6 +185,16 @@ json to_json(const ModelReport& r) {
                              {"key_head_dim", hp.ssm_head_k_dim}, {"value_head_dim", hp.ssm_head_v_dim},
                              {"conv_kernel", hp.ssm_conv_kernel}, {"full_attention_interval", hp.full_attention_interval},
                              {"attn_output_gate", hp.attn_output_gate}, {"rope_dims", hp.rope_dim}};
+  if (hp.n_embd_per_layer > 0)
+    j["per_layer_embeddings"] = {{"dim_per_layer", hp.n_embd_per_layer},
+                                 {"table_shape", {hp.n_vocab, int64_t{hp.n_layer} * hp.n_embd_per_layer}},
+                                 {"table_params", int64_t{hp.n_vocab} * hp.n_layer * hp.n_embd_per_layer}};
+  if (hp.n_kv_shared_layers > 0) {
+    const int first = hp.n_layer - hp.n_kv_shared_layers;
+    j["kv_sharing"] = {{"shared_layers", hp.n_kv_shared_layers}, {"first_shared_layer", first},
+                       {"source_layer_sliding", first - 2}, {"source_layer_full", first - 1}};
+  }
+  if (hp.head_dim_global > 0) j["global_head_dim"] = hp.head_dim_global;
   j["sliding_window"] = hp.sliding_window > 0 ? json(hp.sliding_window) : json(nullptr);
   j["rope_theta"] = hp.rope_theta;
   j["rope_theta_local"] = hp.rope_theta_local > 0 ? json(hp.rope_theta_local) : json(nullptr);
@@ -212,6 +236,18 @@ std::string to_text(const ModelReport& r) {
                            hp.ssm_k_heads, hp.ssm_v_heads, hp.ssm_head_v_dim, hp.ssm_conv_kernel, hp.rope_dim, hp.head_dim);
   }
   line("attention pattern", pattern);
+  if (hp.head_dim_global > 0 && hp.head_dim_global != hp.head_dim)
+    line("global head dim", fmt::format("{} (full-attention layers; rotary {} of {} dims)", hp.head_dim_global,
+                                        static_cast<int>(hp.head_dim_global * hp.rope_partial_global), hp.head_dim_global));
+  if (hp.n_embd_per_layer > 0)
+    line("per-layer embeddings", fmt::format("{} per layer: table [{}, {}] ({} params)", hp.n_embd_per_layer, hp.n_vocab,
+                                             int64_t{hp.n_layer} * hp.n_embd_per_layer,
+                                             format_count(static_cast<uint64_t>(int64_t{hp.n_vocab} * hp.n_layer * hp.n_embd_per_layer))));
+  if (hp.n_kv_shared_layers > 0) {
+    const int first = hp.n_layer - hp.n_kv_shared_layers;
+    line("kv sharing", fmt::format("layers {}..{} reuse the KV of layer {} (sliding) / {} (full)", first, hp.n_layer - 1,
+                                   first - 2, first - 1));
+  }
   std::string rope = fmt::format("theta {}", hp.rope_theta);
   if (hp.rope_theta_local > 0) rope += fmt::format(", local theta {}", hp.rope_theta_local);
   if (!hp.rope.type.empty()) rope += fmt::format(", {} scaling x{}", hp.rope.type, hp.rope.factor);

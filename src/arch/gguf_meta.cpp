@@ -78,6 +78,7 @@ std::vector<GgufKv> gguf_metadata(const HParams& hp, const std::string& model_na
     // llama.cpp assumes the family's period when the key is absent (and its converter never writes it).
     if (hp.sliding_window_pattern != d.swa_period) put(k("attention.sliding_window_pattern"), u32(hp.sliding_window_pattern));
   }
+  if (d.gguf_keys) d.gguf_keys(hp, kv);
   return kv;
 }
 
@@ -142,9 +143,21 @@ HParams hparams_from_gguf(const GgufMetaLookup& get) {
   hp.n_layer = static_cast<int>(in.required("block_count"));
   hp.n_ctx_train = in.required("context_length");
   hp.n_embd = static_cast<int>(in.required("embedding_length"));
-  hp.n_ff = static_cast<int>(in.integer("feed_forward_length", 0));
+  // Per-layer arrays (gemma4: feed_forward_length with a double-wide MLP, head_count_kv with k = v full layers).
+  auto int_array = [&](const char* suffix) -> std::vector<int64_t> {
+    auto v = get(in.key_of(suffix));
+    if (!v || !v->is_array()) return {};
+    auto a = v->as_i64_array(in.key_of(suffix));
+    if (a.size() != static_cast<size_t>(hp.n_layer) || std::any_of(a.begin(), a.end(), [](int64_t x) { return x <= 0 || x > (int64_t{1} << 30); }))
+      fail("GGUF key '{}' must list one positive value per layer ({})", in.key_of(suffix), hp.n_layer);
+    return a;
+  };
+  const std::vector<int64_t> ff_per_layer = int_array("feed_forward_length");
+  const std::vector<int64_t> kv_per_layer = int_array("attention.head_count_kv");
+  hp.n_ff = ff_per_layer.empty() ? static_cast<int>(in.integer("feed_forward_length", 0)) : static_cast<int>(ff_per_layer.front());
   hp.n_head = static_cast<int>(in.required("attention.head_count"));
-  hp.n_head_kv = static_cast<int>(in.integer("attention.head_count_kv", hp.n_head));
+  hp.n_head_kv = kv_per_layer.empty() ? static_cast<int>(in.integer("attention.head_count_kv", hp.n_head))
+                                      : static_cast<int>(kv_per_layer.front());
   if (hp.n_layer <= 0 || hp.n_embd <= 0 || hp.n_head <= 0 || hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0)
     fail("GGUF: inconsistent block_count/embedding_length/head counts for '{}'", in.arch);
   hp.head_dim = static_cast<int>(in.integer("attention.key_length", hp.n_embd / hp.n_head));
@@ -187,8 +200,15 @@ HParams hparams_from_gguf(const GgufMetaLookup& get) {
   // sliding_window_pattern (default 6); gpt-oss always, period 2. Local layers' rope base: rope.freq_base_swa
   // (gemma3 default 10000 and unscaled; gpt-oss default the global base, scaled like it).
   hp.sliding_window = static_cast<int>(in.integer("attention.sliding_window", 0));
+  std::vector<bool> swa_per_layer;  // gemma4: the pattern as one bool per layer
+  if (auto v = get(in.key_of("attention.sliding_window_pattern")); v && v->is_array()) {
+    swa_per_layer = v->as_bool_array(in.key_of("attention.sliding_window_pattern"));
+    if (swa_per_layer.size() != static_cast<size_t>(hp.n_layer))
+      fail("GGUF key '{}.attention.sliding_window_pattern' must list one value per layer ({})", in.arch, hp.n_layer);
+  }
   int period = 0;
-  if (d.sliding == detail::SlidingRule::Period && (d.gguf_swa == detail::GgufSwaKeys::Always || hp.sliding_window > 0))
+  if (swa_per_layer.empty() && d.sliding == detail::SlidingRule::Period &&
+      (d.gguf_swa == detail::GgufSwaKeys::Always || hp.sliding_window > 0))
     period = static_cast<int>(in.integer("attention.sliding_window_pattern", d.swa_period));
   if (period < 0) fail("GGUF key '{}.attention.sliding_window_pattern' must not be negative", in.arch);
   hp.sliding_window_pattern = d.pattern_in_config ? period : 0;
@@ -200,10 +220,34 @@ HParams hparams_from_gguf(const GgufMetaLookup& get) {
     // llama.cpp set_swa_pattern: a period of 0 makes every layer slide
     l.sliding = d.sliding == detail::SlidingRule::Period && hp.sliding_window > 0 &&
                 (period == 0 || (i % period) < period - 1);
+    if (!swa_per_layer.empty()) l.sliding = swa_per_layer[static_cast<size_t>(i)];
+    if (!ff_per_layer.empty()) l.n_ff = static_cast<int>(ff_per_layer[static_cast<size_t>(i)]);
+    if (!kv_per_layer.empty()) l.n_head_kv = static_cast<int>(kv_per_layer[static_cast<size_t>(i)]);
     l.window = l.sliding ? hp.sliding_window : 0;
     l.rope_theta = l.sliding && hp.rope_theta_local > 0 ? hp.rope_theta_local : hp.rope_theta;
     l.rope_scaled = !(d.local_rope && l.sliding);
     l.moe = hp.n_expert > 0;
+  }
+  if (hp.family == Family::Gemma4) {  // llama.cpp's llama_model_gemma4::load_arch_hparams
+    hp.head_dim_global = hp.head_dim;  // key_length: the full-attention layers' head size
+    hp.head_dim = static_cast<int>(in.required("attention.key_length_swa"));
+    hp.n_embd_per_layer = static_cast<int>(in.required("embedding_length_per_layer_input"));
+    hp.n_kv_shared_layers = static_cast<int>(in.integer("attention.shared_kv_layers", 0));
+    if (hp.head_dim <= 0 || hp.head_dim_global <= 0 || hp.n_embd_per_layer < 0 || hp.n_kv_shared_layers < 0 ||
+        hp.n_kv_shared_layers >= hp.n_layer || hp.sliding_window <= 0 || swa_per_layer.empty())
+      fail("GGUF: inconsistent gemma4 keys (key_length{{,_swa}}, embedding_length_per_layer_input, "
+           "attention.shared_kv_layers, attention.sliding_window{{,_pattern}})");
+    hp.attn_scale = 1.0f;
+    hp.layer_scalar = true;
+    hp.rope_partial_global = 0;  // carried by the rope_freqs tensor, not by metadata
+    for (int i = 0; i < hp.n_layer; ++i) {
+      LayerKind& l = hp.layers[i];
+      l.window = l.sliding ? hp.sliding_window : 0;
+      l.rope_theta = l.sliding ? hp.rope_theta_local : hp.rope_theta;
+      l.rope_scaled = false;
+      if (!l.sliding) l.head_dim = hp.head_dim_global;
+      l.kv_shared = i >= hp.n_layer - hp.n_kv_shared_layers;
+    }
   }
   if (d.linear_attention) {  // llama.cpp's llama_model_qwen35::load_arch_hparams
     hp.ssm_conv_kernel = static_cast<int>(in.required("ssm.conv_kernel"));

@@ -50,6 +50,13 @@ const char* gguf_base(Family f, Role r) {
     case Role::SsmA: return "ssm_a";
     case Role::SsmNorm: return "ssm_norm";
     case Role::SsmOut: return "ssm_out";
+    case Role::PleEmbd: return "per_layer_token_embd";
+    case Role::PleModelProj: return "per_layer_model_proj";
+    case Role::PleProjNorm: return "per_layer_proj_norm";
+    case Role::PleInpGate: return "inp_gate";
+    case Role::PleProj: return "proj";
+    case Role::PlePostNorm: return "post_norm";
+    case Role::LayerOutScale: return "layer_output_scale";
     case Role::Count: break;
   }
   return nullptr;
@@ -112,11 +119,14 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
     return r;
   };
 
-  if (hp.rope.type == "llama3") {  // LlamaModel.generate_extra_tensors
+  // LlamaModel.generate_extra_tensors (llama3 factors); Gemma4Model.generate_extra_tensors (proportional rope of the
+  // full-attention layers), written first as the converter yields it before the checkpoint's tensors.
+  const bool gemma4_rope = f == Family::Gemma4;
+  if (hp.rope.type == "llama3" || gemma4_rope) {
     GgufTensorRecipe r;
     r.gguf_name = "rope_freqs.weight";
     r.role = Role::RopeFreqs;
-    r.ne = {hp.head_dim / 2};
+    r.ne = {(gemma4_rope ? hp.head_dim_global : hp.head_dim) / 2};
     r.transform = Transform::GenerateRopeFreqs;
     r.force_f32 = true;
     out.push_back(std::move(r));
@@ -201,7 +211,8 @@ std::vector<GgufTensorRecipe> gguf_tensors(const HParams& hp, const std::vector<
     auto r = recipe(t, std::move(ne), {t.hf_name}, tr);
     r.vheads = vhead_order(hp, t.role);
     // llama.cpp keeps these F32 whatever the file type (its converter's 1-D rule and llama-quant's ssm exceptions).
-    if (t.role == Role::SsmConv1d || t.role == Role::SsmDt || t.role == Role::SsmA || t.role == Role::SsmNorm)
+    if (t.role == Role::SsmConv1d || t.role == Role::SsmDt || t.role == Role::SsmA || t.role == Role::SsmNorm ||
+        t.role == Role::LayerOutScale)
       r.force_f32 = true;
     if (t.role == Role::TokenEmbd && d.trim_embd_to_tokenizer) r.trim_to_tokenizer_vocab = true;
     out.push_back(std::move(r));

@@ -268,6 +268,7 @@ HParams parse_hparams(const json& config, const std::string& config_path) {
   }
 
   if (d.linear_attention) read_linear_attention(in, hp);
+  if (d.read_config) d.read_config(in, hp);
   hp.embed_scale = d.embed_scale;
   hp.norm_plus_one = d.norm_plus_one;
 

@@ -25,19 +25,27 @@ void LayoutBuilder::add(std::string name, Role role, int layer, std::vector<int6
 namespace {
 
 void add_attention(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il) {
-  const int64_t D = hp.n_embd, q = int64_t{hp.n_head} * hp.head_dim, kv = int64_t{hp.n_head_kv} * hp.head_dim;
+  const LayerKind& k = hp.layers[il];
+  const int64_t hd = hp.layer_head_dim(il);
+  const int64_t D = hp.n_embd, q = int64_t{hp.n_head} * hd, kv = int64_t{hp.layer_n_head_kv(il)} * hd;
   const std::string a = lp + "self_attn.";
   b.add(a + "q_proj.weight", Role::AttnQ, il, {hp.attn_output_gate ? 2 * q : q, D});  // qwen35: query + gate per head
   if (hp.attn_qkv_bias) b.add(a + "q_proj.bias", Role::AttnQ, il, {q}, Part::Bias);
+  // gemma4 KV-shared layers: transformers builds no k/v projections (nor k_norm) there, but released archives
+  // (E2B) still carry unused ones; accepted when present and converted as llama.cpp's converter does (it loads them
+  // as optional and never reads them).
+  const size_t first_kv = b.out.size();
   b.add(a + "k_proj.weight", Role::AttnK, il, {kv, D});
   if (hp.attn_qkv_bias) b.add(a + "k_proj.bias", Role::AttnK, il, {kv}, Part::Bias);
-  b.add(a + "v_proj.weight", Role::AttnV, il, {kv, D});
-  if (hp.attn_qkv_bias) b.add(a + "v_proj.bias", Role::AttnV, il, {kv}, Part::Bias);
+  if (!k.k_eq_v) b.add(a + "v_proj.weight", Role::AttnV, il, {kv, D});
+  if (hp.attn_qkv_bias && !k.k_eq_v) b.add(a + "v_proj.bias", Role::AttnV, il, {kv}, Part::Bias);
+  for (size_t i = first_kv; i < b.out.size() && k.kv_shared; ++i) b.out[i].optional = true;
   b.add(a + "o_proj.weight", Role::AttnO, il, {D, q});
   if (hp.attn_o_bias) b.add(a + "o_proj.bias", Role::AttnO, il, {D}, Part::Bias);
   if (hp.qk_norm) {
-    b.add(a + "q_norm.weight", Role::AttnQNorm, il, {hp.head_dim});
-    b.add(a + "k_norm.weight", Role::AttnKNorm, il, {hp.head_dim});
+    b.add(a + "q_norm.weight", Role::AttnQNorm, il, {hd});
+    b.add(a + "k_norm.weight", Role::AttnKNorm, il, {hd});
+    if (k.kv_shared) b.out.back().optional = true;
   }
   if (hp.attn_sinks) b.add(a + "sinks", Role::AttnSinks, il, {hp.n_head});
 }
@@ -59,7 +67,7 @@ void add_linear_attention(LayoutBuilder& b, const HParams& hp, const std::string
 }
 
 void add_dense_ffn(LayoutBuilder& b, const HParams& hp, const std::string& lp, int il) {
-  const int64_t D = hp.n_embd, F = hp.n_ff;
+  const int64_t D = hp.n_embd, F = hp.layer_n_ff(il);
   b.add(lp + "mlp.gate_proj.weight", Role::FfnGate, il, {F, D});
   b.add(lp + "mlp.up_proj.weight", Role::FfnUp, il, {F, D});
   b.add(lp + "mlp.down_proj.weight", Role::FfnDown, il, {D, F});
@@ -82,6 +90,12 @@ std::vector<TensorDesc> checkpoint_layout(const HParams& hp, const LayoutOptions
   const int64_t D = hp.n_embd, V = hp.n_vocab;
   const std::string m = model_prefix(hp);
   b.add(m + "embed_tokens.weight", Role::TokenEmbd, -1, {V, D});
+  const int64_t P = hp.n_embd_per_layer, LP = int64_t{hp.n_layer} * P;
+  if (P > 0) {  // gemma4 per-layer embeddings, as Gemma4TextModel registers them
+    b.add(m + "embed_tokens_per_layer.weight", Role::PleEmbd, -1, {V, LP});
+    b.add(m + "per_layer_model_projection.weight", Role::PleModelProj, -1, {LP, D});
+    b.add(m + "per_layer_projection_norm.weight", Role::PleProjNorm, -1, {P});
+  }
   for (int il = 0; il < hp.n_layer; ++il) {
     const std::string lp = fmt::format("{}layers.{}.", m, il);
     b.add(lp + "input_layernorm.weight", Role::AttnNorm, il, {D});
@@ -100,6 +114,12 @@ std::vector<TensorDesc> checkpoint_layout(const HParams& hp, const LayoutOptions
       moe(b, hp, lp, il, opt);
     }
     else add_dense_ffn(b, hp, lp, il);
+    if (P > 0) {
+      b.add(lp + "per_layer_input_gate.weight", Role::PleInpGate, il, {P, D});
+      b.add(lp + "per_layer_projection.weight", Role::PleProj, il, {D, P});
+      b.add(lp + "post_per_layer_input_norm.weight", Role::PlePostNorm, il, {D});
+    }
+    if (hp.layer_scalar) b.add(lp + "layer_scalar", Role::LayerOutScale, il, {1});
   }
   b.add(m + "norm.weight", Role::OutputNorm, -1, {D});
   if (opt.lm_head) b.add(lm_head_name(hp), Role::Output, -1, {V, D});

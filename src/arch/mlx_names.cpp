@@ -64,6 +64,8 @@ std::vector<MlxTensorRecipe> mlx_tensors(const HParams& hp, const std::vector<Te
   const FamilyDesc& d = family_info(hp.family);
   if (d.linear_attention)
     fail("MLX output for {} (Gated DeltaNet layers) is not supported yet; convert to GGUF", family_name(hp.family));
+  if (!d.mlx_supported)
+    fail("MLX output for {} (per-layer embeddings, KV sharing) is not supported yet; convert to GGUF", family_name(hp.family));
   const std::string moe_block(d.mlx_moe_block);
 
   for (const auto& t : tensors) {

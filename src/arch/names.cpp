@@ -15,6 +15,8 @@ constexpr std::array<std::string_view, static_cast<size_t>(Role::Count)> kRoleNa
     "shared_expert_down", "shared_expert_router",
     "ssm_qkv",      "ssm_gate",      "ssm_beta",        "ssm_alpha",       "ssm_conv1d",
     "ssm_dt",       "ssm_a",         "ssm_norm",        "ssm_out",
+    "per_layer_token_embd", "per_layer_model_proj", "per_layer_proj_norm", "per_layer_inp_gate",
+    "per_layer_proj", "per_layer_post_norm", "layer_out_scale",
 };
 }  // namespace
 
@@ -33,6 +35,7 @@ bool role_is_norm(Role r) {
   switch (r) {
     case Role::OutputNorm: case Role::AttnNorm: case Role::AttnQNorm: case Role::AttnKNorm:
     case Role::AttnPostNorm: case Role::FfnNorm: case Role::FfnPostNorm:
+    case Role::PleProjNorm: case Role::PlePostNorm:
       return true;
     default:
       return false;
@@ -54,6 +57,7 @@ bool role_is_matrix(Role r) {
     case Role::ExpertUp: case Role::ExpertDown: case Role::ExpertGateUp: case Role::SharedExpertGate:
     case Role::SharedExpertUp: case Role::SharedExpertDown: case Role::SharedExpertRouter:
     case Role::SsmQkv: case Role::SsmGate: case Role::SsmBeta: case Role::SsmAlpha: case Role::SsmOut:
+    case Role::PleEmbd: case Role::PleModelProj: case Role::PleInpGate: case Role::PleProj:
       return true;
     default:
       return false;

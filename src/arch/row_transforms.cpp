@@ -35,6 +35,17 @@ std::vector<float> llama3_rope_factors(const HParams& hp) {
   return out;
 }
 
+std::vector<float> rope_freq_factors(const HParams& hp) {
+  if (hp.family != Family::Gemma4) return llama3_rope_factors(hp);
+  // Gemma4Model.generate_extra_tensors: "proportional" rope rotates the first partial_rotary_factor of each
+  // half-head pair set; ggml's neox rope takes per-pair frequency divisors, so 1e30 freezes the other pairs.
+  const int pairs = hp.head_dim_global / 2;
+  const int rotated = static_cast<int>(hp.head_dim_global * hp.rope_partial_global / 2);
+  std::vector<float> out(static_cast<size_t>(pairs), 1e30f);
+  for (int i = 0; i < rotated && i < pairs; ++i) out[static_cast<size_t>(i)] = 1.0f;
+  return out;
+}
+
 int64_t permute_qk_source_row(int64_t r, int64_t rows_per_head) {
   // HF keeps each head as [2, hd/2] (rotate-half), llama.cpp's converter as [hd/2, 2]: out row j of a head reads
   // HF row (j % 2) * hd/2 + j / 2 (LlamaModel.permute in convert_hf_to_gguf).

@@ -30,7 +30,7 @@ std::vector<int64_t> reversed(const std::vector<int64_t>& v) { return {v.rbegin(
 RowSource::RowSource(const formats::Checkpoint& ckpt, const arch::HParams& hp, const arch::GgufTensorRecipe& recipe)
     : ckpt_(ckpt), name_(recipe.gguf_name) {
   if (recipe.transform == Transform::GenerateRopeFreqs) {
-    rope_freqs_ = arch::llama3_rope_factors(hp);
+    rope_freqs_ = arch::rope_freq_factors(hp);
     transform_ = recipe.transform;
     ncols_ = static_cast<int64_t>(rope_freqs_.size());
     nrows_ = 1;

@@ -13,7 +13,8 @@ SourceModel open_source_model(const std::string& path) {
   m.tensors = arch::classify(m.hp, m.ckpt);
   m.gguf = arch::gguf_tensors(m.hp, m.tensors);
   // MLX recipes only for the families mlx-lm layouts exist for; asking for MLX output of another fails in convert.cpp.
-  if (m.hp.full_attention_interval == 0) m.mlx = arch::mlx_tensors(m.hp, m.tensors);
+  // No MLX layout yet for qwen35 (Gated DeltaNet) and gemma4 (per-layer embeddings, KV sharing).
+  if (m.hp.full_attention_interval == 0 && m.hp.family != arch::Family::Gemma4) m.mlx = arch::mlx_tensors(m.hp, m.tensors);
   std::filesystem::path p = std::filesystem::weakly_canonical(m.ckpt.dir());
   m.name = p.filename().string();
   if (m.name.empty()) m.name = "model";

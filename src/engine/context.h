@@ -100,6 +100,7 @@ class Context {
   std::vector<float> logits_;
   // scratch, sized for n_batch tokens
   std::vector<float> x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, scores_;
+  std::vector<float> ple_, ple_g_;  // gemma4: per-layer inputs [token][layer][P], and the gated slice [token][P]
   std::vector<float> qg_, ag_;  // gated attention (qwen35): wq output [query, gate] per head, and the gates
   // Recurrent layers (qwen35): per sequence and recurrent layer, the conv inputs and the delta-rule state.
   std::vector<int> rec_index_;  // layer -> recurrent slot, -1 for attention layers

@@ -336,7 +336,7 @@ class FolderBuilder {
   }
 
   GgufTensor rope_freqs(const arch::GgufTensorRecipe& r) {
-    const std::vector<float> f = arch::llama3_rope_factors(hp_);
+    const std::vector<float> f = arch::rope_freq_factors(hp_);
     GgufTensor t = start(r);
     t.type = GgmlType::F32;
     t.n_dims = 1;

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "core/threads.h"
 #include "engine/attention_ops.h"
 #include "engine/context.h"
@@ -39,6 +40,12 @@ float silu(float x) { return x / (1.0f + std::exp(-x)); }
 float gelu_tanh(float x) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2/pi)
   return 0.5f * x * (1.0f + std::tanh(k * x * (1.0f + 0.044715f * x * x)));
+}
+// ggml's CPU GELU (GGML_GELU_FP16): a table over F16 inputs holding F16 outputs, exact outside (-10, 10).
+float gelu_ggml(float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return f16_to_f32(f32_to_f16(gelu_tanh(f16_to_f32(f32_to_f16(x)))));
 }
 
 // ggml's rope: cos/sin per rotated pair, theta advanced by repeated multiplication, YaRN ramp optional.
@@ -86,10 +93,10 @@ struct RopeTable {
   }
 };
 
-// Layers with a KV cache: all but the recurrent (Gated DeltaNet) ones.
+// Layers with a KV cache of their own: all but the recurrent (Gated DeltaNet) and the KV-sharing (gemma4) ones.
 int kv_layer_count(const Model& m) {
   int n = 0;
-  for (const auto& L : m.layers()) n += !L.recurrent;
+  for (const auto& L : m.layers()) n += !L.recurrent && L.kv_source < 0;
   return n;
 }
 
@@ -104,27 +111,34 @@ Context::Context(const Model& model, const ContextOptions& o)
       threads_(o.threads > 0 ? o.threads : default_thread_count()),
       n_seq_(std::max(1, o.n_seq)),
       seq_ctx_(n_ctx_ / n_seq_),
-      cache_(o.cache_type_k, o.cache_type_v, kv_layer_count(model), seq_ctx_ * n_seq_, model.hp().n_head_kv * model.hp().head_dim),
+      cache_(o.cache_type_k, o.cache_type_v, kv_layer_count(model), seq_ctx_ * n_seq_, model.hp().max_kv_dim),
       seq_past_(n_seq_, 0) {
   if (seq_ctx_ < 1) fail("a context of {} tokens cannot hold {} sequences", n_ctx_, n_seq_);
   const HParams& hp = model.hp();
   const size_t B = n_batch_;
-  int next_kv = 0;  // KV cache slot of each attention layer (recurrent layers have none)
-  for (const auto& L : model.layers()) kv_index_.push_back(L.recurrent ? -1 : next_kv++);
+  int next_kv = 0;  // KV cache slot of each attention layer (recurrent layers have none; KV-sharing layers read their
+                    // source layer's)
+  for (const auto& L : model.layers())
+    kv_index_.push_back(L.recurrent ? -1 : L.kv_source >= 0 ? kv_index_[static_cast<size_t>(L.kv_source)] : next_kv++);
+  const size_t max_ff = std::max(hp.n_ff, hp.max_n_ff), q_max = size_t(hp.n_head) * std::max(hp.head_dim, hp.max_head_dim);
   x_.resize(B * hp.n_embd);
-  xn_.resize(B * std::max(hp.n_embd, hp.n_ff));
-  q_.resize(B * hp.n_head * hp.head_dim);
-  k_.resize(B * hp.n_head_kv * hp.head_dim);
-  v_.resize(B * hp.n_head_kv * hp.head_dim);
-  attn_.resize(B * hp.n_head * hp.head_dim);
+  xn_.resize(B * std::max<size_t>(hp.n_embd, max_ff));
+  q_.resize(B * q_max);
+  k_.resize(B * hp.max_kv_dim);
+  v_.resize(B * hp.max_kv_dim);
+  attn_.resize(B * q_max);
   o_.resize(B * hp.n_embd);
-  gate_.resize(B * hp.n_ff);
-  up_.resize(B * hp.n_ff);
+  gate_.resize(B * max_ff);
+  up_.resize(B * max_ff);
+  if (hp.n_embd_per_layer > 0) {
+    ple_.resize(B * hp.n_layer * hp.n_embd_per_layer);
+    ple_g_.resize(B * hp.n_embd_per_layer);
+  }
   bool gated = false;
   for (const auto& L : model.layers()) gated |= L.attn_output_gate;
   if (gated) {
-    qg_.resize(B * 2 * hp.n_head * hp.head_dim);
-    ag_.resize(B * hp.n_head * hp.head_dim);
+    qg_.resize(B * 2 * q_max);
+    ag_.resize(B * q_max);
   }
   if (hp.n_recurrent > 0) {
     rec_index_.assign(hp.n_layer, -1);
@@ -217,9 +231,8 @@ int Context::cells_used() const {
 
 void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
   const HParams& hp = model_.hp();
-  const int d = hp.n_embd, hd = hp.head_dim, nh = hp.n_head, nkv = hp.n_head_kv;
-  const int q_dim = nh * hd, kv_dim = nkv * hd, group = nh / nkv;
-  const float kq_scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  const int d = hp.n_embd, nh = hp.n_head;
+  const size_t kv_row = static_cast<size_t>(hp.max_kv_dim);  // KV cache row (the widest layer's n_head_kv * head_dim)
   auto cell = [&](int t) { return rows[t].seq * seq_ctx_ + rows[t].pos; };  // row t's KV cell
   int max_pos = 0;
   for (int t = 0; t < n; ++t) max_pos = std::max(max_pos, int(rows[t].pos));
@@ -232,9 +245,32 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
       for (int i = 0; i < d; ++i) xt[i] *= hp.embd_scale;
   }
 
+  // 1b. gemma4 per-layer inputs (llama.cpp's build_inp_per_layer + project_per_layer_inputs): per token and layer,
+  // (rmsnorm(per_layer_model_proj x / sqrt(d)) + per_layer_token_embd[token] * sqrt(P)) / sqrt(2)
+  const int P = hp.n_embd_per_layer, LP = hp.n_layer * P;
+  if (P > 0) {
+    matmul(model_.ple_model_proj(), x_.data(), n, ple_.data(), threads_);
+    std::vector<float> row(static_cast<size_t>(LP));
+    const float proj_scale = 1.0f / std::sqrt(static_cast<float>(d)), embd_scale = std::sqrt(static_cast<float>(P));
+    const float in_scale = 1.0f / std::sqrt(2.0f);
+    for (int t = 0; t < n; ++t) {
+      float* pt = &ple_[size_t(t) * LP];
+      weight_row(model_.ple_embd(), rows[t].token, row.data());
+      for (int il = 0; il < hp.n_layer; ++il) {
+        float* s = pt + size_t(il) * P;
+        for (int i = 0; i < P; ++i) s[i] *= proj_scale;
+        rms_norm(s, f32(model_.ple_proj_norm()), s, P, hp.rms_eps);
+        for (int i = 0; i < P; ++i) s[i] = (s[i] + row[size_t(il) * P + i] * embd_scale) * in_scale;
+      }
+    }
+  }
+
   RopeTable rope;
   for (int il = 0; il < hp.n_layer; ++il) {
     const LayerDesc& L = model_.layers()[il];
+    const int hd = L.head_dim > 0 ? L.head_dim : hp.head_dim, nkv = L.n_head_kv > 0 ? L.n_head_kv : hp.n_head_kv;
+    const int q_dim = nh * hd, kv_dim = nkv * hd, group = nh / nkv;
+    const float kq_scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
 
     // 2. attention block (or a Gated DeltaNet layer: engine/linear_attention.cpp)
     for (int t = 0; t < n; ++t) rms_norm(&x_[size_t(t) * d], f32(L.attn_norm), &xn_[size_t(t) * d], d, hp.rms_eps);
@@ -253,19 +289,31 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
     } else {
       matmul(L.wq, xn_.data(), n, q_.data(), threads_);
     }
-    matmul(L.wk, xn_.data(), n, k_.data(), threads_);
-    matmul(L.wv, xn_.data(), n, v_.data(), threads_);
+    const bool own_kv = L.kv_source < 0;  // gemma4 KV-sharing layers only compute q
+    if (own_kv) {
+      matmul(L.wk, xn_.data(), n, k_.data(), threads_);
+      if (L.wv) matmul(L.wv, xn_.data(), n, v_.data(), threads_);
+      else std::copy(k_.begin(), k_.begin() + size_t(n) * kv_dim, v_.begin());  // gemma4 k_eq_v: v = k (before k_norm)
+    }
     for (int t = 0; t < n; ++t) {
       float* q = &q_[size_t(t) * q_dim];
       float* k = &k_[size_t(t) * kv_dim];
       float* v = &v_[size_t(t) * kv_dim];
       if (L.bq) for (int i = 0; i < q_dim; ++i) q[i] += f32(L.bq)[i];
-      if (L.bk) for (int i = 0; i < kv_dim; ++i) k[i] += f32(L.bk)[i];
-      if (L.bv) for (int i = 0; i < kv_dim; ++i) v[i] += f32(L.bv)[i];
       if (L.q_norm) for (int h = 0; h < nh; ++h) rms_norm(q + h * hd, f32(L.q_norm), q + h * hd, hd, hp.rms_eps);
-      if (L.k_norm) for (int h = 0; h < nkv; ++h) rms_norm(k + h * hd, f32(L.k_norm), k + h * hd, hd, hp.rms_eps);
       rope.build(L.rope, rows[t].pos);
       for (int h = 0; h < nh; ++h) rope.apply(L.rope, q + h * hd);
+      if (!own_kv) continue;
+      if (L.bk) for (int i = 0; i < kv_dim; ++i) k[i] += f32(L.bk)[i];
+      if (L.bv) for (int i = 0; i < kv_dim; ++i) v[i] += f32(L.bv)[i];
+      if (L.k_norm) for (int h = 0; h < nkv; ++h) rms_norm(k + h * hd, f32(L.k_norm), k + h * hd, hd, hp.rms_eps);
+      if (L.v_norm)
+        for (int h = 0; h < nkv; ++h) {  // RMSNorm without weight
+          double ss = 0;
+          for (int i = 0; i < hd; ++i) ss += double(v[h * hd + i]) * v[h * hd + i];
+          const float sc = 1.0f / std::sqrt(static_cast<float>(ss / hd) + hp.rms_eps);
+          for (int i = 0; i < hd; ++i) v[h * hd + i] *= sc;
+        }
       for (int h = 0; h < nkv; ++h) rope.apply(L.rope, k + h * hd);
       cache_.store_k(kvl, cell(t), k);
       cache_.store_v(kvl, cell(t), v);
@@ -289,8 +337,8 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
           const float* q = &q_[size_t(t) * q_dim + size_t(h) * hd];
           float* out = &attn_[size_t(t) * q_dim + size_t(h) * hd];
           if (f16_cache) {
-            const F16Rows k_rows{cache_.k_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
-            const F16Rows v_rows{cache_.v_f16(kvl, base) + kvh * hd, size_t(kv_dim)};
+            const F16Rows k_rows{cache_.k_f16(kvl, base) + kvh * hd, kv_row};
+            const F16Rows v_rows{cache_.v_f16(kvl, base) + kvh * hd, kv_row};
             attend_f16_heads(q, group, k_rows, v_rows, first, pos, hd, kq_scale, sinks ? &sinks[h] : nullptr, scores.data(), out);
           } else {
             const CacheRows k_rows{cache_.k_row(kvl, base), cache_.k_row_bytes(), cache_.k_type(), kvh * hd};
@@ -320,8 +368,10 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
     } else {
       matmul(L.gate, xn_.data(), n, gate_.data(), threads_);
       matmul(L.up, xn_.data(), n, up_.data(), threads_);
-      const size_t nf = size_t(n) * hp.n_ff;
-      if (L.ffn == FfnKind::GeGLU)
+      const size_t nf = size_t(n) * (L.n_ff > 0 ? L.n_ff : hp.n_ff);
+      if (L.ffn == FfnKind::GeGLU && L.v_norm)  // gemma4: llama.cpp's table GELU (its scale-1 attention amplifies the difference)
+        for (size_t i = 0; i < nf; ++i) gate_[i] = gelu_ggml(gate_[i]) * up_[i];
+      else if (L.ffn == FfnKind::GeGLU)
         for (size_t i = 0; i < nf; ++i) gate_[i] = gelu_tanh(gate_[i]) * up_[i];
       else
         for (size_t i = 0; i < nf; ++i) gate_[i] = silu(gate_[i]) * up_[i];
@@ -332,6 +382,27 @@ void Context::forward_batch(const BatchRow* rows, int n, float* out_logits) {
       if (L.post_ffn_norm) rms_norm(o, f32(L.post_ffn_norm), o, d, hp.rms_eps);
       float* x = &x_[size_t(t) * d];
       for (int i = 0; i < d; ++i) x[i] += o[i];
+    }
+
+    // 4. gemma4: the layer's per-layer input, gated in, then the layer scalar
+    if (P > 0) {
+      matmul(L.ple_inp_gate, x_.data(), n, ple_g_.data(), threads_);
+      for (int t = 0; t < n; ++t) {
+        float* g = &ple_g_[size_t(t) * P];
+        const float* in = &ple_[size_t(t) * LP + size_t(il) * P];
+        for (int i = 0; i < P; ++i) g[i] = gelu_ggml(g[i]) * in[i];
+      }
+      matmul(L.ple_proj, ple_g_.data(), n, o_.data(), threads_);
+      for (int t = 0; t < n; ++t) {
+        float* o = &o_[size_t(t) * d];
+        rms_norm(o, f32(L.ple_post_norm), o, d, hp.rms_eps);
+        float* x = &x_[size_t(t) * d];
+        for (int i = 0; i < d; ++i) x[i] += o[i];
+      }
+    }
+    if (L.out_scale) {
+      const float s = f32(L.out_scale)[0];
+      for (size_t i = 0; i < size_t(n) * d; ++i) x_[i] *= s;
     }
   }
   for (int t = 0; t < n; ++t) seq_past_[rows[t].seq] = rows[t].pos + 1;

@@ -1,5 +1,6 @@
 #include "engine/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -145,9 +146,15 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   hp.head_dim = ah.head_dim;
   hp.n_ctx_train = static_cast<int>(ah.n_ctx_train);
   hp.rms_eps = static_cast<float>(ah.rms_eps);
-  if (auto vl = g.get_int(a + ".attention.value_length"); vl && *vl != hp.head_dim)
-    fail("{}: value_length {} != key_length {} is not supported", path, *vl, hp.head_dim);
+  const int64_t key_length = g.get_int(a + ".attention.key_length").value_or(hp.head_dim);
+  if (auto vl = g.get_int(a + ".attention.value_length"); vl && *vl != key_length)
+    fail("{}: value_length {} != key_length {} is not supported", path, *vl, key_length);
+  if (auto vl = g.get_int(a + ".attention.value_length_swa"); vl && *vl != hp.head_dim)
+    fail("{}: value_length_swa {} != key_length_swa {} is not supported", path, *vl, hp.head_dim);
   if (ah.embed_scale) hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
+  hp.attn_scale = ah.attn_scale;  // 1/sqrt(head_dim), or gemma4's 1 (its q/k are RMS-normed)
+  hp.final_logit_softcap = ah.final_logit_softcapping;  // {arch}.final_logit_softcapping (gemma4: 30)
+  const bool gemma4 = *family == arch::Family::Gemma4;
 
   Binder bind(g, a);
   auto name = [&](arch::Role role, int il = -1, bool bias = false) { return arch::gguf_tensor_name(ah, role, il, bias); };
@@ -158,6 +165,18 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   m->output_ = bind.optional(name(arch::Role::Output));
   if (!m->output_) m->output_ = m->token_embd_;  // tied embeddings
   bind.check_shape(m->output_, hp.n_embd, hp.n_vocab);
+  hp.n_embd_per_layer = ah.n_embd_per_layer;
+  const int64_t n_ple = int64_t{hp.n_layer} * hp.n_embd_per_layer;
+  if (hp.n_embd_per_layer > 0) {  // gemma4 per-layer embeddings
+    m->ple_embd_ = bind.required(name(arch::Role::PleEmbd));
+    m->ple_model_proj_ = bind.required(name(arch::Role::PleModelProj));
+    m->ple_proj_norm_ = bind.required(name(arch::Role::PleProjNorm));
+    bind.check_shape(m->ple_embd_, n_ple, hp.n_vocab);
+    bind.check_shape(m->ple_model_proj_, hp.n_embd, n_ple);
+    bind.check_shape(m->ple_proj_norm_, hp.n_embd_per_layer, 1);
+    if (m->ple_proj_norm_.t->mlx || m->ple_proj_norm_.type() != GgmlType::F32)
+      fail("{}: tensor {} must be F32", path, m->ple_proj_norm_.t->name);
+  }
 
   // RoPE: base, scaling type (linear / yarn), llama3 frequency factors.
   RopeParams rope;
@@ -188,7 +207,6 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
   const FfnKind dense_ffn = ah.ffn_act == arch::FfnAct::GeluTanhGlu ? FfnKind::GeGLU : FfnKind::SwiGLU;
   const FfnKind moe_ffn = ah.ffn_act == arch::FfnAct::GptOssSwiglu ? FfnKind::SwiGLUOai : dense_ffn;
 
-  const int64_t q_dim = int64_t{hp.n_head} * hp.head_dim, kv_dim = int64_t{hp.n_head_kv} * hp.head_dim;
   if (ah.full_attention_interval > 0) {
     hp.ssm_conv_kernel = ah.ssm_conv_kernel;
     hp.ssm_k_heads = ah.ssm_k_heads;
@@ -205,13 +223,24 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
     auto opt = [&](arch::Role role, bool bias = false) { return bind.optional(name(role, il, bias)); };
     L.rope = rope;
     L.ffn = dense_ffn;
+    L.head_dim = ah.layer_head_dim(il);
+    L.n_head_kv = ah.layer_n_head_kv(il);
+    L.n_ff = ah.layer_n_ff(il);
+    const int64_t q_dim = int64_t{hp.n_head} * L.head_dim, kv_dim = int64_t{L.n_head_kv} * L.head_dim;
+    if (L.n_head_kv <= 0 || hp.n_head % L.n_head_kv != 0) fail("{}: layer {}: {} heads over {} KV heads", path, il, hp.n_head, L.n_head_kv);
     if (kind.sliding) {
       // llama.cpp: sliding layers use rope.freq_base_swa, and (gemma3) an unscaled rope.
       L.attention = AttentionKind::Sliding;
       L.window = kind.window;
       L.rope.freq_base = static_cast<float>(kind.rope_theta);
       if (!kind.rope_scaled) L.rope.freq_scale = 1.0f;
+      if (gemma4) {  // llama.cpp's gemma4: rope_freqs (proportional rope) on full layers only; n_rot_swa dims
+        L.rope.freq_factors = nullptr;
+        L.rope.n_dims = static_cast<int>(g.get_int(a + ".rope.dimension_count_swa").value_or(L.head_dim));
+      }
     }
+    if (L.rope.n_dims <= 0 || L.rope.n_dims > L.head_dim || L.rope.n_dims % 2 != 0)
+      fail("{}: layer {}: {} rotary dims do not fit head size {}", path, il, L.rope.n_dims, L.head_dim);
     L.attn_norm = req(arch::Role::AttnNorm);
     if (kind.recurrent) {
       const int64_t conv_dim = hp.ssm_conv_dim(), v_dim = int64_t{hp.ssm_v_heads} * hp.ssm_head_dim;
@@ -238,13 +267,23 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
         if (v->t->mlx || v->type() != GgmlType::F32) fail("{}: tensor {} must be F32, found {}", path, v->t->name, ggml_type_name(v->type()));
     } else {
       L.wq = req(arch::Role::AttnQ);
-      L.wk = req(arch::Role::AttnK);
-      L.wv = req(arch::Role::AttnV);
+      if (kind.kv_shared) {
+        // llama.cpp's gemma4 KV reuse: the last non-shared full (sliding) layer is first_shared - 1 (- 2).
+        const int first_shared = hp.n_layer - ah.n_kv_shared_layers;
+        L.kv_source = first_shared - (kind.sliding ? 2 : 1);
+        if (L.kv_source < 0 || ah.layers[L.kv_source].sliding != kind.sliding || ah.layer_head_dim(L.kv_source) != L.head_dim ||
+            ah.layer_n_head_kv(L.kv_source) != L.n_head_kv)
+          fail("{}: layer {} shares the KV of layer {}, which is not a layer of the same kind", path, il, L.kv_source);
+      } else {
+        L.wk = req(arch::Role::AttnK);
+        L.wv = gemma4 ? opt(arch::Role::AttnV) : req(arch::Role::AttnV);  // gemma4 attention_k_eq_v: v = k
+        bind.check_shape(L.wk, hp.n_embd, kv_dim);
+        bind.check_shape(L.wv, hp.n_embd, kv_dim);
+      }
+      L.v_norm = gemma4;
       L.wo = req(arch::Role::AttnO);
       L.attn_output_gate = ah.attn_output_gate;
       bind.check_shape(L.wq, hp.n_embd, L.attn_output_gate ? 2 * q_dim : q_dim);
-      bind.check_shape(L.wk, hp.n_embd, kv_dim);
-      bind.check_shape(L.wv, hp.n_embd, kv_dim);
       bind.check_shape(L.wo, q_dim, hp.n_embd);
     }
     L.bq = opt(arch::Role::AttnQ, true);
@@ -267,13 +306,26 @@ std::unique_ptr<Model> Model::from_view(std::unique_ptr<GgufView> view) {
       L.gate = req(arch::Role::FfnGate);
       L.up = req(arch::Role::FfnUp);
       L.down = req(arch::Role::FfnDown);
-      bind.check_shape(L.gate, hp.n_embd, hp.n_ff);
-      bind.check_shape(L.up, hp.n_embd, hp.n_ff);
-      bind.check_shape(L.down, hp.n_ff, hp.n_embd);
+      bind.check_shape(L.gate, hp.n_embd, L.n_ff);
+      bind.check_shape(L.up, hp.n_embd, L.n_ff);
+      bind.check_shape(L.down, L.n_ff, hp.n_embd);
     }
     L.post_ffn_norm = opt(arch::Role::FfnPostNorm);
+    if (hp.n_embd_per_layer > 0) {
+      L.ple_inp_gate = req(arch::Role::PleInpGate);
+      L.ple_proj = req(arch::Role::PleProj);
+      L.ple_post_norm = req(arch::Role::PlePostNorm);
+      bind.check_shape(L.ple_inp_gate, hp.n_embd, hp.n_embd_per_layer);
+      bind.check_shape(L.ple_proj, hp.n_embd_per_layer, hp.n_embd);
+      bind.check_shape(L.ple_post_norm, hp.n_embd, 1);
+    }
+    L.out_scale = opt(arch::Role::LayerOutScale);
+    bind.check_shape(L.out_scale, 1, 1);
+    hp.max_head_dim = std::max(hp.max_head_dim, L.head_dim);
+    hp.max_n_ff = std::max(hp.max_n_ff, L.n_ff);
+    if (!L.recurrent && L.kv_source < 0) hp.max_kv_dim = std::max<int>(hp.max_kv_dim, static_cast<int>(kv_dim));
     for (const Weight* v : {&L.attn_norm, &L.ffn_norm, &L.q_norm, &L.k_norm, &L.bq, &L.bk, &L.bv, &L.bo, &L.post_attn_norm,
-                            &L.post_ffn_norm, &L.attn_sinks, &L.moe.router_bias, &L.moe.gate_exps_b, &L.moe.up_exps_b, &L.moe.down_exps_b})
+                            &L.post_ffn_norm, &L.attn_sinks, &L.ple_post_norm, &L.out_scale, &L.moe.router_bias, &L.moe.gate_exps_b, &L.moe.up_exps_b, &L.moe.down_exps_b})
       if (*v && (v->t->mlx || v->type() != GgmlType::F32)) fail("{}: vector tensor {} must be F32, found {}", path, v->t->name, ggml_type_name(v->type()));
   }
 

@@ -70,6 +70,14 @@ struct LayerDesc {
   MoeDesc moe;            // set for MoE layers (then gate/up/down are unset)
   bool attn_output_gate = false;  // qwen35: wq rows hold [query, gate] per head; output *= sigmoid(gate)
 
+  // Per-layer attention shapes (gemma4: full layers have global_head_dim) and FFN width (double-wide MLP).
+  int head_dim = 0, n_head_kv = 0, n_ff = 0;
+  // gemma4 KV sharing: wk/wv unset, attention reads the KV cache of layer kv_source (-1: the layer's own KV).
+  int kv_source = -1;
+  bool v_norm = false;    // gemma4: v RMS-normed without weight
+  // gemma4 per-layer embeddings, after the FFN: x += post_norm(proj(gelu(inp_gate x) * per-layer input)); x *= scale
+  Weight ple_inp_gate, ple_proj, ple_post_norm, out_scale;
+
   // Gated DeltaNet linear attention (qwen35) instead of softmax attention: wq..wo unset.
   bool recurrent = false;
   Weight ssm_qkv, ssm_gate, ssm_beta, ssm_alpha;  // attn_qkv [n_embd, conv_dim], attn_gate [n_embd, v_dim], [n_embd, n_v]
@@ -104,6 +112,10 @@ struct HParams {
   int n_recurrent = 0;               // recurrent layers
   int ssm_conv_kernel = 0, ssm_k_heads = 0, ssm_v_heads = 0, ssm_head_dim = 0;
   int ssm_conv_dim() const { return (2 * ssm_k_heads + ssm_v_heads) * ssm_head_dim; }
+
+  // Largest per-layer sizes (buffers) and the KV cache row (gemma4's layers differ); set by Model::from_view.
+  int max_head_dim = 0, max_kv_dim = 0, max_n_ff = 0;
+  int n_embd_per_layer = 0;          // gemma4 PLE width per layer (0 = none)
 };
 
 struct TokenIds {
@@ -126,6 +138,10 @@ class Model {
   const Weight& token_embd() const { return token_embd_; }
   const Weight& output_norm() const { return output_norm_; }
   const Weight& output() const { return output_; }  // == token_embd when tied
+  // gemma4 per-layer embeddings (unset otherwise): the table [n_layer * P, n_vocab], its projection and norm.
+  const Weight& ple_embd() const { return ple_embd_; }
+  const Weight& ple_model_proj() const { return ple_model_proj_; }
+  const Weight& ple_proj_norm() const { return ple_proj_norm_; }
   bool is_end_token(int id) const { return id >= 0 && (id == ids_.eos || id == ids_.eot || id == ids_.eom); }
   uint64_t weight_bytes() const;
 
@@ -135,6 +151,7 @@ class Model {
   TokenIds ids_;
   std::vector<LayerDesc> layers_;
   Weight token_embd_, output_norm_, output_;
+  Weight ple_embd_, ple_model_proj_, ple_proj_norm_;
 };
 
 // Types the engine's matmul/embedding paths can read (clear error otherwise).

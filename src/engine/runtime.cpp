@@ -120,8 +120,8 @@ Runtime Runtime::open(const std::string& model, const RuntimeOptions& options) {
   {
     const auto& hp = impl->model->hp();
     (void)engine::cache_type_from_name(options.cache_type);
-    (void)engine::cache_row_bytes(engine::cache_type_from_name(options.k_type(), "--cache-type-k"), hp.n_head_kv * hp.head_dim);
-    (void)engine::cache_row_bytes(engine::cache_type_from_name(options.v_type(), "--cache-type-v"), hp.n_head_kv * hp.head_dim);
+    (void)engine::cache_row_bytes(engine::cache_type_from_name(options.k_type(), "--cache-type-k"), hp.max_kv_dim);
+    (void)engine::cache_row_bytes(engine::cache_type_from_name(options.v_type(), "--cache-type-v"), hp.max_kv_dim);
   }
   try {
     impl->tokenizer.emplace(text::Tokenizer::load(impl->path));

@@ -51,7 +51,12 @@ bool matches(const nlohmann::json& match, const Machine& m) {
   return true;
 }
 
+// Per-layer arrays (gemma4's feed_forward_length / head_count_kv) give their largest value.
 int64_t get_int(const engine::GgufView& v, const std::string& key, int64_t def) {
+  if (const auto* a = v.find(key); a && a->is_array()) {
+    const auto values = a->as_i64_array(key);
+    return values.empty() ? def : *std::max_element(values.begin(), values.end());
+  }
   return v.get_int(key).value_or(def);
 }
 
@@ -114,6 +119,10 @@ ModelFacts model_facts(const std::string& model) {
     for (int d = 0; d < 4; ++d) elements *= static_cast<uint64_t>(std::max<int64_t>(1, t.ne[d]));
     const bool expert = t.name.find("_exps.") != std::string::npos;
     const bool embedding = t.name.rfind("token_embd.", 0) == 0;  // read one row per token, not the whole table
+    if (t.name.rfind("per_layer_token_embd.", 0) == 0) {  // gemma4's per-layer table: a lookup too, not read per token
+      f.weight_bytes += t.nbytes;
+      continue;
+    }
     if (expert) routed += t.nbytes;
     if (f.n_vocab == 0 && embedding) f.n_vocab = static_cast<int>(t.ne[1]);
     if (embedding && view->tensor("output.weight") != nullptr) continue;

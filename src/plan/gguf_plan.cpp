@@ -19,7 +19,9 @@ enum class Category { TokenEmbd, AttnQ, AttnK, AttnV, AttnOut, FfnUp, FfnGate, F
 
 Category category_of(Role r) {
   switch (r) {
-    case Role::TokenEmbd: return Category::TokenEmbd;
+    // llama.cpp's tensor_name_match_token_embd: gemma4's per-layer table is a token embedding too (so in a tied model
+    // it takes the output projection's type, Q6_K in Q4_K_M, exactly as llama-quantize does).
+    case Role::TokenEmbd: case Role::PleEmbd: return Category::TokenEmbd;
     case Role::Output: return Category::Output;
     case Role::AttnQ: return Category::AttnQ;
     case Role::AttnK: return Category::AttnK;
@@ -95,6 +97,9 @@ Decision llama_cpp_rule(const ModelFacts& m, Preset preset, const arch::GgufTens
   const int layer = t.layer;
   const int n = m.n_layer;
   using P = Preset;
+
+  if (t.role == Role::PleModelProj)  // llama-quant.cpp: "these are not too big so keep them as it is"
+    return {GgmlType::F16, "llama.cpp:per_layer_model_proj", "per_layer_model_proj is never quantized by llama.cpp: F16"};
 
   if (cat == Category::Output || (m.tied && cat == Category::TokenEmbd)) {
     const char* what = cat == Category::Output ? "output projection" : "token embeddings (tied: also the output projection)";
@@ -276,7 +281,7 @@ uint64_t tensor_bytes(GgmlType type, const std::vector<int64_t>& ne) {
 GgmlType row_fallback_type(GgmlType wanted, int64_t ncols) { return quant::fallback_type(wanted, ncols); }
 
 bool tensor_requires_imatrix(arch::Role role, GgmlType type) {
-  if (role == Role::TokenEmbd || role == Role::Output) return false;
+  if (role == Role::TokenEmbd || role == Role::Output || role == Role::PleEmbd) return false;
   switch (type) {
     case GgmlType::IQ3_XXS: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S:
     case GgmlType::IQ1_M: case GgmlType::IQ1_S:

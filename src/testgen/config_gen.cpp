@@ -259,6 +259,50 @@ json qwen35_config(const ModelShape& s, const GenerateOptions& o, bool moe) {
   return c;
 }
 
+// Gemma4TextConfig's field set as the E2B text config carries it (transformers 5): layer_types spelled out, per-type
+// rope_parameters (proportional partial rotary on full layers), the PLE / KV-sharing / double-wide-MLP fields.
+json gemma4_config(const ModelShape& s, const GenerateOptions& o) {
+  const Gemma4Shape g = gemma4_shape(s);
+  json types = json::array();
+  for (int64_t i = 0; i < s.layers; ++i) types.push_back(g.full(i) ? "full_attention" : "sliding_attention");
+  return {{"architectures", {"Gemma4ForCausalLM"}},
+          {"model_type", "gemma4_text"},
+          {"hidden_size", s.hidden},
+          {"intermediate_size", s.ffn},
+          {"num_hidden_layers", s.layers},
+          {"num_attention_heads", s.heads},
+          {"num_key_value_heads", s.kv_heads},
+          {"head_dim", s.head_dim},
+          {"global_head_dim", g.global_head_dim},
+          {"num_global_key_value_heads", nullptr},
+          {"attention_k_eq_v", false},
+          {"vocab_size", s.vocab},
+          {"vocab_size_per_layer_input", s.vocab},
+          {"hidden_size_per_layer_input", g.per_layer},
+          {"num_kv_shared_layers", g.kv_shared},
+          {"use_double_wide_mlp", true},
+          {"enable_moe_block", false},
+          {"num_experts", nullptr},
+          {"top_k_experts", nullptr},
+          {"moe_intermediate_size", nullptr},
+          {"max_position_embeddings", 32768},
+          {"rms_norm_eps", 1e-6},
+          {"rope_parameters",
+           {{"full_attention", {{"rope_type", "proportional"}, {"partial_rotary_factor", 0.25}, {"rope_theta", 1000000.0}}},
+            {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}}},
+          {"sliding_window", s.sliding_window > 0 ? s.sliding_window : 512},
+          {"layer_types", std::move(types)},
+          {"hidden_activation", "gelu_pytorch_tanh"},
+          {"final_logit_softcapping", 30.0},
+          {"use_bidirectional_attention", nullptr},
+          {"attention_bias", false},
+          {"attention_dropout", 0.0},
+          {"tie_word_embeddings", s.tie_embeddings},
+          {"torch_dtype", torch_dtype(o.dtype)},
+          {"use_cache", true},
+          {"transformers_version", "5.5.0"}};
+}
+
 }  // namespace
 
 json make_config(const GenerateOptions& options) {
@@ -276,13 +320,14 @@ json make_config(const GenerateOptions& options) {
     case Family::Gemma3: c = gemma3_config(s, options); break;
     case Family::Qwen35: c = qwen35_config(s, options, false); break;
     case Family::Qwen35Moe: c = qwen35_config(s, options, true); break;
+    case Family::Gemma4: c = gemma4_config(s, options); break;
   }
   const TokenLayout layout = token_layout(f, s.vocab);
   const FamilyTokens roles = family_tokens(f);
   c["bos_token_id"] = optional_id(layout, roles.bos.empty() ? roles.pad : roles.bos);
   c["eos_token_id"] = ids_json(layout, roles.config_eos);
   // Only the gpt-oss and gemma3 releases name a pad id in config.json (qwen/llama/mistral leave it out).
-  if (f == Family::GptOss || f == Family::Gemma3) c["pad_token_id"] = layout.id(roles.pad);
+  if (f == Family::GptOss || f == Family::Gemma3 || f == Family::Gemma4) c["pad_token_id"] = layout.id(roles.pad);
   return c;
 }
 

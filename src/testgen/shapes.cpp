@@ -26,6 +26,7 @@ const std::vector<FamilyInfo>& family_table() {
       {Family::Gemma3, "gemma3", {"gemma3_text", "gemma3-text"}},
       {Family::Qwen35, "qwen35", {"qwen3_5", "qwen3_5_text", "qwen3.5"}},
       {Family::Qwen35Moe, "qwen35moe", {"qwen3_5_moe", "qwen3_5_moe_text", "qwen3.5-moe"}},
+      {Family::Gemma4, "gemma4", {"gemma4_text", "gemma-4"}},
   };
   return table;
 }
@@ -61,6 +62,9 @@ ModelShape tiny_shape(Family f) {
       break;
     case Family::Qwen35Moe:  // experts and the shared expert 256 wide (down rows stay K-quant aligned)
       s.layers = 4; s.ffn = 256; s.experts = 8; s.experts_per_tok = 2; s.tie_embeddings = false;
+      break;
+    case Family::Gemma4:  // S S F S S F, layers 3..5 share the KV of layers 1 (sliding) and 2 (full); one KV head (E2B)
+      s.layers = 6; s.ffn = 512; s.kv_heads = 1; s.tie_embeddings = true; s.sliding_window = 32;
       break;
   }
   return s;
@@ -131,6 +135,14 @@ bool family_is_moe(Family f) {
 }
 
 bool family_is_qwen35(Family f) { return f == Family::Qwen35 || f == Family::Qwen35Moe; }
+
+Gemma4Shape gemma4_shape(const ModelShape& s) {
+  Gemma4Shape g;
+  g.kv_shared = s.layers / 2;
+  g.global_head_dim = 2 * s.head_dim;
+  g.per_layer = s.hidden / 2;
+  return g;
+}
 
 // Two value heads per key head (as every released Qwen 3.5: 16 key / 32 value heads), so llama.cpp's V-head
 // reordering changes the layout; the linear head dim follows the attention head dim.
@@ -205,6 +217,9 @@ ModelShape resolve_shape(const GenerateOptions& o) {
   if (family_is_qwen35(f) && (s.head_dim % 8 != 0 || s.layers % 4 != 0))
     fail("testgen: qwen35 needs head_dim ({}) a multiple of 8 (partial rotary 0.25) and layers ({}) a multiple of 4",
          s.head_dim, s.layers);
+  if (f == Family::Gemma4 && s.layers % 6 != 0)
+    fail("testgen: gemma4 needs layers ({}) a multiple of 6 (layer_types S S F repeated; the second half shares the "
+         "KV of the last full and sliding layers before it)", s.layers);
   token_layout(f, s.vocab);  // validates that the vocabulary can hold the special tokens
   return s;
 }

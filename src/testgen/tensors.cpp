@@ -77,6 +77,45 @@ struct Planner {
     weight(l + "mlp.shared_expert.down_proj.weight", {H, F});
     weight(l + "mlp.shared_expert_gate.weight", {1, H});
   }
+  // Gemma 4 (transformers' Gemma4TextModel, E2B-like): per-layer embeddings, KV-shared layers without k/v
+  // projections, full-attention layers with global_head_dim, double-wide MLP on the shared layers, layer_scalar.
+  // Norms scale by w (not 1 + w): a unit norm is stored as 1.
+  void gemma4(const ModelShape& s) {
+    const Gemma4Shape g = gemma4_shape(s);
+    const int64_t H = s.hidden, P = g.per_layer, L = s.layers;
+    weight("model.embed_tokens.weight", {s.vocab, H});
+    weight("model.embed_tokens_per_layer.weight", {s.vocab, L * P});
+    weight("model.per_layer_model_projection.weight", {L * P, H});
+    norm("model.per_layer_projection_norm.weight", P, 1.0f);
+    for (int64_t i = 0; i < L; ++i) {
+      const std::string l = fmt::format("model.layers.{}.", i);
+      const int64_t D = g.full(i) ? g.global_head_dim : s.head_dim;
+      const bool shared = g.shared(i, L);
+      const int64_t F = shared ? 2 * s.ffn : s.ffn;
+      norm(l + "input_layernorm.weight", H, 1.0f);
+      weight(l + "self_attn.q_proj.weight", {s.heads * D, H});
+      if (!shared) {
+        weight(l + "self_attn.k_proj.weight", {s.kv_heads * D, H});
+        weight(l + "self_attn.v_proj.weight", {s.kv_heads * D, H});
+      }
+      weight(l + "self_attn.o_proj.weight", {H, s.heads * D});
+      norm(l + "self_attn.q_norm.weight", D, 1.0f);
+      if (!shared) norm(l + "self_attn.k_norm.weight", D, 1.0f);
+      norm(l + "post_attention_layernorm.weight", H, 1.0f);
+      norm(l + "pre_feedforward_layernorm.weight", H, 1.0f);
+      norm(l + "post_feedforward_layernorm.weight", H, 1.0f);
+      weight(l + "mlp.gate_proj.weight", {F, H});
+      weight(l + "mlp.up_proj.weight", {F, H});
+      weight(l + "mlp.down_proj.weight", {H, F});
+      weight(l + "per_layer_input_gate.weight", {P, H});
+      weight(l + "per_layer_projection.weight", {H, P});
+      norm(l + "post_per_layer_input_norm.weight", H, 1.0f);
+      // The released layer scalars are well below 1 (E2B: 0.06..0.9); 0.5 +- 0.1 per seed keeps them visible.
+      out.push_back({l + "layer_scalar", options.dtype, {1}, InitKind::Constant, 0.1f, 0.5f});
+    }
+    norm("model.norm.weight", H, 1.0f);
+    if (!s.tie_embeddings) weight("lm_head.weight", {s.vocab, H});
+  }
   // The whole qwen35 checkpoint: layers as layer_types lists them, then the MTP block as released (mtp.fc over
   // [embedding, hidden], its two input norms, one full-attention decoder layer, its final norm).
   void qwen35(const ModelShape& s, bool moe) {
@@ -125,6 +164,10 @@ std::vector<TensorPlan> plan_tensors(const GenerateOptions& options) {
   Planner p{options, {}};
   if (family_is_qwen35(f)) {
     p.qwen35(s, f == Family::Qwen35Moe);
+    return std::move(p.out);
+  }
+  if (f == Family::Gemma4) {
+    p.gemma4(s);
     return std::move(p.out);
   }
   const int64_t H = s.hidden, F = s.ffn, E = s.experts, D = s.head_dim;

@@ -50,6 +50,10 @@ SpecialSpec special_spec(Family f) {
               false};
     case Family::Gemma3:
       return {{"<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"}, true};
+    case Family::Gemma4:  // Gemma 4's turn markers, tool-call and channel tokens (ids as in the release's order)
+      return {{"<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<|turn>", "<turn|>", "<|tool_call>", "<tool_call|>",
+               "<|tool_response>", "<tool_response|>", "<|channel>", "<channel|>"},
+              true};
   }
   return {};
 }
@@ -105,6 +109,8 @@ FamilyTokens family_tokens(Family f) {
               {"<|return|>", "<|endoftext|>", "<|call|>"}};
     case Family::Gemma3:
       return {"<bos>", "<eos>", "<pad>", "<unk>", {"<eos>", "<end_of_turn>"}, {"<eos>", "<end_of_turn>"}};
+    case Family::Gemma4:
+      return {"<bos>", "<eos>", "<pad>", "<unk>", {"<eos>", "<turn|>"}, {"<eos>", "<turn|>"}};
   }
   return {};
 }
@@ -165,6 +171,13 @@ std::string chat_template(Family f) {
              "(message['content'] | trim) + '<end_of_turn>\\n' }}"
              "{%- endfor %}"
              "{%- if add_generation_prompt %}{{- '<start_of_turn>model\\n' }}{%- endif %}";
+    case Family::Gemma4:  // <|turn>role ... <turn|>; the system turn is its own turn (Gemma 4's format)
+      return "{{- bos_token }}"
+             "{%- for message in messages %}"
+             "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+             "{{- '<|turn>' + role + '\\n' + (message['content'] | trim) + '<turn|>\\n' }}"
+             "{%- endfor %}"
+             "{%- if add_generation_prompt %}{{- '<|turn>model\\n' }}{%- endif %}";
   }
   return {};
 }
@@ -214,7 +227,8 @@ json make_tokenizer_json(const GenerateOptions& options) {
 
   // Families whose tokenizer prepends BOS do it with a TemplateProcessing post-processor, as released.
   const FamilyTokens roles = family_tokens(f);
-  const bool adds_bos = f == Family::Llama || f == Family::Mistral || f == Family::Mixtral || f == Family::Gemma3;
+  const bool adds_bos = f == Family::Llama || f == Family::Mistral || f == Family::Mixtral || f == Family::Gemma3 ||
+                        f == Family::Gemma4;
   json post = byte_level;
   if (adds_bos) {
     const int64_t bos_id = layout.id(roles.bos);
@@ -265,7 +279,8 @@ json make_tokenizer_config(const GenerateOptions& options) {
         {"rstrip", false},                {"normalized", false},  {"special", true}};
   }
   const bool qwen_like = f == Family::Qwen2 || f == Family::Qwen3 || f == Family::Qwen3Moe || family_is_qwen35(f);
-  const bool adds_bos = f == Family::Llama || f == Family::Mistral || f == Family::Mixtral || f == Family::Gemma3;
+  const bool adds_bos = f == Family::Llama || f == Family::Mistral || f == Family::Mixtral || f == Family::Gemma3 ||
+                        f == Family::Gemma4;
   json cfg = {{"add_bos_token", adds_bos},
               {"add_eos_token", false},
               {"add_prefix_space", false},

@@ -110,6 +110,12 @@ struct FamilyDesc {
   const char* gguf_ffn_norm = "ffn_norm";       // gpt-oss: its pre-FFN norm is llama.cpp's post_attention_norm
   bool trim_embd_to_tokenizer = false;          // token_embd rows past the tokenizer's size are dropped (gemma3)
 
+  // ---- Family hooks (gemma4): config fields read after the common ones, GGUF keys added (or replaced) after the
+  // common ones
+  void (*read_config)(const ConfigReader& in, HParams& hp) = nullptr;
+  void (*gguf_keys)(const HParams& hp, std::vector<GgufKv>& kv) = nullptr;
+  bool mlx_supported = true;                    // mlx_tensors/mlx_config know the family
+
   // ---- Engine
   bool engine_runs = true;                      // the CPU engine runs this family (GGUF and HF/MLX folders)
 };
@@ -128,5 +134,6 @@ const FamilyDesc& gpt_oss_family();
 const FamilyDesc& gemma3_family();
 const FamilyDesc& qwen35_family();
 const FamilyDesc& qwen35moe_family();
+const FamilyDesc& gemma4_family();
 
 }  // namespace lp::arch::detail

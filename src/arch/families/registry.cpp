@@ -14,7 +14,7 @@ namespace detail {
 const std::vector<FamilyDesc>& family_table() {
   static const std::vector<FamilyDesc> table = {llama_family(),    mistral_family(), qwen2_family(),   qwen3_family(),
                                                 qwen3moe_family(), mixtral_family(), gpt_oss_family(), gemma3_family(),
-                                                qwen35_family(),   qwen35moe_family()};
+                                                qwen35_family(),   qwen35moe_family(), gemma4_family()};
   return table;
 }
 

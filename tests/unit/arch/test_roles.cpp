@@ -38,10 +38,10 @@ TEST(Roles, Categories) {
 }
 
 TEST(Roles, FamilyNamesAndSupportedList) {
-  EXPECT_EQ(all_families().size(), 10u);
+  EXPECT_EQ(all_families().size(), 11u);
   std::set<std::string_view> names;
   for (Family f : all_families()) names.insert(family_name(f));
-  EXPECT_EQ(names.size(), 10u);
+  EXPECT_EQ(names.size(), 11u);
   EXPECT_NE(supported_families_text().find("qwen35moe (qwen3_5_moe_text|qwen3_5_moe / Qwen3_5MoeForCausalLM|Qwen3_5MoeForConditionalGeneration)"), std::string::npos);
   std::string text = supported_families_text();
   EXPECT_NE(text.find("gpt-oss (gpt_oss / GptOssForCausalLM)"), std::string::npos) << text;

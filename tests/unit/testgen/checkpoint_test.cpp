@@ -81,6 +81,12 @@ std::vector<std::string> required_names(const std::string& family) {
          l + "self_attn.o_proj.bias", l + "self_attn.sinks", l + "mlp.router.weight", l + "mlp.router.bias",
          l + "mlp.experts.gate_up_proj_blocks", l + "mlp.experts.gate_up_proj_scales", l + "mlp.experts.gate_up_proj_bias",
          l + "mlp.experts.down_proj_blocks", l + "mlp.experts.down_proj_scales", l + "mlp.experts.down_proj_bias"});
+  } else if (family == "gemma4") {  // PLE tables, layer scalars; layer 5 (KV-shared, full, double-wide MLP)
+    add({"model.embed_tokens_per_layer.weight", "model.per_layer_model_projection.weight",
+         "model.per_layer_projection_norm.weight", l + "per_layer_input_gate.weight", l + "per_layer_projection.weight",
+         l + "post_per_layer_input_norm.weight", l + "layer_scalar", l + "pre_feedforward_layernorm.weight",
+         "model.layers.5.self_attn.q_proj.weight", "model.layers.5.self_attn.q_norm.weight"});
+    n.insert(n.end(), dense_mlp.begin(), dense_mlp.end());
   } else if (family == "gemma3") {
     add({l + "pre_feedforward_layernorm.weight", l + "post_feedforward_layernorm.weight", l + "self_attn.q_norm.weight",
          l + "self_attn.k_norm.weight"});
@@ -161,6 +167,21 @@ TEST_P(FamilyTest, TensorsMatchPlanNamesShapesAndConfig) {
   EXPECT_EQ(ck.tensor(fl + "self_attn.k_proj.weight").shape,
             (std::vector<int64_t>{s.kv_heads * head_dim, s.hidden}));
   EXPECT_EQ(ck.tensor("model.embed_tokens.weight").shape, (std::vector<int64_t>{s.vocab, s.hidden}));
+  if (canonical_family(GetParam()) == "gemma4") {
+    // Full-attention layers use global_head_dim; KV-shared layers (the second half) have no k/v projections and a
+    // double-wide MLP; the per-layer table packs every layer's slice.
+    const int64_t gh = c.at("global_head_dim"), P = c.at("hidden_size_per_layer_input"), F = c.at("intermediate_size");
+    EXPECT_EQ(gh, 2 * head_dim);
+    EXPECT_EQ(c.at("num_kv_shared_layers"), s.layers / 2);
+    EXPECT_EQ(c.at("layer_types")[2], "full_attention");
+    EXPECT_EQ(ck.tensor("model.layers.2.self_attn.k_proj.weight").shape, (std::vector<int64_t>{s.kv_heads * gh, s.hidden}));
+    EXPECT_EQ(ck.tensor("model.layers.5.self_attn.o_proj.weight").shape, (std::vector<int64_t>{s.hidden, s.heads * gh}));
+    EXPECT_EQ(ck.find("model.layers.5.self_attn.k_proj.weight"), nullptr);
+    EXPECT_EQ(ck.find("model.layers.3.self_attn.v_proj.weight"), nullptr);
+    EXPECT_EQ(ck.tensor("model.layers.3.mlp.down_proj.weight").shape, (std::vector<int64_t>{s.hidden, 2 * F}));
+    EXPECT_EQ(ck.tensor("model.layers.2.mlp.down_proj.weight").shape, (std::vector<int64_t>{s.hidden, F}));
+    EXPECT_EQ(ck.tensor("model.embed_tokens_per_layer.weight").shape, (std::vector<int64_t>{s.vocab, s.layers * P}));
+  }
   ASSERT_TRUE(ck.generation_config());
   EXPECT_TRUE(ck.generation_config()->contains("eos_token_id"));
 }
@@ -179,6 +200,10 @@ TEST_P(FamilyTest, ValuesAreFiniteWithTheIntendedDistribution) {
     }
     const auto s = test::stats_of(v);
     ASSERT_TRUE(s.finite);
+    if (t.init == InitKind::Constant && t.std > 0) {  // gemma4 layer_scalar: a seeded value around t.value
+      EXPECT_NEAR(s.mean, t.value, 5.0 * t.std);
+      continue;
+    }
     if (t.init == InitKind::Constant) {
       EXPECT_EQ(s.std, 0.0);
       EXPECT_EQ(s.mean, t.value);
@@ -260,7 +285,8 @@ TEST_P(FamilyTest, TokenizerCoversTheVocabularyAndTheTemplateTokens) {
       {"qwen35", {"<|im_start|>", "<|im_end|>"}},
       {"qwen35moe", {"<|im_start|>", "<|im_end|>"}},
       {"gpt-oss", {"<|start|>", "<|message|>", "<|channel|>", "<|end|>"}},
-      {"gemma3", {"<bos>", "<start_of_turn>", "<end_of_turn>"}}};
+      {"gemma3", {"<bos>", "<start_of_turn>", "<end_of_turn>"}},
+      {"gemma4", {"<bos>", "<|turn>", "<turn|>"}}};
   const auto templ = ck.chat_template();
   ASSERT_TRUE(templ);
   EXPECT_EQ(*templ, tcfg->at("chat_template").get<std::string>());
@@ -279,7 +305,7 @@ TEST_P(FamilyTest, TokenizerCoversTheVocabularyAndTheTemplateTokens) {
   const std::map<std::string, std::string> eos_token = {
       {"llama", "<|eot_id|>"}, {"mistral", "</s>"},         {"mixtral", "</s>"},    {"qwen2", "<|im_end|>"},
       {"qwen3", "<|im_end|>"}, {"qwen3moe", "<|im_end|>"}, {"gpt-oss", "<|return|>"}, {"gemma3", "<end_of_turn>"},
-      {"qwen35", "<|im_end|>"}, {"qwen35moe", "<|im_end|>"}};
+      {"qwen35", "<|im_end|>"}, {"qwen35moe", "<|im_end|>"}, {"gemma4", "<turn|>"}};
   json eos = ck.config().at("eos_token_id");
   if (!eos.is_array()) eos = json::array({eos});
   bool found = false;
@@ -300,9 +326,9 @@ INSTANTIATE_TEST_SUITE_P(AllFamilies, FamilyTest, ::testing::ValuesIn(supported_
                            return n;
                          });
 
-TEST(Testgen, ListsTheTenFamiliesAndResolvesAliases) {
+TEST(Testgen, ListsTheFamiliesAndResolvesAliases) {
   EXPECT_EQ(supported_families(), (std::vector<std::string>{"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "mixtral",
-                                                            "gpt-oss", "gemma3", "qwen35", "qwen35moe"}));
+                                                            "gpt-oss", "gemma3", "qwen35", "qwen35moe", "gemma4"}));
   EXPECT_EQ(canonical_family("qwen3_5_moe_text"), "qwen35moe");
   EXPECT_EQ(canonical_family("qwen3_5"), "qwen35");
   EXPECT_EQ(canonical_family("gpt_oss"), "gpt-oss");
