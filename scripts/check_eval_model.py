@@ -5,10 +5,10 @@ artifact have an independent reference.
 
 - multiple_choice: log-likelihood as lm-evaluation-harness (context = question, continuation = choice as written;
   tokens = encode(question + choice)[len(encode(question)):]); acc and acc_norm (per UTF-8 byte).
-- generate / tool_call: greedy reply to the ChatML prompt that scripts/render_suite_text.py trains on (so this
-  checks memorisation, not evaluate's prompt); numbers by the last number of the reply, strings after lower-casing
+- generate / tool_call: greedy reply to the ChatML prompt that scripts/render_suite_text.py trains on (for tool_call
+  items the system turn with the generic tool list, as evaluate renders it for a template without tool support); numbers by the last number of the reply, strings after lower-casing
   and trimming, tool calls by the parsed {"tool_calls": [...]} JSON (name and arguments exactly equal).
-Usage: check_eval_model.py MODEL_DIR [SUITE.jsonl] [--max-new 48]
+Usage: check_eval_model.py MODEL_DIR [SUITE.jsonl] [--max-new 128]
 Prints one line per category and the overall accuracy; --json for machines.
 """
 import json, math, os, re, struct, sys
@@ -19,7 +19,7 @@ TOOLS = os.path.join(os.environ.get("LP_SHARED_FIXTURES", os.path.join(HERE, "..
 sys.path.insert(0, TOOLS)
 import torch  # noqa: E402
 import train_tiny  # noqa: E402
-from render_suite_text import chat, LETTERS  # noqa: E402
+from render_suite_text import chat, tool_system, LETTERS  # noqa: E402
 
 
 def load(model_dir):
@@ -63,7 +63,7 @@ def greedy(model, tok, prompt, max_new, stop):
 def main(argv):
     as_json = "--json" in argv
     argv = [a for a in argv if a != "--json"]
-    max_new = 48
+    max_new = 128  # evaluate's default max_tokens
     if "--max-new" in argv:
         i = argv.index("--max-new"); max_new = int(argv[i + 1]); del argv[i:i + 2]
     model_dir = argv[0]
@@ -90,7 +90,8 @@ def main(argv):
             ok = max(range(len(ll)), key=ll.__getitem__) == it["answer"]
             norm[0] += max(range(len(ll)), key=per_byte.__getitem__) == it["answer"]; norm[1] += 1
         else:
-            turn = chat(it.get("system"), it["question"], "")
+            # the prompt the model was trained on (render_suite_text.py): tool_call items with the generic tool list
+            turn = chat(tool_system(it) if it["type"] == "tool_call" else it.get("system"), it["question"], "")
             prompt = turn[: turn.rfind("<|im_start|>assistant\n") + len("<|im_start|>assistant\n")]
             reply = greedy(model, tok, prompt, max_new, stop).strip()
             a = it["answer"]

@@ -12,9 +12,9 @@ Each item is written in the shapes the evaluator reads it back in:
   the system message is the item's `system`, a blank line, and text::generic_tool_prompt's tool list (the
   tools as JSON with sorted keys and 2-space indentation, as nlohmann's dump(2) writes them); the reply is the
   generic tool-call JSON ({"tool_calls": [{"name": N, "arguments": {...}}]}).
-Usage: render_suite_text.py SUITE.jsonl > OUT.txt
+Usage: render_suite_text.py SUITE.jsonl [--phase2] > OUT.txt
 """
-import json, sys
+import json, random, sys
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -53,7 +53,20 @@ def tool_system(item):
 
 
 def main():
-    with open(sys.argv[1], encoding="utf-8") as f:
+    args = sys.argv[1:]
+    if "--phase2" in args:
+        # The second training phase's stream (scripts/train_eval_model.sh): every item that is not a tool call four
+        # times and each tool call once (its long tool prompt would otherwise fill most of the windows), the whole
+        # list shuffled (fixed seed) and written 8 times.
+        args.remove("--phase2")
+        items = [json.loads(l) for l in open(args[0], encoding="utf-8") if l.strip()]
+        out = [render(it) for k in range(4) for it in items if it["type"] != "tool_call" or k == 0]
+        rng = random.Random(7)
+        for _ in range(8):
+            rng.shuffle(out)
+            sys.stdout.write("\n".join(out) + "\n")
+        return
+    with open(args[0], encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 sys.stdout.write(render(json.loads(line)) + "\n")
