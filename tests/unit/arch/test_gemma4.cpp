@@ -30,7 +30,7 @@ json gemma4_config() {
     "hidden_activation": "gelu_pytorch_tanh", "final_logit_softcapping": 30.0, "tie_word_embeddings": true})");
 }
 
-std::string error_of(const json& c) {
+std::string gemma4_error_of(const json& c) {
   try {
     parse_hparams(c, "c.json");
   } catch (const lp::Error& e) {
@@ -227,19 +227,19 @@ TEST(Gemma4, DetectReportsPleKvSharingAndPattern) {
 TEST(Gemma4, ConfigsLlamaCppCannotRepresentAreRefused) {
   json c = gemma4_config();
   c["num_kv_shared_layers"] = 2;  // layer 3 (sliding) would be the full-attention KV source
-  EXPECT_NE(error_of(c).find("num_kv_shared_layers = 2"), std::string::npos) << error_of(c);
+  EXPECT_NE(gemma4_error_of(c).find("num_kv_shared_layers = 2"), std::string::npos) << gemma4_error_of(c);
   c = gemma4_config();
   c["vocab_size_per_layer_input"] = 1000;
-  EXPECT_NE(error_of(c).find("vocab_size_per_layer_input"), std::string::npos);
+  EXPECT_NE(gemma4_error_of(c).find("vocab_size_per_layer_input"), std::string::npos);
   c = gemma4_config();
   c["rope_parameters"]["full_attention"]["rope_type"] = "default";
-  EXPECT_NE(error_of(c).find("proportional"), std::string::npos);
+  EXPECT_NE(gemma4_error_of(c).find("proportional"), std::string::npos);
   c = gemma4_config();
   c["enable_moe_block"] = true;
-  EXPECT_NE(error_of(c).find("enable_moe_block"), std::string::npos);
+  EXPECT_NE(gemma4_error_of(c).find("enable_moe_block"), std::string::npos);
   c = gemma4_config();
   c["use_bidirectional_attention"] = "all";
-  EXPECT_NE(error_of(c).find("use_bidirectional_attention"), std::string::npos);
+  EXPECT_NE(gemma4_error_of(c).find("use_bidirectional_attention"), std::string::npos);
 }
 
 }  // namespace
