@@ -1,5 +1,7 @@
 #include "cli_helpers.h"
 
+#include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +105,17 @@ std::vector<std::string> list_dir(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::string expect_clean_convert_failure(const fs::path& quant, const fs::path& model, const fs::path& work) {
+  const fs::path out = work / "out";
+  const RunResult r = run(quant, {"convert", model.string(), "-o", out.string(), "--formats", "gguf", "--precision", "q4_k_m", "-q"});
+  EXPECT_EQ(r.exit_code, 1) << "stdout: " << r.out << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not a single line: " << r.err;
+  EXPECT_FALSE(fs::exists(out)) << out;
+  EXPECT_EQ(list_dir(work), std::vector<std::string>{model.filename().string()}) << "stray files next to the output";
+  return r.err;
 }
 
 }  // namespace lp::testcli

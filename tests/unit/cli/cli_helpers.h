@@ -50,4 +50,8 @@ struct SafetensorsParts {
 // Names of every entry in a directory (non-recursive), sorted: to check that nothing stray was left.
 std::vector<std::string> list_dir(const fs::path& dir);
 
+// Runs `convert MODEL -o WORK/out --formats gguf --precision q4_k_m -q` and checks the bad-input contract: exit 1, one
+// line starting "error: ", no output folder, nothing next to MODEL in WORK (gtest EXPECTs). Returns stderr.
+std::string expect_clean_convert_failure(const fs::path& quant, const fs::path& model, const fs::path& work);
+
 }  // namespace lp::testcli

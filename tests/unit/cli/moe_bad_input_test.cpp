@@ -37,17 +37,7 @@ class MoeBadInput : public ::testing::Test {
   fs::path model() const { return work_ / "model"; }
   fs::path weights() const { return model() / "model.safetensors"; }
 
-  // Runs convert and checks the failure contract; returns stderr for case-specific checks.
-  std::string expect_clean_failure() {
-    const fs::path out = work_ / "out";
-    const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "--formats", "gguf", "--precision", "q4_k_m", "-q"});
-    EXPECT_EQ(r.exit_code, 1) << "stdout: " << r.out << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not a single line: " << r.err;
-    EXPECT_FALSE(fs::exists(out)) << out;
-    EXPECT_EQ(list_dir(work_.path()), std::vector<std::string>{"model"}) << "stray files next to the output";
-    return r.err;
-  }
+  std::string expect_clean_failure() { return expect_clean_convert_failure(quant_, model(), work_.path()); }
 
   static inline fs::path quant_;
   static inline std::unique_ptr<ScratchDir> pristine_;

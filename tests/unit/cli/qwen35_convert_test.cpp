@@ -43,16 +43,7 @@ class Qwen35Convert : public ::testing::Test {
   nlohmann::json config() const { return nlohmann::json::parse(read_file(model() / "config.json")); }
   void set_config(const nlohmann::json& c) const { write_file(model() / "config.json", c.dump(2)); }
 
-  std::string expect_clean_failure() {
-    const fs::path out = work_ / "out";
-    const RunResult r = run(quant_, {"convert", model().string(), "-o", out.string(), "--formats", "gguf", "--precision", "q4_k_m", "-q"});
-    EXPECT_EQ(r.exit_code, 1) << "stdout: " << r.out << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not a single line: " << r.err;
-    EXPECT_FALSE(fs::exists(out)) << out;
-    EXPECT_EQ(list_dir(work_.path()), std::vector<std::string>{"model"}) << "stray files next to the output";
-    return r.err;
-  }
+  std::string expect_clean_failure() { return expect_clean_convert_failure(quant_, model(), work_.path()); }
 
   static inline fs::path quant_;
   static inline std::unique_ptr<ScratchDir> pristine_;
