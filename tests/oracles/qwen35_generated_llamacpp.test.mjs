@@ -13,8 +13,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { quantBin, runBin, fixturesDir, skipUnless } from "./lib/paths.mjs";
 import { tempDir, convertGguf, generateTiny, run } from "./lib/run.mjs";
-import { llamaBatch, llamaUnavailable, readProbs, topKAgreement } from "./lib/llama.mjs";
+import { llamaBatch, llamaUnavailable } from "./lib/llama.mjs";
 import { gated, firstReason } from "./lib/require.mjs";
+import { engineVsPeer } from "./lib/engine_vs_peer.mjs";
 import { readGgufFileInfo } from "node-llama-cpp";
 
 const heldoutFile = path.join(fixturesDir, "heldout.txt");
@@ -110,31 +111,8 @@ for (const family of ["qwen35", "qwen35moe"]) {
 
   test(`generated ${family}: our engine equals llama.cpp on the same GGUF (top-1, greedy, perplexity)`, gated(missing, () => {
     const s = prepare(family);
-    const f32 = s.peer.f32;
-    assert.ok(f32.ok, f32.error);
-    const probs = readProbs(s.probsFile, f32.results[2].vocab);
-    const mine = JSON.parse(run(["logits", "--model", s.files.f32, "--tokens", s.tokens.slice(0, N_PROBE).join(","),
-      "--top-k", "10", "--json"], env));
-    const a = topKAgreement(mine.positions, probs);
-    const gen = f32.results[1];
-    const ourGen = JSON.parse(run(["generate", "--model", s.files.f32, "--prompt-tokens", s.promptTokens.join(","), "-n",
-      String(gen.tokens.length), "--temperature", "0", "--json"], env));
-    const ppl = {};
-    for (const [type, file] of Object.entries(s.files)) {
-      const ours = JSON.parse(run(["perplexity", "--model", file, "--tokens-file", s.tokensFile, "--ctx", String(WINDOW),
-        "--chunks", String(CHUNKS), "--json"], env));
-      const peer = s.peer[type].results[0];
-      assert.equal(ours.scored_tokens, peer.scored, `${type}: scored tokens`);
-      ppl[type] = { ours: ours.perplexity, llama: peer.ppl, rel: ours.perplexity / peer.ppl - 1 };
-    }
-    // The HF folder itself (engine/folder_loader.cpp: V-head order, A, fused experts, MTP tensors skipped) must give
-    // exactly the F32 GGUF's perplexity (same F32 math on the same values; BF16 weights are exact in F32).
-    const folder = JSON.parse(run(["perplexity", "--model", s.src, "--tokens-file", s.tokensFile, "--ctx", String(WINDOW),
-      "--chunks", String(CHUNKS), "--json"], env));
-    console.log(`generated ${family} F32: top-1 ${a.top1}/${a.positions}, |dlogp| max ${a.maxDiff.toExponential(2)} ` +
-      `mean ${a.meanDiff.toExponential(2)}; greedy ${JSON.stringify(gen.tokens)}; perplexity ` +
-      Object.entries(ppl).map(([t, p]) => `${t} ours ${p.ours.toFixed(3)} llama.cpp ${p.llama.toFixed(3)} (rel ${p.rel.toExponential(2)})`).join(", ") +
-      `; HF folder ${folder.perplexity.toFixed(3)}`);
+    const { a, gen, ourGen, ppl, folder } = engineVsPeer(family, s, { nProbe: N_PROBE, window: WINDOW, chunks: CHUNKS, env });
+    // The HF folder (engine/folder_loader.cpp: V-head order, A, fused experts, MTP tensors skipped) = the F32 GGUF.
     assert.ok(Math.abs(folder.perplexity / ppl.f32.ours - 1) < 1e-6, `HF folder ${folder.perplexity} vs F32 GGUF ${ppl.f32.ours}`);
     // F32 on both sides: only summation order differs (llama.cpp's chunked delta rule vs our recurrence).
     assert.equal(a.top1, a.positions, `top-1 differs: ${JSON.stringify(a.flips)}`);
